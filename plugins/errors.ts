@@ -1,0 +1,38 @@
+// The one error handler: logs the whole error with its request, answers { statusCode, error, message }, and never
+// shows a 5xx's internals. Dependency outages become 503 with a plain message naming what is unavailable.
+import fp from 'fastify-plugin'
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError } from 'fastify'
+import { MongoNetworkError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError } from 'mongodb'
+import kafkajs from 'kafkajs'
+
+function unavailableReason (err: unknown): string | null {
+  if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError ||
+    err instanceof MongoNotConnectedError || err instanceof MongoTopologyClosedError) return 'the data store is unavailable; try again shortly'
+  if (err instanceof kafkajs.KafkaJSError) return 'the event bus is unavailable; try again shortly'
+  return null
+}
+
+export function errorBody (statusCode: number, message: string): { statusCode: number, error: string, message: string } {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message }
+}
+
+export default fp(async (app) => {
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const unavailable = unavailableReason(err)
+    let status = unavailable !== null ? 503 : (err.statusCode ?? 500)
+    if (status < 400 || status > 599) status = 500
+    if (status >= 500) {
+      req.log.error({ err }, 'request failed')
+    } else {
+      req.log.info({ err: { code: err.code, message: err.message } }, 'request rejected')
+    }
+    const message = unavailable ?? (status >= 500 ? 'something went wrong on our side; it has been logged' : err.message)
+    if (status === 503) void reply.header('retry-after', '1')
+    return reply.code(status).send(errorBody(status, message))
+  })
+
+  app.setNotFoundHandler((req, reply) => {
+    return reply.code(404).send(errorBody(404, `no route for ${req.method} ${req.url.split('?')[0] ?? ''}`))
+  })
+}, { name: 'errors' })

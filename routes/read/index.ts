@@ -1,0 +1,10 @@
+// The read role's routes, mounted under /get_server. Hooks registered here apply to reads only.
+import type { FastifyPluginAsync } from 'fastify'
+import users from './users.js'
+import posts from './posts.js'
+
+const read: FastifyPluginAsync = async (app) => {
+  await app.register(users)
+  await app.register(posts)
+}
+export default read

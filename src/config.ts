@@ -1,0 +1,183 @@
+// Configuration: every setting read once at boot from flags and environment, validated, and exposed as one typed
+// object. A bad value stops the process with one line naming the setting, before anything connects.
+import { parseRoles, type Role } from './roles.js'
+
+export class ConfigError extends Error {}
+
+export type CacheUpdate = 'events' | 'write-through'
+export type WriteConnections = 'pooled' | 'per-request'
+export type IdentityMode = 'lambda' | 'local' | 'off'
+
+export interface Config {
+  roles: Set<Role>
+  host: string
+  port: number
+  logLevel: string
+  bodyLimit: number
+  redisUrl: string
+  mongoUrl: string
+  mongoDatabase: string
+  mongoReadPoolSize: number
+  mongoWritePoolSize: number
+  writeConnections: WriteConnections
+  kafkaBrokers: string[]
+  kafkaClientId: string
+  eventsTopic: string
+  dlqTopic: string
+  topicPartitions: number
+  consumerGroup: string
+  cacheUpdate: CacheUpdate
+  cacheTtlSeconds: number
+  negativeTtlSeconds: number
+  relayIntervalMs: number
+  idempotencyTtlSeconds: number
+  authWrites: boolean
+  identity: {
+    mode: IdentityMode
+    lambdaEndpoint: string
+    functionName: string
+    region: string
+    timeoutMs: number
+    verdictCacheMaxSeconds: number
+    negativeVerdictSeconds: number
+  }
+  token: { secret: string, issuer: string, audience: string }
+}
+
+/** Flags given on the command line; each wins over its environment variable. */
+export interface ConfigFlags {
+  role?: string
+  port?: string
+  host?: string
+  cacheUpdate?: string
+  writeConnections?: string
+  authWrites?: boolean
+}
+
+type Env = Record<string, string | undefined>
+
+const DEV_TOKEN_SECRET = 'postboard-local-development-secret-change-me'
+
+export function loadConfig (flags: ConfigFlags = {}, env: Env = process.env): Config {
+  const read = new Reader(env)
+  const roles = parseRolesOrThrow(flags.role ?? env.ROLE ?? 'all')
+  const token = {
+    secret: read.str('TOKEN_SECRET', DEV_TOKEN_SECRET),
+    issuer: read.str('TOKEN_ISSUER', 'postboard'),
+    audience: read.str('TOKEN_AUDIENCE', 'postboard-api')
+  }
+  if (token.secret.length < 32) throw new ConfigError('TOKEN_SECRET: must be at least 32 characters for HS256')
+  return {
+    roles,
+    host: flags.host ?? read.str('HOST', '127.0.0.1'),
+    port: read.int(flags.port !== undefined ? '--port' : 'PORT', flags.port ?? env.PORT, 8080, 0, 65535),
+    logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+    bodyLimit: read.int('BODY_LIMIT_BYTES', env.BODY_LIMIT_BYTES, 128 * 1024, 1024, 16 * 1024 * 1024),
+    redisUrl: read.url('REDIS_URL', 'redis://127.0.0.1:6380', ['redis:', 'rediss:']),
+    mongoUrl: read.url('MONGODB_URL', 'mongodb://127.0.0.1:27018', ['mongodb:', 'mongodb+srv:']),
+    mongoDatabase: read.str('MONGODB_DATABASE', 'postboard'),
+    mongoReadPoolSize: read.int('MONGODB_READ_POOL_SIZE', env.MONGODB_READ_POOL_SIZE, 20, 1, 1000),
+    mongoWritePoolSize: read.int('MONGODB_WRITE_POOL_SIZE', env.MONGODB_WRITE_POOL_SIZE, 20, 1, 1000),
+    writeConnections: read.oneOf(flags.writeConnections !== undefined ? '--write-connections' : 'WRITE_CONNECTIONS',
+      ['pooled', 'per-request'], 'pooled', flags.writeConnections),
+    kafkaBrokers: read.list('KAFKA_BROKERS', '127.0.0.1:9092'),
+    kafkaClientId: read.str('KAFKA_CLIENT_ID', 'postboard'),
+    eventsTopic: read.str('KAFKA_EVENTS_TOPIC', 'postboard.events'),
+    dlqTopic: read.str('KAFKA_DLQ_TOPIC', 'postboard.events.dlq'),
+    topicPartitions: read.int('KAFKA_TOPIC_PARTITIONS', env.KAFKA_TOPIC_PARTITIONS, 3, 1, 1000),
+    consumerGroup: read.str('KAFKA_CONSUMER_GROUP', 'postboard-cache'),
+    cacheUpdate: read.oneOf(flags.cacheUpdate !== undefined ? '--cache-update' : 'CACHE_UPDATE',
+      ['events', 'write-through'], 'events', flags.cacheUpdate),
+    cacheTtlSeconds: read.int('CACHE_TTL_SECONDS', env.CACHE_TTL_SECONDS, 3600, 1, 30 * 86400),
+    negativeTtlSeconds: read.int('NEGATIVE_TTL_SECONDS', env.NEGATIVE_TTL_SECONDS, 5, 1, 3600),
+    relayIntervalMs: read.int('RELAY_INTERVAL_MS', env.RELAY_INTERVAL_MS, 1000, 50, 600000),
+    idempotencyTtlSeconds: read.int('IDEMPOTENCY_TTL_SECONDS', env.IDEMPOTENCY_TTL_SECONDS, 86400, 60, 7 * 86400),
+    authWrites: flags.authWrites ?? read.bool('AUTH_WRITES', false),
+    identity: {
+      mode: read.oneOf('IDENTITY_MODE', ['lambda', 'local', 'off'], 'lambda'),
+      lambdaEndpoint: read.url('LAMBDA_ENDPOINT', 'http://127.0.0.1:9001', ['http:', 'https:']),
+      functionName: read.str('LAMBDA_FUNCTION_NAME', 'function'),
+      region: read.str('AWS_REGION', 'us-east-1'),
+      timeoutMs: read.int('IDENTITY_TIMEOUT_MS', env.IDENTITY_TIMEOUT_MS, 2000, 50, 60000),
+      verdictCacheMaxSeconds: read.int('IDENTITY_CACHE_MAX_SECONDS', env.IDENTITY_CACHE_MAX_SECONDS, 300, 0, 86400),
+      negativeVerdictSeconds: read.int('IDENTITY_NEGATIVE_CACHE_SECONDS', env.IDENTITY_NEGATIVE_CACHE_SECONDS, 5, 0, 3600)
+    },
+    token
+  }
+}
+
+export function isDevTokenSecret (config: Config): boolean {
+  return config.token.secret === DEV_TOKEN_SECRET
+}
+
+function parseRolesOrThrow (value: string): Set<Role> {
+  try {
+    return parseRoles(value)
+  } catch (err) {
+    throw new ConfigError((err as Error).message)
+  }
+}
+
+/** Typed accessors that name the setting in every error. */
+class Reader {
+  constructor (private readonly env: Env) {}
+
+  str (name: string, fallback: string): string {
+    const v = this.env[name]
+    if (v === undefined || v === '') return fallback
+    return v
+  }
+
+  int (name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+    if (raw === undefined || raw === '') return fallback
+    if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name}: expected a whole number from ${min} to ${max}, got '${raw}'`)
+    const n = Number(raw)
+    if (n < min || n > max) throw new ConfigError(`${name}: expected a whole number from ${min} to ${max}, got '${raw}'`)
+    return n
+  }
+
+  bool (name: string, fallback: boolean): boolean {
+    const v = this.env[name]
+    if (v === undefined || v === '') return fallback
+    if (['1', 'true', 'yes', 'on'].includes(v.toLowerCase())) return true
+    if (['0', 'false', 'no', 'off'].includes(v.toLowerCase())) return false
+    throw new ConfigError(`${name}: expected true or false, got '${v}'`)
+  }
+
+  oneOf<T extends string> (name: string, allowed: readonly T[], fallback: T, given?: string): T {
+    const v = given ?? this.env[name]
+    if (v === undefined || v === '') return fallback
+    if (!(allowed as readonly string[]).includes(v)) {
+      throw new ConfigError(`${name}: expected one of ${allowed.join(', ')}, got '${v}'`)
+    }
+    return v as T
+  }
+
+  list (name: string, fallback: string): string[] {
+    const items = this.str(name, fallback).split(',').map((s) => s.trim()).filter((s) => s !== '')
+    for (const item of items) {
+      if (!/^[^\s:/]+:\d{1,5}$/.test(item)) throw new ConfigError(`${name}: expected host:port[,host:port...], got '${item}'`)
+    }
+    if (items.length === 0) throw new ConfigError(`${name}: expected host:port[,host:port...], got nothing`)
+    return items
+  }
+
+  url (name: string, fallback: string, protocols: string[]): string {
+    const v = this.str(name, fallback)
+    let parsed: URL
+    try {
+      parsed = new URL(v)
+    } catch {
+      throw new ConfigError(`${name}: not a valid URL (${redact(v)})`)
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      throw new ConfigError(`${name}: expected a ${protocols.join(' or ')} URL, got ${redact(v)}`)
+    }
+    return v
+  }
+}
+
+/** Connection strings may carry passwords; errors and logs show them without. */
+export function redact (url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@')
+}

@@ -1,0 +1,14 @@
+// Every coded error the API answers with, declared in one place. The error handler turns them into
+// { statusCode, error, message } bodies.
+import createError from '@fastify/error'
+
+export const UsernameTaken = createError('PB_USERNAME_TAKEN', "username '%s' is already taken", 409)
+export const UserNotFound = createError('PB_USER_NOT_FOUND', 'user %s does not exist', 404)
+export const PostNotFound = createError('PB_POST_NOT_FOUND', 'post %s does not exist', 404)
+export const UnknownAuthor = createError('PB_UNKNOWN_AUTHOR', 'user_id %s does not name an existing user', 422)
+export const Unauthorized = createError('PB_UNAUTHORIZED', '%s', 401)
+export const Forbidden = createError('PB_FORBIDDEN', '%s', 403)
+export const Unavailable = createError('PB_UNAVAILABLE', '%s', 503)
+export const IdempotencyConflict = createError('PB_IDEMPOTENCY_CONFLICT', '%s', 409)
+export const IdempotencyMismatch = createError('PB_IDEMPOTENCY_MISMATCH', '%s', 422)
+export const BadCursor = createError('PB_BAD_CURSOR', 'querystring/cursor is not a cursor this server issued', 400)

@@ -1,0 +1,68 @@
+// The one TypeBox schema module: request bodies, params, queries and responses for users and posts. Validation,
+// fast serialization and the OpenAPI document all come from these constants.
+import { Type, type Static } from '@sinclair/typebox'
+
+export const Id = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Positive integer id' })
+
+export const User = Type.Object({
+  user_id: Id,
+  username: Type.String(),
+  created_at: Type.String({ format: 'date-time' })
+})
+export type User = Static<typeof User>
+
+export const Post = Type.Object({
+  post_id: Id,
+  user_id: Id,
+  title: Type.String(),
+  content: Type.String(),
+  like_count: Type.Integer({ minimum: 0 }),
+  dislike_count: Type.Integer({ minimum: 0 }),
+  created_at: Type.String({ format: 'date-time' })
+})
+export type Post = Static<typeof Post>
+
+export const MAX_CONTENT_BYTES = 64 * 1024
+
+export const CreateUserBody = Type.Object({
+  username: Type.String({ minLength: 1, maxLength: 50, pattern: '\\S', description: 'Unique, 1-50 characters' })
+}, { additionalProperties: false })
+export type CreateUserBody = Static<typeof CreateUserBody>
+
+export const CreatePostBody = Type.Object({
+  user_id: Id,
+  title: Type.String({ minLength: 1, maxLength: 255, pattern: '\\S' }),
+  content: Type.String({ minLength: 1, maxLength: MAX_CONTENT_BYTES, pattern: '\\S' })
+}, { additionalProperties: false })
+export type CreatePostBody = Static<typeof CreatePostBody>
+
+export const UserParams = Type.Object({ id: Id }, { additionalProperties: false })
+export const PostParams = Type.Object({ id: Id }, { additionalProperties: false })
+
+export const MAX_PAGE = 100
+export const ListPostsQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 20 }),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }))
+}, { additionalProperties: false })
+export type ListPostsQuery = Static<typeof ListPostsQuery>
+
+export const PostPage = Type.Object({
+  items: Type.Array(Post),
+  next_cursor: Type.Optional(Type.String())
+})
+export type PostPage = Static<typeof PostPage>
+
+export const ErrorBody = Type.Object({
+  statusCode: Type.Integer(),
+  error: Type.String(),
+  message: Type.String()
+})
+
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7e]+$' }))
+})
+
+/** Error responses by status code, for route schemas (and so the OpenAPI document). */
+export function errors (...codes: number[]): Record<number, typeof ErrorBody> {
+  return Object.fromEntries(codes.map((c) => [c, ErrorBody]))
+}

@@ -1,0 +1,53 @@
+// Command ferretdb runs FerretDB v1 (SQLite backend) for postboard's local stack.
+//
+// Why a wrapper: `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2` builds a binary that panics
+// at start because build/version/version.txt is generated and absent from the module zip (FerretDB #2982).
+// The embeddable package skips that check, so this tiny main serves the same wire protocol.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	listen := flag.String("listen-addr", "127.0.0.1:27018", "TCP address to serve the MongoDB wire protocol on")
+	dir := flag.String("sqlite-dir", "data", "directory holding one SQLite file per database")
+	level := flag.String("log-level", "warn", "debug, info, warn or error")
+	flag.Parse()
+
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		log.Fatalf("bad --log-level %q: %v", *level, err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		log.Fatalf("cannot create --sqlite-dir %q: %v", *dir, err)
+	}
+
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Logger:    logger,
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + *dir + "/",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	logger.Info("ferretdb listening", "addr", *listen, "dir", *dir)
+	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
+		log.Fatal(err)
+	}
+}

@@ -1,0 +1,3 @@
+module postboard/stack/lambda-rie-lite
+
+go 1.22

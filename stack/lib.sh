@@ -1,0 +1,109 @@
+# Shared helpers for stack.sh: progress lines, port probes and pid-file process control.
+# Each service file defines provision_<s>, start_<s>, port_<s> and url_<s>; these helpers do the rest the same way.
+
+say() { printf '[stack] %s\n' "$*" >&2; }
+die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pid_file() { echo "$STACK_DIR/run/$1.pid"; }
+log_file() { echo "$STACK_DIR/log/$1.log"; }
+
+# The pid of a running service we started, or nothing.
+service_pid() {
+  local f pid
+  f=$(pid_file "$1")
+  [ -f "$f" ] || return 0
+  pid=$(cat "$f")
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "$pid"; fi
+}
+
+# Starts a command detached from this shell (its own session, so a terminal's ^C or the caller exiting does not
+# stop it), appending to the service's log and recording its pid.
+spawn() {
+  local name=$1; shift
+  mkdir -p "$STACK_DIR/run" "$STACK_DIR/log"
+  setsid nohup "$@" >>"$(log_file "$name")" 2>&1 < /dev/null &
+  echo $! > "$(pid_file "$name")"
+}
+
+wait_port() {
+  local name=$1 port=$2 seconds=$3 i pid
+  for ((i = 0; i < seconds * 4; i++)); do
+    port_open "$port" && return 0
+    pid=$(service_pid "$name")
+    if [ -z "$pid" ]; then
+      say "$name exited while starting; last lines of $(log_file "$name"):"
+      tail -n 20 "$(log_file "$name")" >&2 || true
+      return 1
+    fi
+    sleep 0.25
+  done
+  say "$name did not open port $port within ${seconds}s; see $(log_file "$name")"
+  return 1
+}
+
+up_service() {
+  local s=$1 port
+  port=$("port_$s")
+  if port_open "$port"; then
+    if [ -z "$(service_pid "$s")" ]; then
+      say "$s: port $port is already taken by a process this stack did not start; using it as is"
+    fi
+    say "$s: running at $("url_$s")"
+    return 0
+  fi
+  "provision_$s"
+  say "$s: starting"
+  local t0=$SECONDS
+  "start_$s"
+  wait_port "$s" "$port" 90 || return 1
+  if declare -F "ready_$s" >/dev/null; then "ready_$s" || return 1; fi
+  say "$s: up at $("url_$s") in $((SECONDS - t0))s"
+}
+
+down_service() {
+  local s=$1 pid i
+  pid=$(service_pid "$s")
+  if [ -z "$pid" ]; then
+    rm -f "$(pid_file "$s")"
+    if port_open "$("port_$s")"; then say "$s: port $("port_$s") is served by a process this stack did not start; left alone"; fi
+    say "$s: stopped"
+    return 0
+  fi
+  say "$s: stopping (pid $pid)"
+  # The whole session, so a wrapper's children (the emulator's runtime, the JVM) go too.
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 120; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.25
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    say "$s: still running after 30s, killing"
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  fi
+  for ((i = 0; i < 40; i++)); do port_open "$("port_$s")" || break; sleep 0.25; done
+  rm -f "$(pid_file "$s")"
+  say "$s: stopped"
+}
+
+status_service() {
+  local s=$1 pid
+  pid=$(service_pid "$s")
+  if port_open "$("port_$s")"; then
+    printf '%-7s up    %-40s pid %s\n' "$s" "$("url_$s")" "${pid:-?}"
+  else
+    printf '%-7s down  %s\n' "$s" "$("url_$s")"
+    return 1
+  fi
+}
+
+# Hash of the files an artefact is built from, so a changed source rebuilds and an unchanged one is reused.
+stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else die "need root to run: $* (install it yourself, or run as root)"
+  fi
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# postboard's local stack: provisions, starts, stops and reports the four real servers the app and its tests use,
+# all on 127.0.0.1. Usage: stack.sh up|down|status|provision|restart [redis|mongo|kafka|lambda ...] (none = all).
+# Idempotent per service; heavy artefacts (FerretDB binary, Kafka jars, the Lambda emulator) are cached so a second
+# run takes seconds. Data survives down/up.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STACK_DIR=${POSTBOARD_STACK_DIR:-$ROOT/.stack}          # data, logs, pid files (git-ignored)
+CACHE_DIR=${POSTBOARD_CACHE_DIR:-$STACK_DIR/cache}      # built binaries and jars; CI points this outside the clone
+export ROOT STACK_DIR CACHE_DIR
+
+REDIS_PORT=${STACK_REDIS_PORT:-6380}
+MONGO_PORT=${STACK_MONGO_PORT:-27018}
+KAFKA_PORT=${STACK_KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${STACK_KAFKA_CONTROLLER_PORT:-9093}
+LAMBDA_PORT=${STACK_LAMBDA_PORT:-9001}
+export REDIS_PORT MONGO_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT LAMBDA_PORT
+
+ALL_SERVICES=(redis mongo kafka lambda)
+
+# shellcheck source=stack/lib.sh
+source "$ROOT/stack/lib.sh"
+for s in "${ALL_SERVICES[@]}"; do
+  # shellcheck disable=SC1090
+  source "$ROOT/stack/services/$s.sh"
+done
+
+usage() {
+  echo "usage: npm run stack -- up|down|status|provision|restart [${ALL_SERVICES[*]}]" >&2
+  exit 2
+}
+
+cmd=${1:-status}
+shift || true
+services=("$@")
+[ ${#services[@]} -eq 0 ] && services=("${ALL_SERVICES[@]}")
+for s in "${services[@]}"; do
+  case " ${ALL_SERVICES[*]} " in
+    *" $s "*) ;;
+    *) echo "stack: unknown service '$s' (known: ${ALL_SERVICES[*]})" >&2; exit 2 ;;
+  esac
+done
+
+mkdir -p "$STACK_DIR" "$CACHE_DIR"
+rc=0
+case "$cmd" in
+  provision) for s in "${services[@]}"; do "provision_$s"; done ;;
+  up)        for s in "${services[@]}"; do up_service "$s" || rc=1; done ;;
+  down)      for s in "${services[@]}"; do down_service "$s" || rc=1; done ;;
+  restart)   for s in "${services[@]}"; do down_service "$s" || rc=1; up_service "$s" || rc=1; done ;;
+  status)    for s in "${services[@]}"; do status_service "$s" || rc=3; done ;;
+  *) usage ;;
+esac
+exit $rc
