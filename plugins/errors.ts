@@ -28,7 +28,7 @@ export default fp(async (app) => {
       req.log.info({ err: { code: err.code, message: err.message } }, 'request rejected')
     }
     const message = unavailable ?? (status >= 500 ? 'something went wrong on our side; it has been logged' : err.message)
-    if (status === 503) void reply.header('retry-after', '1')
+    if (status === 503) reply.header('retry-after', '1')
     return reply.code(status).send(errorBody(status, message))
   })
 

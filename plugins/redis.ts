@@ -9,6 +9,7 @@ import { redact } from '../src/config.js'
 export default fp(async (app) => {
   const client = new Redis(app.config.redisUrl, {
     connectionName: `postboard-${[...app.config.roles].join('-')}`,
+    keyPrefix: app.config.redisKeyPrefix,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,

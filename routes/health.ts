@@ -3,7 +3,7 @@
 // reads, Kafka for writes) is reported as "degraded" with a 200, so the replica keeps taking traffic.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { checkDependencies } from '../src/health/checks.js'
+import { checkDependencies, warmKafkaProbe } from '../src/health/checks.js'
 
 const Check = Type.Union([Type.Literal('ok'), Type.Literal('down')])
 const Ready = Type.Object({
@@ -13,6 +13,8 @@ const Ready = Type.Object({
 })
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
+  if (app.hasDecorator('kafka')) app.addHook('onReady', async () => { warmKafkaProbe(app) })
+
   app.get('/live', {
     schema: { tags: ['health'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } }
   }, async () => ({ status: 'ok' as const }))

@@ -15,6 +15,8 @@ export interface Config {
   logLevel: string
   bodyLimit: number
   redisUrl: string
+  /** Prepended to every Redis key; lets several deployments (or test runs) share one Redis. */
+  redisKeyPrefix: string
   mongoUrl: string
   mongoDatabase: string
   mongoReadPoolSize: number
@@ -74,6 +76,7 @@ export function loadConfig (flags: ConfigFlags = {}, env: Env = process.env): Co
     logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     bodyLimit: read.int('BODY_LIMIT_BYTES', env.BODY_LIMIT_BYTES, 128 * 1024, 1024, 16 * 1024 * 1024),
     redisUrl: read.url('REDIS_URL', 'redis://127.0.0.1:6380', ['redis:', 'rediss:']),
+    redisKeyPrefix: read.str('REDIS_KEY_PREFIX', ''),
     mongoUrl: read.url('MONGODB_URL', 'mongodb://127.0.0.1:27018', ['mongodb:', 'mongodb+srv:']),
     mongoDatabase: read.str('MONGODB_DATABASE', 'postboard'),
     mongoReadPoolSize: read.int('MONGODB_READ_POOL_SIZE', env.MONGODB_READ_POOL_SIZE, 20, 1, 1000),

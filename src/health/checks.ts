@@ -39,6 +39,11 @@ async function kafkaAdmin (app: FastifyInstance): Promise<Admin> {
   return await admin
 }
 
+/** Opens the readiness admin connection early, so the first probe measures Kafka rather than a cold connect. */
+export function warmKafkaProbe (app: FastifyInstance): void {
+  kafkaAdmin(app).catch(() => {}) // down now: the probe reports it and reconnects later
+}
+
 const probes: Record<Dep, (app: FastifyInstance) => Promise<unknown>> = {
   redis: async (app) => await app.redis.ping(),
   mongo: async (app) => await app.mongo.db!.command({ ping: 1 }),

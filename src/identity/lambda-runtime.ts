@@ -11,9 +11,8 @@ const agent = new http.Agent({ keepAlive: true })
 
 function call (method: string, path: string, body?: string): Promise<{ status: number, headers: http.IncomingHttpHeaders, body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host, port: Number(port), method, path: `/2018-06-01/runtime${path}`, agent,
-      headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-    (res) => {
+    const headers = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
+    const req = http.request({ host, port: Number(port), method, path: `/2018-06-01/runtime${path}`, agent, headers }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }))
