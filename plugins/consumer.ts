@@ -1,38 +1,92 @@
 // The consumer role: one Kafka consumer group applying entity events to Redis. Starts when the server is ready,
-// commits each offset only after its event is applied, and stops (committing) in onClose.
+// resolves and commits each offset only after its event is applied (or dead-lettered), and stops, committing, in
+// onClose. Per-key order comes from the message key: one entity's events share a partition, and a partition's
+// messages are handled one after another.
 import fp from 'fastify-plugin'
-import type { Consumer } from 'kafkajs'
+import kafkajs, { type Consumer } from 'kafkajs'
 import { ensureTopics } from './kafka.js'
-import { parseEvent } from '../src/events/event.js'
-import { applyEvent } from '../src/consumer/apply.js'
+import { deadLetter } from '../src/consumer/dead-letter.js'
+import { createMessageHandler } from '../src/consumer/handle-message.js'
+import { pollLag, type LagPoller } from '../src/consumer/lag.js'
 
 declare module 'fastify' {
   interface FastifyInstance { consumer: Consumer }
 }
 
+const LAG_POLL_MS = 5000
+
 export default fp(async (app) => {
   const { eventsTopic, dlqTopic, topicPartitions, consumerGroup, cacheTtlSeconds } = app.config
-  const consumer = app.kafka.consumer({ groupId: consumerGroup, sessionTimeout: 30_000, heartbeatInterval: 3000 })
+  // A crashed member holds its partitions until its session times out, so keep that short; the handler heartbeats
+  // while it waits on Redis, so a long outage does not cost the membership.
+  const consumer = app.kafka.consumer({ groupId: consumerGroup, sessionTimeout: 10_000, heartbeatInterval: 2000 })
+  // The default (murmur2) partitioner, like the write role's producer: a dead letter keeps its key's partition.
+  const dlqProducer = app.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: kafkajs.Partitioners.DefaultPartitioner })
   app.decorate('consumer', consumer)
+  let lag: LagPoller | undefined
+  let started: Promise<void> = Promise.resolve()
+  const handle = createMessageHandler({
+    redis: app.redis,
+    ttlSeconds: cacheTtlSeconds,
+    deadLetter: async (from, message, reason, attempts) => {
+      await deadLetter(dlqProducer, dlqTopic, from, message, reason, attempts)
+    },
+    log: app.log
+  })
 
   app.addHook('onReady', async () => {
     await ensureTopics(app.kafka, [eventsTopic, dlqTopic], topicPartitions)
+    await dlqProducer.connect()
     await consumer.connect()
     await consumer.subscribe({ topics: [eventsTopic], fromBeginning: true })
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        const event = parseEvent(message.value)
-        await applyEvent(app.redis, event, cacheTtlSeconds)
+    // Not awaited: joining the group waits for members that have not left yet (a SIGKILLed predecessor, until its
+    // session expires), which must not stall boot past Fastify's ready timeout. A join that fails for good reaches
+    // the CRASH handler below, like any other crash.
+    started = consumer.run({
+      // Partitions run side by side; within one, messages are handled strictly in order.
+      partitionsConsumedConcurrently: topicPartitions,
+      eachBatchAutoResolve: false,
+      // Commit during long batches too, so a killed consumer replays seconds of events, not a whole batch.
+      autoCommitInterval: 1000,
+      autoCommitThreshold: 100,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+        const control = {
+          topic: batch.topic,
+          partition: batch.partition,
+          heartbeat,
+          active: () => isRunning() && !isStale()
+        }
+        for (const message of batch.messages) {
+          if (!control.active()) return
+          // Anything thrown here (a failed dead-letter write, a rebalance) leaves this offset unresolved: kafkajs
+          // commits what was resolved and fetches again from this message, so nothing is skipped.
+          if (await handle(message, control) === 'stopped') return
+          resolveOffset(message.offset)
+          await commitOffsetsIfNecessary()
+          await heartbeat()
+        }
       }
+    }).catch(/* c8 ignore next 4 -- kafkajs reports start failures through CRASH; this catches the unforeseen */ (err: unknown) => {
+      app.log.fatal({ err }, 'consumer could not start; shutting down')
+      process.emit('SIGTERM')
     })
+    lag = pollLag(app.kafka, consumerGroup, eventsTopic, LAG_POLL_MS, app.log)
   })
 
   // kafkajs gives up after its retries and stops the consumer: that must end the process, not leave a silent replica.
   consumer.on(consumer.events.CRASH, ({ payload }) => {
+    /* c8 ignore next 4 -- needs a non-retriable Kafka failure; the retriable ones restart the consumer by themselves */
     if (payload.restart) return
     app.log.fatal({ err: payload.error }, 'consumer crashed and will not restart; shutting down')
     process.emit('SIGTERM')
   })
 
-  app.addHook('onClose', async () => { await consumer.disconnect() })
+  app.addHook('onClose', async () => {
+    await lag?.stop()
+    // A disconnect while the group join is still running would let the join finish afterwards and start fetching on
+    // a closed client (keeping the process alive), so the join settles first.
+    await started
+    await consumer.disconnect() // waits for the batch in hand, commits what was resolved, leaves the group
+    await dlqProducer.disconnect()
+  })
 }, { name: 'consumer', dependencies: ['kafka', 'redis'] })

@@ -13,6 +13,8 @@ export default fp(async (app) => {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
+    // A Redis that hangs (rather than refusing connections) must not hang reads: fail the command and fall back.
+    commandTimeout: 1000,
     lazyConnect: true,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000)
   })

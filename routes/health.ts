@@ -1,28 +1,70 @@
 // /health/live (the process answers) and /health/ready (the role's dependencies answer), for orchestrators.
 // Ready is 503 only when a dependency the role cannot work without is down; an outage the role survives (Redis for
-// reads, Kafka for writes) is reported as "degraded" with a 200, so the replica keeps taking traffic.
+// reads, Kafka for writes) is reported as "degraded" with a 200, so the replica keeps taking traffic, and `detail`
+// says what the role does meanwhile. While the server shuts down every route, ready included, answers 503.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { checkDependencies, warmKafkaProbe } from '../src/health/checks.js'
+import { KafkaProbe, checkDependencies } from '../src/health/checks.js'
 
 const Check = Type.Union([Type.Literal('ok'), Type.Literal('down')])
 const Ready = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('unavailable')]),
-  roles: Type.Array(Type.String()),
-  checks: Type.Record(Type.String(), Check)
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('unavailable')], {
+    description: 'ok: every dependency answers. degraded: one the role can run without is down (still 200). ' +
+      'unavailable: one it needs is down (503)'
+  }),
+  roles: Type.Array(Type.String(), { description: 'The roles this process runs' }),
+  checks: Type.Record(Type.String(), Check, { description: 'Each dependency the roles use, probed now (1.5 s bound)' }),
+  detail: Type.Optional(Type.Record(Type.String(), Type.String(), {
+    description: 'For each dependency that is down: what the roles do without it'
+  }))
 })
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  if (app.hasDecorator('kafka')) app.addHook('onReady', async () => { warmKafkaProbe(app) })
+  const kafka = app.hasDecorator('kafka') ? new KafkaProbe(app.kafka) : null
+  if (kafka !== null) {
+    app.addHook('onReady', async () => { kafka.warm() })
+    app.addHook('onClose', async () => { await kafka.close() })
+  }
 
   app.get('/live', {
-    schema: { tags: ['health'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } }
+    schema: {
+      tags: ['health'],
+      summary: 'Liveness: the process answers',
+      description: 'Never probes a dependency, so an outage elsewhere cannot get a healthy process restarted.',
+      response: { 200: Type.Object({ status: Type.Literal('ok') }, { description: 'Alive', examples: [{ status: 'ok' }] }) }
+    }
   }, async () => ({ status: 'ok' as const }))
 
   app.get('/ready', {
-    schema: { tags: ['health'], summary: 'Readiness of this role\'s dependencies', response: { 200: Ready, 503: Ready } }
+    schema: {
+      tags: ['health'],
+      summary: 'Readiness of this role\'s dependencies',
+      description: 'Route traffic here while this answers 200 (ok or degraded); stop on 503.',
+      response: {
+        200: {
+          ...Ready,
+          description: 'Ready (ok, or degraded with detail)',
+          examples: [{
+            status: 'degraded',
+            roles: ['read'],
+            checks: { redis: 'down', mongo: 'ok' },
+            detail: { redis: 'cache bypassed: reads are served from MongoDB' }
+          }]
+        },
+        503: {
+          ...Ready,
+          description: 'Not ready: a dependency the role needs is down, or the server is shutting down',
+          examples: [{
+            status: 'unavailable',
+            roles: ['consumer'],
+            checks: { kafka: 'down', redis: 'ok' },
+            detail: { kafka: 'no events can be consumed' }
+          }]
+        }
+      }
+    }
   }, async (_req, reply) => {
-    const result = await checkDependencies(app)
+    const result = await checkDependencies(app, kafka)
     return await reply.code(result.status === 'unavailable' ? 503 : 200).send(result)
   })
 }

@@ -5,6 +5,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import configPlugin from '../plugins/config.js'
 import errorsPlugin from '../plugins/errors.js'
+import metricsPlugin from '../plugins/metrics.js'
+import docsPlugin from '../plugins/docs.js'
 import redisPlugin from '../plugins/redis.js'
 import mongoPlugin from '../plugins/mongo.js'
 import kafkaPlugin from '../plugins/kafka.js'
@@ -32,11 +34,15 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
 
   await app.register(configPlugin, { config })
   await app.register(errorsPlugin)
+  await app.register(import('../plugins/identity.js'))
+  await app.register(docsPlugin) // before any route: the OpenAPI document is built from the routes registered after it
+  await app.register(metricsPlugin) // before any route: its onResponse hook times every request
   await app.register(redisPlugin)
   await app.register(mongoPlugin)
   await app.register(storePlugin)
   const { roles } = config
   if (roles.has('write') || roles.has('consumer')) await app.register(kafkaPlugin)
+  if (roles.has('write')) await app.register(import('../plugins/producer.js')) // publisher + relay (writes publish events)
 
   await app.register(healthRoutes, { prefix: '/health' })
   if (roles.has('read')) await app.register(readRoutes, { prefix: '/get_server' })

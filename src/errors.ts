@@ -12,3 +12,7 @@ export const Unavailable = createError('PB_UNAVAILABLE', '%s', 503)
 export const IdempotencyConflict = createError('PB_IDEMPOTENCY_CONFLICT', '%s', 409)
 export const IdempotencyMismatch = createError('PB_IDEMPOTENCY_MISMATCH', '%s', 422)
 export const BadCursor = createError('PB_BAD_CURSOR', 'querystring/cursor is not a cursor this server issued', 400)
+// Write path: a body the schema cannot express a rule for (UTF-8 size, a reaction's empty body), and a body that is
+// not JSON at all (Fastify's own 415 does not say what it expected).
+export const InvalidBody = createError('PB_INVALID_BODY', '%s', 400)
+export const UnsupportedMediaType = createError('PB_UNSUPPORTED_MEDIA_TYPE', "the body must be application/json, got '%s'", 415)

@@ -1,6 +1,7 @@
 // Every Prometheus series postboard exports, defined once. Modules import the metric they move; /metrics
 // (plugins/metrics.ts) serves the registry. Labels are small fixed sets: never ids, URLs or tokens.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Role } from './roles.js'
 
 export const registry = new Registry()
 collectDefaultMetrics({ register: registry, prefix: 'pb_process_' })
@@ -39,3 +40,34 @@ export const dlqMessages = new Counter({ name: 'pb_dlq_messages_total', help: 'M
 // Identity.
 export const identityVerdicts = new Counter({ name: 'pb_identity_verdicts_total', help: 'Identity checks by source (cache, invoke) and outcome (valid, invalid, unavailable)', labelNames: ['source', 'result'] as const, registers: [registry] })
 export const identityInvokeDuration = new Histogram({ name: 'pb_identity_invoke_duration_seconds', help: 'Validator invoke latency', buckets: LATENCY, registers: [registry] })
+
+// Which roles move each role-specific series. A process serves these only when it runs one of the roles; anything not
+// listed (process, HTTP, dependency latency, CAS rejections, or a series added later) is served by every role.
+export const SERIES_ROLES: Readonly<Record<string, readonly Role[]>> = {
+  pb_cache_lookups_total: ['read'],
+  pb_cache_fills_total: ['read'],
+  pb_singleflight_joins_total: ['read'],
+  pb_post_index_rebuilds_total: ['read', 'consumer'],
+  pb_identity_verdicts_total: ['read', 'write'], // writes check identity too under --auth-writes
+  pb_identity_invoke_duration_seconds: ['read', 'write'],
+  pb_events_published_total: ['write'],
+  pb_producer_errors_total: ['write'],
+  pb_outbox_pending: ['write'],
+  pb_idempotent_replays_total: ['write'],
+  pb_consumer_events_total: ['consumer'],
+  pb_consumer_apply_duration_seconds: ['consumer'],
+  pb_consumer_freshness_seconds: ['consumer'],
+  pb_consumer_lag_messages: ['consumer'],
+  pb_dlq_messages_total: ['consumer']
+}
+
+/** The Prometheus text for the series the given roles own. */
+export async function metricsFor (roles: ReadonlySet<Role>): Promise<string> {
+  const view = new Registry()
+  for (const { name } of registry.getMetricsAsArray()) {
+    const owners = SERIES_ROLES[name]
+    const metric = registry.getSingleMetric(name)
+    if (metric !== undefined && (owners === undefined || owners.some((r) => roles.has(r)))) view.registerMetric(metric)
+  }
+  return await view.metrics()
+}

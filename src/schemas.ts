@@ -1,6 +1,6 @@
 // The one TypeBox schema module: request bodies, params, queries and responses for users and posts. Validation,
 // fast serialization and the OpenAPI document all come from these constants.
-import { Type, type Static } from '@sinclair/typebox'
+import { FormatRegistry, Type, type Static } from '@sinclair/typebox'
 
 export const Id = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Positive integer id' })
 
@@ -65,4 +65,19 @@ export const IdempotencyHeaders = Type.Object({
 /** Error responses by status code, for route schemas (and so the OpenAPI document). */
 export function errors (...codes: number[]): Record<number, typeof ErrorBody> {
   return Object.fromEntries(codes.map((c) => [c, ErrorBody]))
+}
+
+/**
+ * Path ids for the read routes, checked as written: decimal digits only. Ajv's number coercion would otherwise take
+ * '1e3', '0x10', ' 5' and even '1e400' (as Infinity) for integers. Fifteen digits keep every id a safe integer.
+ */
+export const ReadIdParams = Type.Object({
+  id: Type.String({ pattern: '^[1-9][0-9]{0,14}$', description: 'Positive integer id, in decimal digits' })
+}, { additionalProperties: false })
+
+// TypeBox's own checker (Value.Check, used on Kafka events by parseEvent) fails every value whose format it does not
+// know, so the 'date-time' these schemas use is registered here, beside them. Ajv (HTTP) has its own formats.
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i
+if (!FormatRegistry.Has('date-time')) {
+  FormatRegistry.Set('date-time', (value) => DATE_TIME.test(value) && !Number.isNaN(Date.parse(value)))
 }

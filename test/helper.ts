@@ -40,6 +40,8 @@ export function isolatedEnv (extra: Record<string, string> = {}): Record<string,
     KAFKA_CONSUMER_GROUP: `pbtest.${ns}`,
     KAFKA_TOPIC_PARTITIONS: '3',
     LOG_LEVEL: 'silent',
+    // Tests about other things read without tokens; identity tests set IDENTITY_MODE themselves (lambda or local).
+    IDENTITY_MODE: 'off',
     ...extra
   }
 }

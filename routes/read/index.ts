@@ -4,6 +4,8 @@ import users from './users.js'
 import posts from './posts.js'
 
 const read: FastifyPluginAsync = async (app) => {
+  // Before anything else, so no read reaches Redis or MongoDB without a positive verdict (design invariant 4).
+  app.addHook('onRequest', app.identity.authenticate)
   await app.register(users)
   await app.register(posts)
 }

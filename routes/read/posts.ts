@@ -1,21 +1,32 @@
-// GET /get_server/posts/{id} and the newest-first list.
+// GET /get_server/posts/{id} and the newest-first list, both served from Redis with MongoDB behind it.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { decodeCursor, encodeCursor } from '../../src/cursor.js'
+import { PostIndex } from '../../src/cache/post-index.js'
+import { PostList } from '../../src/cache/post-list.js'
+import { readThroughFor } from '../../src/cache/read-through.js'
+import { decodeCursor } from '../../src/cursor.js'
 import { BadCursor, PostNotFound } from '../../src/errors.js'
-import { ListPostsQuery, Post, PostPage, PostParams, errors } from '../../src/schemas.js'
-import { findPost, listPosts } from '../../src/store/posts.js'
+import { ListPostsQuery, Post, PostPage, ReadIdParams, errors } from '../../src/schemas.js'
+import { findPostVersioned } from '../../src/store/read.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
+  const db = app.mongo.db!
+  const posts = readThroughFor<Post>(app, 'post', findPostVersioned)
+  const index = new PostIndex(app.redis, db, app.log)
+  const list = new PostList(index, posts, db)
+  // A background rebuild or a MongoDB page may still be running when the server closes; let them finish first.
+  app.addHook('onClose', async () => { await Promise.all([index.idle(), list.idle()]) })
+
   app.get('/posts/:id', {
     schema: {
       tags: ['read'],
       summary: 'Get a post',
-      params: PostParams,
+      params: ReadIdParams,
       response: { 200: Post, ...errors(400, 401, 404, 503) }
     }
   }, async (req) => {
-    const post = await findPost(app.mongo.db!, req.params.id)
-    if (post === null) throw new PostNotFound(req.params.id)
+    const id = Number(req.params.id)
+    const post = await posts.get(id)
+    if (post === null) throw new PostNotFound(id)
     return post
   })
 
@@ -34,11 +45,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       if (id === null) throw new BadCursor()
       before = id
     }
-    // One extra row tells whether a next page exists without a second query.
-    const rows = await listPosts(app.mongo.db!, limit + 1, before)
-    const items = rows.slice(0, limit)
-    const last = items.at(-1)
-    return rows.length > limit && last !== undefined ? { items, next_cursor: encodeCursor(last.post_id) } : { items }
+    return await list.page(limit, before)
   })
 }
 export default routes

@@ -1,20 +1,35 @@
 // POST /post_server/posts and the like/dislike reactions.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { PostNotFound } from '../../src/errors.js'
-import { CreatePostBody, Post, PostParams, errors } from '../../src/schemas.js'
+import { InvalidBody, PostNotFound } from '../../src/errors.js'
+import { idempotent } from '../../src/idempotency.js'
+import { CreatePostBody, IdempotencyHeaders, MAX_CONTENT_BYTES, Post, PostParams, errors } from '../../src/schemas.js'
+import { toPost, type PostDoc } from '../../src/store/collections.js'
 import { createPost, react } from '../../src/store/posts.js'
+import { strictJson } from '../../src/write/strict-json.js'
+import { writeEntity } from '../../src/write/write-entity.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
+  strictJson(app)
+
   app.post('/posts', {
     schema: {
       tags: ['write'],
       summary: 'Create a post',
+      description: `user_id must name an existing user (else 422); title 1-255 characters; content non-empty, at most ${MAX_CONTENT_BYTES} bytes of UTF-8.`,
+      headers: IdempotencyHeaders,
       body: CreatePostBody,
-      response: { 201: Post, ...errors(400, 415, 422, 503) }
+      response: { 201: Post, ...errors(400, 401, 403, 409, 413, 415, 422, 503) }
     }
   }, async (req, reply) => {
-    const post = await app.mongoWrite.run((db) => createPost(db, req.body))
-    return await reply.code(201).send(post)
+    // The schema bounds characters; storage and Kafka care about bytes, and one character can be four.
+    const bytes = Buffer.byteLength(req.body.content, 'utf8')
+    if (bytes > MAX_CONTENT_BYTES) throw new InvalidBody(`body/content: ${bytes} bytes of UTF-8, at most ${MAX_CONTENT_BYTES} allowed`)
+    return await idempotent(req, reply, 201, async () => {
+      const doc = await writeEntity<PostDoc>(app, 'post', 'create_post', async (db, committed) => await createPost(db, req.body, committed))
+      /* c8 ignore next -- a create either returns its document or throws */
+      if (doc === null) throw new Error('create returned no document')
+      return toPost(doc)
+    })
   })
 
   for (const kind of ['like', 'dislike'] as const) {
@@ -22,14 +37,30 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['write'],
         summary: `Add one ${kind} to a post`,
+        description: 'Takes no body (or {}). Answers the post after the change. Send an Idempotency-Key to make retries safe.',
+        headers: IdempotencyHeaders,
         params: PostParams,
-        response: { 200: Post, ...errors(400, 404, 503) }
+        response: { 200: Post, ...errors(400, 401, 404, 409, 413, 415, 422, 503) }
       }
-    }, async (req) => {
-      const post = await app.mongoWrite.run((db) => react(db, req.params.id, kind))
-      if (post === null) throw new PostNotFound(req.params.id)
-      return post
+    }, async (req, reply) => {
+      rejectBody(req.body, kind)
+      return await idempotent(req, reply, 200, async () => {
+        const doc = await writeEntity<PostDoc>(app, 'post', `post_${kind}`, async (db, committed) => await react(db, req.params.id, kind, committed))
+        if (doc === null) throw new PostNotFound(req.params.id)
+        return toPost(doc)
+      })
     })
   }
+}
+
+/** A reaction has nothing to say: no body, or an empty object. Anything else is a client mistake worth naming. */
+function rejectBody (body: unknown, kind: string): void {
+  if (body === undefined || body === null) return
+  if (typeof body === 'object' && !Array.isArray(body)) {
+    const [field] = Object.keys(body)
+    if (field === undefined) return
+    throw new InvalidBody(`body/${field}: unexpected property; a ${kind} takes no body`)
+  }
+  throw new InvalidBody(`body: a ${kind} takes no body (send none, or {})`)
 }
 export default routes

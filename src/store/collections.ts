@@ -1,16 +1,24 @@
-// MongoDB document shapes and collection names, and the mapping from documents to API entities.
-// Documents keep the integer id as _id (unique, indexed for free) and a version that grows on every change.
-import type { Db } from 'mongodb'
+// MongoDB document shapes and collection names, the mapping from documents to API entities, and id allocation.
+// Documents keep the integer id as _id (unique, indexed for free), a version that grows by one on every change, and,
+// while their latest version is not yet on Kafka, a pending mark (the outbox lives in the document itself: FerretDB
+// has no transactions, so the mark must be set by the same single-document write that changes the entity).
+import { MongoServerError, type Db } from 'mongodb'
 import type { Post, User } from '../schemas.js'
+import { docKey, withDocLock } from './doc-lock.js'
 
-export interface UserDoc {
+export interface Versioned {
+  version: number
+  /** Set while the latest version is not yet published: when the oldest unpublished change happened. */
+  pending_since?: Date
+}
+
+export interface UserDoc extends Versioned {
   _id: number
   username: string
   created_at: Date
-  version: number
 }
 
-export interface PostDoc {
+export interface PostDoc extends Versioned {
   _id: number
   user_id: number
   title: string
@@ -18,14 +26,29 @@ export interface PostDoc {
   like_count: number
   dislike_count: number
   created_at: Date
-  version: number
 }
 
 export interface CounterDoc { _id: string, seq: number }
 
+/** One Idempotency-Key: the request it was first used for, and the response once there is one. */
+export interface IdempotencyDoc {
+  _id: string
+  fingerprint: string
+  state: 'in_flight' | 'done'
+  locked_at: Date
+  expires_at: Date
+  /** The first response: its status, and the entity for a success or the coded error for a 4xx. */
+  status?: number
+  body?: unknown
+  error?: { code: string, message: string }
+}
+
+export type EntityCollection = 'users' | 'posts'
+
 export const users = (db: Db) => db.collection<UserDoc>('users')
 export const posts = (db: Db) => db.collection<PostDoc>('posts')
 export const counters = (db: Db) => db.collection<CounterDoc>('counters')
+export const idempotencyKeys = (db: Db) => db.collection<IdempotencyDoc>('idempotency_keys')
 
 export function toUser (doc: UserDoc): User {
   return { user_id: doc._id, username: doc.username, created_at: doc.created_at.toISOString() }
@@ -43,18 +66,79 @@ export function toPost (doc: PostDoc): Post {
   }
 }
 
-/** Indexes every role relies on; createIndex is a no-op when the index exists. */
+/**
+ * Indexes every role relies on; createIndex is a no-op when the index exists. Only plain and unique indexes: FerretDB
+ * v1 rejects TTL (expireAfterSeconds) and partial indexes (msg_createindexes.go), so expiry is a sweep and the
+ * pending index also holds the (null) entries of published documents.
+ */
 export async function ensureIndexes (db: Db): Promise<void> {
   await users(db).createIndex({ username: 1 }, { unique: true, name: 'username_unique' })
+  await users(db).createIndex({ pending_since: 1 }, { name: 'pending_since' })
+  await posts(db).createIndex({ pending_since: 1 }, { name: 'pending_since' })
+  await idempotencyKeys(db).createIndex({ expires_at: 1 }, { name: 'expires_at' })
 }
 
-/** Next integer id for a collection: one atomic $inc upsert, so ids are never reused, even across replicas. */
-export async function nextId (db: Db, name: 'users' | 'posts'): Promise<number> {
-  const doc = await counters(db).findOneAndUpdate(
-    { _id: name },
-    { $inc: { seq: 1 } },
-    { upsert: true, returnDocument: 'after' }
-  )
-  if (doc === null) throw new Error(`counter ${name} did not return a value`)
-  return doc.seq
+const DUPLICATE_KEY = 11000
+const MAX_ID_ATTEMPTS = 10
+
+export function isDuplicateKey (err: unknown): err is MongoServerError {
+  return err instanceof MongoServerError && err.code === DUPLICATE_KEY
+}
+
+/** Next integer id for a collection: one $inc upsert on its counter, so ids only grow and are never handed out twice. */
+export async function nextId (db: Db, name: EntityCollection): Promise<number> {
+  // The lock makes the counter exact within a process on FerretDB (see doc-lock.ts); across processes there a lost
+  // increment can repeat an id, which insertWithNewId detects by the unique _id and answers with the next one.
+  return await withDocLock(docKey(db.databaseName, 'counters', name), async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const doc = await counters(db).findOneAndUpdate(
+          { _id: name },
+          { $inc: { seq: 1 } },
+          { upsert: true, returnDocument: 'after' }
+        )
+        /* c8 ignore next -- an upsert with returnDocument 'after' always returns the document */
+        if (doc === null) throw new Error(`counter ${name} did not return a value`)
+        return doc.seq
+      } catch (err) {
+        // Two first-ever upserts racing both try to insert the counter; the loser just goes again.
+        /* c8 ignore next -- needs two processes creating the very first entity at once */
+        if (!isDuplicateKey(err) || attempt >= 3) throw err
+      }
+    }
+  })
+}
+
+/**
+ * Inserts a new entity under the next id, holding that document's lock so `committed` (which queues its event) runs
+ * before any later change of the same document can. A duplicate key on _id means a counter race (see nextId) and is
+ * retried with a fresh id; any other duplicate (the username index) is rethrown for the caller to explain.
+ */
+export async function insertWithNewId<T extends { _id: number }> (
+  db: Db, name: EntityCollection, build: (id: number) => T, committed: (doc: T) => void
+): Promise<T> {
+  const collection = db.collection<{ _id: number }>(name)
+  for (let attempt = 1; ; attempt++) {
+    const doc = build(await nextId(db, name))
+    const inserted = await withDocLock(docKey(db.databaseName, name, doc._id), async () => {
+      try {
+        await collection.insertOne(doc)
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err
+        // MongoDB names the index in keyPattern; FerretDB does not, so ask whether the id itself is taken.
+        /* c8 ignore next 2 -- keyPattern comes from MongoDB 7; FerretDB (the test store) leaves it out */
+        const onId = err.keyPattern !== undefined
+          ? '_id' in err.keyPattern
+          : await collection.countDocuments({ _id: doc._id }, { limit: 1 }) > 0
+        if (!onId) throw err
+        /* c8 ignore next -- needs ten id collisions in a row */
+        if (attempt >= MAX_ID_ATTEMPTS) throw new Error(`no free ${name} id after ${attempt} attempts`)
+        return false
+      }
+      committed(doc)
+      return true
+    })
+    /* c8 ignore next -- an id collision needs two processes sharing a FerretDB counter */
+    if (inserted) return doc
+  }
 }

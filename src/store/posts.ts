@@ -1,35 +1,47 @@
-// Post reads and writes against MongoDB.
+// Post writes and lookups against MongoDB.
 import type { Db } from 'mongodb'
 import { UnknownAuthor } from '../errors.js'
 import type { CreatePostBody, Post } from '../schemas.js'
-import { nextId, posts, toPost, type PostDoc } from './collections.js'
+import { insertWithNewId, posts, toPost, type PostDoc } from './collections.js'
+import { docKey, withDocLock } from './doc-lock.js'
 import { userExists } from './users.js'
 
-export async function createPost (db: Db, body: CreatePostBody): Promise<Post> {
+export type Reaction = 'like' | 'dislike'
+
+/** Creates a post at version 1, marked pending in the same insert; `committed` runs under the new document's lock. */
+export async function createPost (db: Db, body: CreatePostBody, committed: (doc: PostDoc) => void = () => {}): Promise<PostDoc> {
+  // Users are never deleted, so an author that exists now still exists when the insert lands.
   if (!await userExists(db, body.user_id)) throw new UnknownAuthor(body.user_id)
-  const doc: PostDoc = {
-    _id: await nextId(db, 'posts'),
+  const now = new Date()
+  return await insertWithNewId<PostDoc>(db, 'posts', (id) => ({
+    _id: id,
     user_id: body.user_id,
     title: body.title,
     content: body.content,
     like_count: 0,
     dislike_count: 0,
-    created_at: new Date(),
-    version: 1
-  }
-  await posts(db).insertOne(doc)
-  return toPost(doc)
+    created_at: now,
+    version: 1,
+    pending_since: now
+  }), committed)
 }
 
-/** Atomically adds one like or dislike and returns the post after the change, or null when it does not exist. */
-export async function react (db: Db, id: number, kind: 'like' | 'dislike'): Promise<Post | null> {
+/**
+ * Adds one like or dislike in one findOneAndUpdate: the counter, the version and the pending mark change together.
+ * $min keeps the oldest unpublished change's time, so a post liked nonstop still reaches the relay's grace period.
+ * Returns the post after the change, or null when it does not exist.
+ */
+export async function react (db: Db, id: number, kind: Reaction, committed: (doc: PostDoc) => void = () => {}): Promise<PostDoc | null> {
   const field = kind === 'like' ? 'like_count' : 'dislike_count'
-  const doc = await posts(db).findOneAndUpdate(
-    { _id: id },
-    { $inc: { [field]: 1, version: 1 } },
-    { returnDocument: 'after' }
-  )
-  return doc === null ? null : toPost(doc)
+  return await withDocLock(docKey(db.databaseName, 'posts', id), async () => {
+    const doc = await posts(db).findOneAndUpdate(
+      { _id: id },
+      { $inc: { [field]: 1, version: 1 }, $min: { pending_since: new Date() } },
+      { returnDocument: 'after' }
+    )
+    if (doc !== null) committed(doc)
+    return doc
+  })
 }
 
 export async function findPost (db: Db, id: number): Promise<Post | null> {

@@ -1,23 +1,25 @@
-// User reads and writes against MongoDB.
-import { MongoServerError, type Db } from 'mongodb'
+// User writes and lookups against MongoDB.
+import type { Db } from 'mongodb'
 import { UsernameTaken } from '../errors.js'
 import type { User } from '../schemas.js'
-import { nextId, toUser, users } from './collections.js'
+import { insertWithNewId, isDuplicateKey, toUser, users, type UserDoc } from './collections.js'
 
-const DUPLICATE_KEY = 11000
-
-export async function createUser (db: Db, username: string): Promise<User> {
-  const taken = await users(db).findOne({ username }, { projection: { _id: 1 } })
-  if (taken !== null) throw new UsernameTaken(username)
-  const doc = { _id: await nextId(db, 'users'), username, created_at: new Date(), version: 1 }
+/**
+ * Creates a user at version 1, marked pending in the same insert. `committed` runs under the new document's lock
+ * (it queues the event, so the event is ordered before any later change). A taken name is a 409, decided by the
+ * unique index when two requests race for it.
+ */
+export async function createUser (db: Db, username: string, committed: (doc: UserDoc) => void = () => {}): Promise<UserDoc> {
+  // Checked first so a taken name costs no id; the unique index below is what actually decides a race.
+  if (await users(db).countDocuments({ username }, { limit: 1 }) > 0) throw new UsernameTaken(username)
+  const now = new Date()
   try {
-    await users(db).insertOne(doc)
+    return await insertWithNewId<UserDoc>(db, 'users',
+      (id) => ({ _id: id, username, created_at: now, version: 1, pending_since: now }), committed)
   } catch (err) {
-    // The unique index decides races the findOne above cannot see (two requests for one name at once).
-    if (err instanceof MongoServerError && err.code === DUPLICATE_KEY) throw new UsernameTaken(username)
+    if (isDuplicateKey(err)) throw new UsernameTaken(username)
     throw err
   }
-  return toUser(doc)
 }
 
 export async function findUser (db: Db, id: number): Promise<User | null> {

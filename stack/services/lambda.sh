@@ -1,7 +1,8 @@
 # The identity validator as a Lambda function behind the Lambda Invoke API, on 127.0.0.1:$LAMBDA_PORT.
 # The emulator runs our bootstrap (src/identity/lambda-runtime.ts, the Runtime API loop) around our handler.
-# Preferred emulator: the real aws-lambda-rie (on PATH, or AWS_LAMBDA_RIE_BIN). The Go module proxy reachable here
-# refuses that module (403), so the fallback is stack/lambda-rie-lite: the same CLI and the same two protocols.
+# Preferred emulator: the real aws-lambda-rie (on PATH, or AWS_LAMBDA_RIE_BIN). It cannot be obtained on these machines
+# (the Go module proxy answers 403 for it, release downloads are unreachable, no package ships it), so the fallback is
+# stack/lambda-rie-lite: a stand-in with the same CLI and the same two protocols, NOT the real emulator.
 
 port_lambda() { echo "$LAMBDA_PORT"; }
 url_lambda() { echo "http://127.0.0.1:$LAMBDA_PORT"; }
@@ -27,15 +28,27 @@ provision_lambda() {
   [ -x "$ROOT/node_modules/.bin/tsx" ] || die "lambda: run 'npm install' first (the bootstrap runs with tsx)"
 }
 
+# The bootstrap is one executable path, as on Lambda: the real emulator parses its whole command line with go-flags
+# (unknown options ignored), so node's own flags must not appear on it.
+write_lambda_bootstrap() {
+  local f="$STACK_DIR/run/lambda-bootstrap"
+  mkdir -p "$STACK_DIR/run"
+  printf '#!/bin/sh\n# Written by stack/services/lambda.sh: the Runtime API loop around src/identity/handler.ts.\nexec %q --import %q %q\n' \
+    "$(command -v node)" "$ROOT/node_modules/tsx/dist/esm/index.mjs" "$ROOT/src/identity/lambda-runtime.ts" > "$f"
+  chmod +x "$f"
+  echo "$f"
+}
+
 start_lambda() {
+  local bootstrap
+  bootstrap=$(write_lambda_bootstrap)
   # The function gets only what it needs: the token settings, never the app's other configuration.
   spawn lambda env -i PATH="$PATH" HOME="${HOME:-/tmp}" \
     ${TOKEN_SECRET:+TOKEN_SECRET="$TOKEN_SECRET"} ${TOKEN_ISSUER:+TOKEN_ISSUER="$TOKEN_ISSUER"} \
     ${TOKEN_AUDIENCE:+TOKEN_AUDIENCE="$TOKEN_AUDIENCE"} ${TOKEN_JWKS_URL:+TOKEN_JWKS_URL="$TOKEN_JWKS_URL"} \
     ${TOKEN_ALGORITHMS:+TOKEN_ALGORITHMS="$TOKEN_ALGORITHMS"} \
     "$(lambda_emulator)" --runtime-interface-emulator-address "127.0.0.1:$LAMBDA_PORT" \
-    --runtime-api-address "127.0.0.1:$((LAMBDA_PORT + 1))" \
-    node --import "$ROOT/node_modules/tsx/dist/esm/index.mjs" "$ROOT/src/identity/lambda-runtime.ts"
+    --runtime-api-address "127.0.0.1:$((LAMBDA_PORT + 1))" "$bootstrap"
 }
 
 # The port opens before the runtime has loaded the handler; one real invoke proves the whole path.

@@ -1,0 +1,59 @@
+// Freshness, end to end: a like is acknowledged with its new count, then GET is polled until that count is visible
+// (event → Kafka → consumer → Redis → read). And the audit afterwards: every touched key in Redis equals MongoDB.
+import { Redis } from 'ioredis'
+import { MongoClient } from 'mongodb'
+import { loadConfig } from '../../src/config.js'
+import { entityKey } from '../../src/cache/keys.js'
+
+export interface Percentiles { p50: number, p99: number, max: number }
+
+function percentiles (xs: number[]): Percentiles {
+  const s = [...xs].sort((a, b) => a - b)
+  const at = (q: number): number => s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(q * s.length))]!
+  return { p50: Math.round(at(0.5) * 10) / 10, p99: Math.round(at(0.99) * 10) / 10, max: Math.round((s.at(-1) ?? NaN) * 10) / 10 }
+}
+
+/** Likes a random post every 50 ms for `ms`, and times each until GET shows the acknowledged count. */
+export async function freshnessProbe (url: string, postIds: number[], headers: Record<string, string>, ms: number): Promise<{ samples: number, percentiles: Percentiles }> {
+  const lags: number[] = []
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    const id = postIds[Math.floor(Math.random() * postIds.length)]!
+    const ack = await fetch(`${url}/post_server/posts/${id}/like`, { method: 'POST' })
+    if (ack.status !== 200) throw new Error(`like answered ${ack.status}`)
+    const wanted = (await ack.json() as { like_count: number }).like_count
+    const acked = performance.now()
+    for (;;) {
+      const got = await (await fetch(`${url}/get_server/posts/${id}`, { headers })).json() as { like_count: number }
+      if (got.like_count >= wanted) break
+      if (performance.now() - acked > 30_000) throw new Error(`post ${id} never showed like_count ${wanted}`)
+      await new Promise((resolve) => setTimeout(resolve, 1))
+    }
+    lags.push(performance.now() - acked)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return { samples: lags.length, percentiles: percentiles(lags) }
+}
+
+/** Compares each post's cached entry with MongoDB once the consumer has caught up; returns how many differ. */
+export async function staleAudit (env: Record<string, string>, postIds: number[]): Promise<{ checked: number, stale: number }> {
+  const config = loadConfig({}, env)
+  const redis = new Redis(config.redisUrl, { keyPrefix: config.redisKeyPrefix })
+  const mongo = new MongoClient(config.mongoUrl)
+  const posts = mongo.db(config.mongoDatabase).collection('posts')
+  let stale = 0
+  const deadline = Date.now() + 10_000
+  for (const id of postIds) {
+    for (;;) {
+      const [cached, doc] = await Promise.all([redis.hget(entityKey('post', id), 'd'), posts.findOne({ post_id: id })])
+      const same = cached !== null && doc !== null && (JSON.parse(cached) as { like_count: number }).like_count === doc.like_count &&
+        (JSON.parse(cached) as { dislike_count: number }).dislike_count === doc.dislike_count
+      if (same) break
+      if (Date.now() > deadline) { stale++; break } // convergence time is over: this key is stale
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+  redis.disconnect()
+  await mongo.close()
+  return { checked: postIds.length, stale }
+}

@@ -1,0 +1,98 @@
+// List-page latency as the post count grows: 1k, 100k and 1M posts, each in a namespace of its own, seeded in bulk
+// straight into MongoDB (the write API would take hours for 1M) and kept between runs. Pages come from the Redis
+// index, which the read role rebuilds from MongoDB when cold; the first, a middle and a deep page are all measured.
+import { MongoClient } from 'mongodb'
+import { Redis } from 'ioredis'
+import { POST_INDEX_KEY, POST_INDEX_READY } from '../../src/cache/keys.js'
+import { encodeCursor } from '../../src/cursor.js'
+import { loadConfig } from '../../src/config.js'
+import { ensureIndexes, type PostDoc, type UserDoc } from '../../src/store/collections.js'
+import { load } from './load.js'
+import type { Extra } from './report.js'
+import { benchEnv, postboard, until } from './setup.js'
+
+const SIZES = (process.env.BENCH_LIST_SIZES ?? '1000,100000,1000000').split(',').map(Number)
+const BATCH = 10_000
+
+async function seed (env: Record<string, string>, n: number, log: (m: string) => void): Promise<void> {
+  const config = loadConfig({}, env)
+  const mongo = new MongoClient(config.mongoUrl)
+  const db = mongo.db(config.mongoDatabase)
+  try {
+    const counter = await db.collection<{ _id: string, seq: number }>('counters').findOne({ _id: 'posts' })
+    if (counter?.seq === n) return // seeded by an earlier run
+    log(`seeding ${n.toLocaleString()} posts in bulk (kept for later runs)`)
+    await db.dropDatabase()
+    await ensureIndexes(db)
+    const created = new Date()
+    // Typed as the store's documents, so a change of their shape breaks this seeding at compile time. No pending
+    // mark: bulk-seeded posts count as published (the relay has nothing to do; the index is rebuilt from MongoDB).
+    const user: UserDoc = { _id: 1, username: 'bench-scale', created_at: created, version: 1 }
+    await db.collection<UserDoc>('users').insertOne(user)
+    for (let from = 1; from <= n; from += BATCH) {
+      const docs: PostDoc[] = []
+      for (let id = from; id < Math.min(from + BATCH, n + 1); id++) {
+        docs.push({ _id: id, user_id: 1, title: `Scale post ${id}`, content: 'An ordinary post body for the list-scale benchmark.', like_count: 0, dislike_count: 0, created_at: created, version: 1 })
+      }
+      await db.collection<PostDoc>('posts').insertMany(docs, { ordered: false })
+      if ((from - 1) % 100_000 === 0 && from > 1) log(`  ${(from - 1).toLocaleString()} posts`)
+    }
+    await db.collection<{ _id: string, seq: number }>('counters').updateOne({ _id: 'users' }, { $set: { seq: 1 } }, { upsert: true })
+    await db.collection<{ _id: string, seq: number }>('counters').updateOne({ _id: 'posts' }, { $set: { seq: n } }, { upsert: true })
+  } finally {
+    await mongo.close()
+  }
+}
+
+export async function listScale (log: (m: string) => void, seconds: number, rounds: number): Promise<Extra[]> {
+  const p99s = new Map<number, number>()
+  const extras: Extra[] = []
+  for (const n of SIZES) {
+    const env = benchEnv(`scale${n}`, { IDENTITY_MODE: 'off' })
+    await seed(env, n, log)
+    const read = await postboard('read', env)
+    try {
+      const started = Date.now()
+      // A cold index is rebuilt in the background while pages read MongoDB; wait until pages come from Redis.
+      await until(`the ${n} post index`, async () => {
+        const res = await fetch(`${read.url}/get_server/posts?limit=20`)
+        const page = await res.json() as { items: Array<{ post_id: number }> }
+        return res.status === 200 && page.items[0]?.post_id === n && await indexReady(env)
+      }, 30 * 60_000)
+      log(`list at ${n.toLocaleString()} posts: index ready after ${Math.round((Date.now() - started) / 1000)}s`)
+      // The first page, one from the middle and one near the oldest post.
+      const paths = ['/get_server/posts?limit=20', pagePath(Math.floor(n / 2)), pagePath(40)]
+      const results = []
+      for (let i = 0; i < rounds; i++) results.push(await load({ url: read.url, connections: 50, seconds, requests: paths.map((path) => ({ path })) }))
+      const p99 = results.map((r) => r.p99).sort((a, b) => a - b)[Math.floor(results.length / 2)]!
+      const rps = results.map((r) => r.rps).sort((a, b) => a - b)[Math.floor(results.length / 2)]!
+      p99s.set(n, p99)
+      extras.push({ name: `list page at ${n.toLocaleString()} posts (first, middle, deep pages)`, value: `${Math.round(rps)} req/s, p99 ${p99} ms` })
+    } finally {
+      await read.stop()
+    }
+  }
+  const small = p99s.get(SIZES[0]!)
+  const large = p99s.get(SIZES.at(-1)!)
+  if (small !== undefined && large !== undefined) {
+    const q = large / Math.max(small, 1)
+    extras.push({ name: `list page p99 at ${SIZES.at(-1)!.toLocaleString()} vs ${SIZES[0]!.toLocaleString()} posts`, value: `${q.toFixed(2)}×`, target: '≤ 1.5×', met: q <= 1.5 })
+  }
+  return extras
+}
+
+/** True once the Redis index carries its ready mark (set by the rebuild when it has every id). */
+async function indexReady (env: Record<string, string>): Promise<boolean> {
+  const config = loadConfig({}, env)
+  const redis = new Redis(config.redisUrl, { keyPrefix: config.redisKeyPrefix })
+  try {
+    return await redis.zscore(POST_INDEX_KEY, POST_INDEX_READY) !== null
+  } finally {
+    redis.disconnect()
+  }
+}
+
+/** A page of 20 starting below post `below` (the cursor encodes the id the page starts under). */
+function pagePath (below: number): string {
+  return `/get_server/posts?limit=20&cursor=${encodeCursor(below)}`
+}

@@ -1,0 +1,146 @@
+// `npm run bench`: measures the read path against its ceilings, identity on vs off, misses, writes, a 95/5 mix with
+// end-to-end freshness and a stale-key audit, and list-page latency as the post count grows. Every subject runs
+// alternately with its baseline in the same run; the report goes to bench/report.{md,json,svg}.
+import { cpus } from 'node:os'
+import { Redis } from 'ioredis'
+import { compare, load, type LoadSpec } from './lib/load.js'
+import { ROOT, startServer, type Server } from './lib/processes.js'
+import { writeReport, ratio, type Extra, type Row } from './lib/report.js'
+import { benchEnv, dropNamespace, postboard, seedViaApi, token } from './lib/setup.js'
+import { freshnessProbe, staleAudit } from './lib/freshness.js'
+import { listScale } from './lib/list-scale.js'
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const CONNECTIONS = 50
+const log = (msg: string): void => { process.stdout.write(`[bench] ${msg}\n`) }
+
+const rows: Row[] = []
+const extras: Extra[] = []
+const servers: Server[] = []
+const started = Date.now()
+
+async function serve (p: Promise<Server>): Promise<Server> {
+  const s = await p
+  servers.push(s)
+  return s
+}
+
+function spec (url: string, extra: Partial<LoadSpec> = {}): LoadSpec {
+  return { url, connections: CONNECTIONS, seconds: SECONDS, ...extra }
+}
+
+async function pair (scenario: string, baselineName: string, baseline: LoadSpec, subjectName: string, subject: LoadSpec,
+  judge?: { target: string, met: (r: Row) => boolean }, note?: string): Promise<Row> {
+  log(`${scenario}: ${subjectName} vs ${baselineName}`)
+  const res = await compare(baseline, subject, ROUNDS, (m) => log(`  ${m}`))
+  const row: Row = { scenario, baselineName, subjectName, baseline: res.baseline, subject: res.subject, note }
+  if (judge !== undefined) {
+    row.target = judge.target
+    row.met = judge.met(row)
+  }
+  rows.push(row)
+  const q = ratio(row)
+  log(`  → ${Math.round(res.subject.rps)} vs ${Math.round(res.baseline.rps)} req/s${q === undefined ? '' : ` (${q.toFixed(3)}×)`}, p99 ${res.subject.p99} ms${row.met === undefined ? '' : row.met ? ' [target met]' : ' [target MISSED]'}`)
+  return row
+}
+
+async function main (): Promise<void> {
+  log(`${cpus().length} cores; ${ROUNDS} rounds of ${SECONDS}s per side; ${CONNECTIONS} connections`)
+  const env = benchEnv('main')
+  await dropNamespace(env)
+
+  // The system under test, one role per process as an operator would run it.
+  const write = await serve(postboard('write', env))
+  await serve(postboard('consumer', env))
+  const readAuth = await serve(postboard('read', { ...env, IDENTITY_MODE: 'lambda' }))
+  const readOpen = await serve(postboard('read', { ...env, IDENTITY_MODE: 'off' }))
+  log('seeding 100 users and 2,000 posts through the write API')
+  const { userIds, postIds } = await seedViaApi(write, 100, 2000)
+  const bearer = { authorization: `Bearer ${await token(String(userIds[0]))}` }
+
+  // Ceilings: bare Fastify, and bare Fastify + one Redis GET of the bytes a cached post has.
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6380')
+  const samplePost = await (await fetch(`${readOpen.url}/get_server/posts/${postIds[0]!}`)).text()
+  await redis.set('pbbench:ceiling:post', samplePost)
+  const ceiling = await serve(startServer(['--import', 'tsx', 'bench/ceiling-server.ts'], { CEILING_KEY: 'pbbench:ceiling:post' }))
+  await pair('ceilings', 'Fastify hello world', spec(ceiling.url, { path: '/hello' }),
+    'Fastify + one Redis GET', spec(ceiling.url, { path: '/redis/1' }))
+
+  // Warm the cache: one read of every post and user.
+  const posts = postIds.map((id) => ({ path: `/get_server/posts/${id}`, headers: bearer }))
+  const users = userIds.map((id) => ({ path: `/get_server/users/${id}`, headers: bearer }))
+  for (const r of [...posts, ...users]) await fetch(readAuth.url + r.path, { headers: r.headers })
+
+  const redisCeiling = spec(ceiling.url, { path: '/redis/1' })
+  await pair('cached GET post by id', 'Fastify + Redis GET', redisCeiling, 'GET /get_server/posts/{id}, identity validated',
+    spec(readAuth.url, { requests: posts }),
+    { target: '≥ 0.9× ceiling, p99 ≤ 10 ms', met: (r) => (ratio(r) ?? 0) >= 0.9 && r.subject.p99 <= 10 })
+  await pair('cached GET user by id', 'Fastify + Redis GET', redisCeiling, 'GET /get_server/users/{id}, identity validated',
+    spec(readAuth.url, { requests: users }),
+    { target: '≥ 0.9× ceiling, p99 ≤ 10 ms', met: (r) => (ratio(r) ?? 0) >= 0.9 && r.subject.p99 <= 10 })
+  await pair('identity cost', 'GET post, IDENTITY_MODE=off', spec(readOpen.url, { requests: posts.map((p) => ({ path: p.path })) }),
+    'GET post, identity validated (cached verdicts)', spec(readAuth.url, { requests: posts }),
+    { target: '≥ 0.95×', met: (r) => (ratio(r) ?? 0) >= 0.95 })
+  await pair('list pages', 'Fastify + Redis GET', redisCeiling, 'GET /get_server/posts?limit=20',
+    spec(readAuth.url, { path: '/get_server/posts?limit=20', headers: bearer }))
+
+  // Misses: a read server whose entries live one second, reading ids spread over every post.
+  const readCold = await serve(postboard('read', { ...env, IDENTITY_MODE: 'off', CACHE_TTL_SECONDS: '1' }))
+  await pair('misses', 'GET post, cached', spec(readOpen.url, { requests: posts.map((p) => ({ path: p.path })) }),
+    'GET post, 1 s TTL over 2,000 ids (mostly misses)', spec(readCold.url, { requests: shuffle(posts.map((p) => ({ path: p.path }))) }),
+    undefined, 'each miss is a MongoDB read plus a CAS fill; FerretDB (SQLite) is the store here, mongo:7 in production')
+
+  // Writes: pooled vs per-request MongoDB connections, events vs write-through.
+  const postBody = (i: number): string => JSON.stringify({ user_id: userIds[i % userIds.length], title: `bench write ${i}`, content: 'written by the benchmark' })
+  const creates = Array.from({ length: 500 }, (_, i) => ({ method: 'POST' as const, path: '/post_server/posts', body: postBody(i), headers: { 'content-type': 'application/json' } }))
+  const writePerRequest = await serve(postboard('write', env, ['--write-connections', 'per-request']))
+  const writeThrough = await serve(postboard('write', env, ['--cache-update', 'write-through']))
+  await pair('POST /posts', 'write role, per-request connections (seed 000)', spec(writePerRequest.url, { requests: creates, connections: 20 }),
+    'write role, pooled connections', spec(write.url, { requests: creates, connections: 20 }),
+    { target: 'pooled ≥ 2,000/s', met: (r) => r.subject.rps >= 2000 })
+  await pair('POST /posts cache update', 'events (consumer fills Redis)', spec(write.url, { requests: creates, connections: 20 }),
+    'write-through (+ Redis CAS before answering)', spec(writeThrough.url, { requests: creates, connections: 20 }))
+  const likes = shuffle(postIds).slice(0, 500).map((id) => ({ method: 'POST' as const, path: `/post_server/posts/${id}/like` }))
+  await pair('likes', 'POST /posts (pooled)', spec(write.url, { requests: creates, connections: 20 }),
+    'POST /posts/{id}/like over 500 posts', spec(write.url, { requests: likes, connections: 20 }))
+
+  // Mixed 95/5 with end-to-end freshness, then every touched key compared with MongoDB.
+  log('mixed 95% reads / 5% likes, with a freshness probe')
+  const mixed = [...Array.from({ length: 19 }, (_, i) => posts[i * 7 % posts.length]!), ...likes.slice(0, 1).map((l) => ({ ...l, headers: bearer }))]
+  const mixedReqs = Array.from({ length: 400 }, (_, i) => i % 20 === 19
+    ? { method: 'POST' as const, path: `/post_server/posts/${postIds[i % 50]!}/like` }
+    : mixed[i % 19]!)
+  const allInOne = await serve(postboard('read,write', { ...env, IDENTITY_MODE: 'lambda' }))
+  const probe = freshnessProbe(allInOne.url, postIds.slice(0, 50), bearer, SECONDS * 2 * 1000)
+  const mix = await load(spec(allInOne.url, { requests: mixedReqs, seconds: SECONDS * 2 }))
+  const fresh = await probe
+  rows.push({ scenario: 'mixed 95/5', baselineName: '', subjectName: 'reads + likes on one read,write process (consumer separate)', subject: mix })
+  const p = fresh.percentiles
+  extras.push({ name: `freshness, write acknowledged → visible through GET (${fresh.samples} samples)`, value: `p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms`, target: 'p99 ≤ 100 ms', met: p.p99 <= 100 })
+  const audit = await staleAudit(env, postIds.slice(0, 50))
+  extras.push({ name: `stale keys after the mixed run (${audit.checked} keys compared with MongoDB)`, value: String(audit.stale), target: '0', met: audit.stale === 0 })
+
+  // List-page latency as the post count grows (data sets seeded in bulk, kept between runs).
+  for (const e of await listScale(log, SECONDS, ROUNDS)) extras.push(e)
+
+  redis.disconnect()
+  const md = writeReport(ROOT, rows, extras, SECONDS)
+  log(`done in ${Math.round((Date.now() - started) / 1000)}s; report in bench/report.md`)
+  process.stdout.write(`\n${md}\n`)
+}
+
+function shuffle<T> (xs: T[]): T[] {
+  const a = [...xs]
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[a[i], a[j]] = [a[j]!, a[i]!]
+  }
+  return a
+}
+
+try {
+  await main()
+} finally {
+  await Promise.all(servers.map(async (s) => await s.stop()))
+}

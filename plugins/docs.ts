@@ -1,0 +1,176 @@
+// The OpenAPI 3 document, generated from the route schemas (@fastify/swagger), with the UI at /docs and the JSON at
+// /docs/json. Registered before the routes so it sees them; a process documents only the routes its roles serve.
+// The transform adds what every route shares but does not declare itself: the bearer requirement on reads, the
+// errors any route can answer (500, body limits), and examples.
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { STATUS_CODES } from 'node:http'
+import fp from 'fastify-plugin'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { FastifySchema } from 'fastify'
+import { CreatePostBody, CreateUserBody, ErrorBody, Post, PostPage, User } from '../src/schemas.js'
+
+const user = { user_id: 7, username: 'ada', created_at: '2025-01-31T09:15:00.000Z' }
+const post = {
+  post_id: 42,
+  user_id: 7,
+  title: 'Hello, postboard',
+  content: 'The first post.',
+  like_count: 3,
+  dislike_count: 0,
+  created_at: '2025-01-31T09:16:00.000Z'
+}
+
+/** Whole-schema examples, keyed by the schema constant the routes use. */
+const EXAMPLES = new Map<object, unknown>([
+  [User, user],
+  [Post, post],
+  [PostPage, { items: [post], next_cursor: 'NDE' }],
+  [CreateUserBody, { username: 'ada' }],
+  [CreatePostBody, { user_id: 7, title: 'Hello, postboard', content: 'The first post.' }]
+])
+
+/** Examples for params, querystring and header properties, by name (OpenAPI shows each as a parameter of its own). */
+function propertyExample (name: string, url: string): unknown {
+  if (name === 'id') return url.includes('/users/') ? user.user_id : post.post_id
+  return ({ limit: 20, cursor: 'NDE', 'idempotency-key': '0b5e6c1e-3f4a-4c1d-9a57-5d2f1e8c7b21' } as Record<string, unknown>)[name]
+}
+
+/** What each error status means here, and a body the API really answers with. */
+const ERRORS: Record<number, { description: string, message: (url: string) => string }> = {
+  400: { description: 'The request fails its schema (body, params or query)', message: () => 'params/id must be >= 1' },
+  401: { description: 'Missing, malformed, expired or rejected bearer token', message: () => 'a bearer token is required' },
+  403: { description: 'The token\'s subject may not do this', message: () => 'the token does not speak for user_id 8' },
+  404: { description: 'No such entity', message: (url) => url.includes('/users') ? 'user 7 does not exist' : 'post 42 does not exist' },
+  409: { description: 'Conflict with existing state', message: (url) => url.endsWith('/users') ? "username 'ada' is already taken" : 'a request with this Idempotency-Key is still running' },
+  413: { description: 'The body is larger than BODY_LIMIT_BYTES', message: () => 'Request body is too large' },
+  415: { description: 'The body is not application/json', message: () => 'Unsupported Media Type: text/plain' },
+  422: { description: 'Well-formed, but names something that does not exist', message: () => 'user_id 7 does not name an existing user' },
+  500: { description: 'Unexpected failure; details are logged, never returned', message: () => 'something went wrong on our side; it has been logged' },
+  503: { description: 'A dependency (data store, event bus or identity validator) is unavailable; Retry-After is set', message: () => 'the data store is unavailable; try again shortly' }
+}
+
+function packageVersion (): string {
+  // Found by walking up: the same code runs from plugins/ (tsx) and from dist/plugins/ (the build).
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const file = join(dir, 'package.json')
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version
+    const parent = dirname(dir)
+    /* c8 ignore next: the package always has a package.json above this file */
+    if (parent === dir) return '0.0.0'
+    dir = parent
+  }
+}
+
+function withExample (schema: object): object {
+  const example = EXAMPLES.get(schema)
+  return example === undefined ? schema : { ...schema, examples: [example] }
+}
+
+/** Every route's params, querystring and headers are TypeBox objects, so each has properties to give examples. */
+function withPropertyExamples (schema: object, url: string): object {
+  const { properties } = schema as { properties: Record<string, object> }
+  return {
+    ...schema,
+    properties: Object.fromEntries(Object.entries(properties).map(([name, prop]) => {
+      const example = propertyExample(name, url)
+      // Spread last, so an example a schema gives itself wins. Every property routes have today has an example.
+      /* c8 ignore next */
+      return [name, example === undefined ? prop : { examples: [example], ...prop }]
+    }))
+  }
+}
+
+/** The standard reason phrase; every status a route declares is a standard one. */
+const reasonOf = (status: number): string => STATUS_CODES[status]!
+
+function withDescription (schema: object, status: number): object {
+  return 'description' in schema ? schema : { ...schema, description: reasonOf(status) }
+}
+
+function errorResponse (status: number, url: string): object {
+  const reason = reasonOf(status)
+  // A status ERRORS does not describe yet is still documented, by its reason phrase alone (none today).
+  /* c8 ignore next */
+  const meaning = ERRORS[status] ?? { description: reason, message: () => reason }
+  return {
+    ...ErrorBody,
+    description: `${reason}: ${meaning.description}`,
+    examples: [{ statusCode: status, error: reason, message: meaning.message(url) }]
+  }
+}
+
+/** The error statuses a route can answer beyond the ones its own schema declares. */
+function implicitErrors (schema: FastifySchema, url: string, authWrites: boolean): number[] {
+  const codes = [500]
+  if (schema.body !== undefined) codes.push(400, 413, 415)
+  if (schema.params !== undefined || schema.querystring !== undefined) codes.push(400)
+  if (url.startsWith('/get_server/')) codes.push(401, 503) // identity fails closed
+  if (url.startsWith('/post_server/')) codes.push(503, ...(authWrites ? [401, 403] : []))
+  return codes
+}
+
+export default fp(async (app) => {
+  const { authWrites, roles } = app.config
+  const bearer = (url: string): boolean => url.startsWith('/get_server/') || (authWrites && url.startsWith('/post_server/'))
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'postboard',
+        version: packageVersion(),
+        description: 'Read-optimized CQRS backend for users and posts. This document lists the routes of the roles ' +
+          `this process runs (${[...roles].join(', ')}). Errors are always { statusCode, error, message }.`
+      },
+      // Relative, so the document stays right behind the router and on any host or port.
+      servers: [{ url: '/', description: 'this server, or the router in front of it' }],
+      tags: [
+        { name: 'read', description: 'Read role (/get_server): cached reads; every call needs a bearer token' },
+        { name: 'write', description: 'Write role (/post_server): creates and reactions' },
+        { name: 'health', description: 'Liveness and readiness for orchestrators' },
+        { name: 'ops', description: 'Metrics' }
+      ],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A token the identity validator accepts (`postboard token --user <id>` mints one in development)' }
+        }
+      }
+    },
+    transform: ({ schema, url }) => {
+      // Every route here has a schema (house style); one without would be documented as Fastify has it.
+      /* c8 ignore next */
+      if (schema === undefined || schema === null) return { schema, url }
+      // Hidden routes (the UI's own) come through here too, without a response schema.
+      const declared = (schema.response ?? {}) as Record<string, object>
+      const response: Record<string, object> = {}
+      for (const [code, s] of Object.entries(declared)) {
+        response[code] = s === ErrorBody ? errorResponse(Number(code), url) : withDescription(withExample(s), Number(code))
+      }
+      for (const code of implicitErrors(schema, url, authWrites)) response[code] ??= errorResponse(code, url)
+      const out: FastifySchema & { security?: unknown } = {
+        ...schema,
+        response,
+        ...(schema.body !== undefined && { body: withExample(schema.body as object) }),
+        ...(schema.params !== undefined && { params: withPropertyExamples(schema.params as object, url) }),
+        ...(schema.querystring !== undefined && { querystring: withPropertyExamples(schema.querystring as object, url) }),
+        ...(schema.headers !== undefined && { headers: withPropertyExamples(schema.headers as object, url) }),
+        ...(bearer(url) && { security: [{ bearer: [] }] })
+      }
+      return { schema: out, url }
+    },
+    transformObject: (doc) => {
+      // The document is OpenAPI 3 (configured above), never Swagger 2.
+      const openapi = (doc as { openapiObject: { paths: Record<string, Record<string, { tags?: string[] }>>, tags: Array<{ name: string }> } }).openapiObject
+      // Only the tags this process's routes use, so a role's document describes that role alone. (Every route has
+      // tags today; an untagged one would simply add none.)
+      /* c8 ignore next */
+      const used = new Set(Object.values(openapi.paths).flatMap((ops) => Object.values(ops).flatMap((op) => op.tags ?? [])))
+      return { ...openapi, tags: openapi.tags.filter((tag) => used.has(tag.name)) }
+    }
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } })
+}, { name: 'docs', dependencies: ['config'] })

@@ -1,0 +1,71 @@
+// Identity: decorates `identity` (the verifier behind its verdict cache, and the onRequest hook a route scope adds to
+// demand a token) and `request.identity` (the verified subject). IDENTITY_MODE picks Lambda, in-process, or off.
+import fp from 'fastify-plugin'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { IdentityMode } from '../src/config.js'
+import { Unauthorized, Unavailable } from '../src/errors.js'
+import { bearerToken, challenge } from '../src/identity/bearer.js'
+import { createChecker, type IdentityChecker } from '../src/identity/checker.js'
+import { VerifierUnavailableError } from '../src/identity/verifier.js'
+
+export interface Identity {
+  mode: IdentityMode
+  /** The verifier with its cache; null when IDENTITY_MODE=off or when no role of this process checks identity. */
+  checker: IdentityChecker | null
+  /** onRequest hook: 401 without a valid token, 503 when no verdict can be had, else sets request.identity. */
+  authenticate: (req: FastifyRequest, reply: FastifyReply) => Promise<void>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance { identity: Identity }
+  interface FastifyRequest {
+    /** The token's subject (a user id) once the identity hook has accepted it; null where no hook ran. */
+    identity: string | null
+  }
+}
+
+export default fp(async (app) => {
+  const { identity: settings, roles, authWrites } = app.config
+  // A consumer replica, or a writer without --auth-writes, never checks a token: it gets no Lambda client.
+  const checks = roles.has('read') || (authWrites && roles.has('write'))
+  const checker = settings.mode !== 'off' && checks ? createChecker(app.config) : null
+
+  if (settings.mode === 'off' && checks) {
+    app.log.warn('IDENTITY_MODE=off: requests are served WITHOUT any identity check. ' +
+      'Use this only on a development machine; never expose this process.')
+  }
+
+  async function authenticate (req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (settings.mode === 'off') return
+    // Wired into a scope this process was not built to check: refuse (500) rather than pass.
+    if (checker === null) throw new Error('identity: the hook is used by a role that has no verifier')
+    const token = bearerToken(req.headers.authorization)
+    if (token === null) {
+      reply.header('www-authenticate', challenge())
+      throw new Unauthorized('a bearer token is required (Authorization: Bearer <token>)')
+    }
+    let verdict
+    try {
+      verdict = await checker.check(token)
+    } catch (err) {
+      // Fail closed: no verdict is never a pass.
+      if (err instanceof VerifierUnavailableError) {
+        req.log.warn({ reason: err.message }, 'identity: no verdict')
+        throw new Unavailable('the identity validator is unavailable; try again shortly')
+      }
+      /* c8 ignore next 2 -- verifiers throw only VerifierUnavailableError; anything else is a bug, answered 500 (still closed) */
+      throw err
+    }
+    if (!verdict.valid) {
+      /* c8 ignore next -- every refusal carries a reason; the fallback only keeps the challenge well-formed */
+      const reason = verdict.reason ?? 'invalid token'
+      reply.header('www-authenticate', challenge(reason))
+      throw new Unauthorized(`invalid token: ${reason}`)
+    }
+    req.identity = verdict.subject
+  }
+
+  app.decorate('identity', { mode: settings.mode, checker, authenticate } satisfies Identity)
+  app.decorateRequest('identity', null)
+  app.addHook('onClose', async () => { await checker?.close() })
+}, { name: 'identity', dependencies: ['config'] })

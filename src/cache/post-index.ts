@@ -1,0 +1,102 @@
+// The Redis index behind the newest-first post list: a sorted set of post ids scored by id. The consumer adds each
+// post as its events land; when the set is cold (never built, evicted, Redis restarted empty) one rebuild at a time
+// refills it from MongoDB while pages are answered from MongoDB directly.
+import { randomUUID } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Redis } from 'ioredis'
+import type { Db } from 'mongodb'
+import { listRebuilds, mongoDuration, redisDuration } from '../metrics.js'
+import { allPostIds } from '../store/read.js'
+import { POST_INDEX_KEY, POST_INDEX_LOCK_KEY, POST_INDEX_READY } from './keys.js'
+import { SingleFlight } from './single-flight.js'
+import { timed } from './timed.js'
+
+/** How long a rebuild may hold the cross-process lock before another replica may try (it then only repeats work). */
+const REBUILD_LOCK_MS = 120_000
+const ZADD_CHUNK = 1000
+
+export class PostIndex {
+  private readonly rebuilds = new SingleFlight<'rebuild', boolean>()
+
+  constructor (private readonly redis: Redis, private readonly db: Db, private readonly log: FastifyBaseLogger) {}
+
+  /**
+   * Up to count post ids below `before` (all when undefined), newest first, or null when the index is cold (a
+   * rebuild is then started in the background). O(log N + count): the cost does not grow with the number of posts.
+   * Throws when Redis fails.
+   */
+  async page (count: number, before?: number): Promise<number[] | null> {
+    const max = before === undefined ? '+inf' : `(${before}`
+    const replies = await timed(redisDuration, 'index_page', async () => await this.redis.multi()
+      .zscore(POST_INDEX_KEY, POST_INDEX_READY)
+      .zrevrangebyscore(POST_INDEX_KEY, max, 1, 'LIMIT', 0, count)
+      .exec())
+    /* c8 ignore next -- exec() yields null only for a WATCHed transaction that was aborted, and nothing is WATCHed */
+    if (replies === null) throw new Error('redis discarded the transaction')
+    for (const [err] of replies) if (err !== null) throw err
+    const [[, ready], [, range]] = replies as [[null, string | null], [null, string[]]]
+    if (ready === null) {
+      this.startRebuild()
+      return null
+    }
+    return range.map(Number)
+  }
+
+  /** Rebuilds in the background; failures are logged and the next cold page tries again. */
+  startRebuild (): void {
+    this.rebuild().catch((err: unknown) => { this.log.warn({ err }, 'post index rebuild failed; lists read MongoDB until it succeeds') })
+  }
+
+  /**
+   * Adds every post id from MongoDB, then marks the set ready. One per process (single flight) and one across
+   * processes (a lock key); false when another rebuild holds the lock. The consumer may add ids meanwhile: the result
+   * is the union, so a post created after the MongoDB scan began is still in the set once its event lands.
+   */
+  async rebuild (): Promise<boolean> {
+    return await this.rebuilds.do('rebuild', async () => {
+      const token = randomUUID()
+      if (await this.redis.set(POST_INDEX_LOCK_KEY, token, 'PX', REBUILD_LOCK_MS, 'NX') !== 'OK') return false
+      listRebuilds.inc()
+      const started = Date.now()
+      try {
+        const scanned = await this.fill()
+        // An eviction during the scan would leave holes the mark must not vouch for; the next cold page retries.
+        /* c8 ignore next -- needs Redis to evict the index while the rebuild is scanning */
+        if (await this.redis.zcard(POST_INDEX_KEY) < scanned) throw new Error('post index lost entries during rebuild')
+        await this.redis.zadd(POST_INDEX_KEY, 0, POST_INDEX_READY)
+        this.log.info({ posts: scanned, ms: Date.now() - started }, 'post index rebuilt from MongoDB')
+        return true
+      } finally {
+        // Only our own lock: a rebuild slower than the lock's lifetime must not release a later holder's. (Check then
+        // delete is not atomic, but the gap is one round trip at the end of a two-minute lease, and losing it costs
+        // only a repeated rebuild.)
+        if (await this.redis.get(POST_INDEX_LOCK_KEY).catch(() => null) === token) await this.redis.del(POST_INDEX_LOCK_KEY).catch(() => {})
+      }
+    })
+  }
+
+  /** Settles when no rebuild runs in this process; for shutdown. */
+  async idle (): Promise<void> {
+    await this.rebuilds.idle()
+  }
+
+  private async fill (): Promise<number> {
+    let scanned = 0
+    let chunk: number[] = []
+    const flush = async (): Promise<void> => {
+      if (chunk.length === 0) return
+      const members = chunk.flatMap((id) => [id, String(id)])
+      chunk = []
+      await this.redis.zadd(POST_INDEX_KEY, ...members)
+    }
+    await timed(mongoDuration, 'index_rebuild', async () => {
+      for await (const id of allPostIds(this.db)) {
+        chunk.push(id)
+        scanned++
+        if (chunk.length >= ZADD_CHUNK) await flush()
+      }
+    })
+    await flush()
+    return scanned
+  }
+}

@@ -1,0 +1,50 @@
+// One page of the newest-first post list: ids from the Redis index, entities from the read-through cache. A cold
+// index or an unreachable Redis answers the page from MongoDB instead, with the same keyset cursor; concurrent
+// requests for the same page then share one MongoDB query.
+import type { Db } from 'mongodb'
+import { encodeCursor } from '../cursor.js'
+import { cacheLookups, mongoDuration, singleFlightJoins } from '../metrics.js'
+import type { Post, PostPage } from '../schemas.js'
+import { listPosts } from '../store/posts.js'
+import type { PostIndex } from './post-index.js'
+import type { ReadThrough } from './read-through.js'
+import { SingleFlight } from './single-flight.js'
+import { timed } from './timed.js'
+
+export class PostList {
+  private readonly fallback = new SingleFlight<string, Post[]>()
+
+  constructor (private readonly index: PostIndex, private readonly posts: ReadThrough<Post>, private readonly db: Db) {}
+
+  /** `limit` posts with ids below `before`, newest first; next_cursor only when more exist. */
+  async page (limit: number, before?: number): Promise<PostPage> {
+    // One id beyond the page tells whether a next page exists without a second query.
+    let ids: number[] | null
+    try {
+      ids = await this.index.page(limit + 1, before)
+      cacheLookups.inc({ entity: 'post_list', result: ids === null ? 'miss' : 'hit' })
+    } catch {
+      cacheLookups.inc({ entity: 'post_list', result: 'error' })
+      ids = null
+    }
+    if (ids === null) {
+      const rows = await this.fallback.do(`${limit}:${before ?? ''}`,
+        async () => await timed(mongoDuration, 'list_posts', async () => await listPosts(this.db, limit + 1, before)),
+        () => singleFlightJoins.inc({ entity: 'post_list' }))
+      return pageOf(rows.slice(0, limit), rows.length > limit, rows[limit - 1]?.post_id)
+    }
+    const pageIds = ids.slice(0, limit)
+    const items = (await this.posts.getMany(pageIds, false)).filter((p): p is Post => p !== null)
+    return pageOf(items, ids.length > limit, pageIds.at(-1))
+  }
+
+  /** Settles when no fallback query runs in this process; for shutdown. */
+  async idle (): Promise<void> {
+    await this.fallback.idle()
+  }
+}
+
+function pageOf (items: Post[], more: boolean, lastId: number | undefined): PostPage {
+  // The cursor is the last id looked at, not the last item shown, so a skipped id can never repeat on the next page.
+  return more && lastId !== undefined ? { items, next_cursor: encodeCursor(lastId) } : { items }
+}

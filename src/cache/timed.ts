@@ -1,0 +1,11 @@
+// Times one dependency call into a latency histogram labelled by operation, whether it succeeds or fails.
+import type { Histogram } from 'prom-client'
+
+export async function timed<T> (histogram: Histogram<'op'>, op: string, fn: () => Promise<T>): Promise<T> {
+  const end = histogram.startTimer({ op })
+  try {
+    return await fn()
+  } finally {
+    end()
+  }
+}

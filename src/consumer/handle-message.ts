@@ -1,0 +1,116 @@
+// Handles one events-topic message: parse, apply through the version CAS, wait out Redis outages without skipping
+// (not the message's fault), retry any other failure a bounded number of times with backoff, then dead-letter it so
+// the partition moves on.
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Redis } from 'ioredis'
+import type { KafkaMessage } from 'kafkajs'
+import { isRedisUnavailable } from '../cache/redis-errors.js'
+import { PoisonEvent, parseEvent } from '../events/event.js'
+import { casRejections, consumerApplied, consumerApplyDuration, consumerFreshness, dlqMessages } from '../metrics.js'
+import { applyEvent } from './apply.js'
+
+export interface RetryPolicy {
+  /** Tries for a message that fails for its own reasons (bad JSON, unknown type, refused by Redis) before the DLQ. */
+  maxAttempts: number
+  /** First backoff; doubles per try, for failures and for Redis outages alike. */
+  baseDelayMs: number
+  /** Cap on the backoff while Redis is unreachable (retried for as long as it takes). */
+  maxDelayMs: number
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 2000 }
+
+export interface HandlerDeps {
+  redis: Redis
+  ttlSeconds: number
+  /** Writes the message to the dead-letter topic; throws when it could not (the message is then not skipped). */
+  deadLetter: (from: MessageSource, message: KafkaMessage, reason: string, attempts: number) => Promise<void>
+  log: FastifyBaseLogger
+  retry?: RetryPolicy
+}
+
+export interface MessageSource { topic: string, partition: number }
+
+export interface MessageControl extends MessageSource {
+  /** Keeps the group membership alive while a message waits; throws on a rebalance (the batch must end). */
+  heartbeat: () => Promise<void>
+  /** False once the consumer is stopping or the partition moved: give up without marking the message done. */
+  active: () => boolean
+}
+
+/** applied/stale/dead_lettered: done, resolve the offset. stopped: leave it for whoever consumes the partition next. */
+export type Outcome = 'applied' | 'stale' | 'dead_lettered' | 'stopped'
+
+type Step = { done: 'applied' | 'stale' } | { redisDown: Error } | { failed: string }
+
+export function createMessageHandler (deps: HandlerDeps): (message: KafkaMessage, control: MessageControl) => Promise<Outcome> {
+  const { redis, ttlSeconds, deadLetter, log } = deps
+  const retry = deps.retry ?? DEFAULT_RETRY
+  let redisDownSince: number | null = null
+
+  async function attempt (message: KafkaMessage): Promise<Step> {
+    let event
+    try {
+      event = parseEvent(message.value)
+    } catch (err) {
+      if (err instanceof PoisonEvent) return { failed: err.message }
+      /* c8 ignore next -- parseEvent throws nothing else; anything else would be a bug, and ends the batch loudly */
+      throw err
+    }
+    const end = consumerApplyDuration.startTimer()
+    try {
+      const landed = await applyEvent(redis, event, ttlSeconds)
+      end()
+      if (redisDownSince !== null) {
+        log.info({ downMs: Date.now() - redisDownSince }, 'consumer: redis is back; applying again')
+        redisDownSince = null
+      }
+      if (!landed) {
+        casRejections.inc({ source: 'consumer' })
+        return { done: 'stale' }
+      }
+      const age = (Date.now() - Date.parse(event.occurred_at)) / 1000
+      if (Number.isFinite(age)) consumerFreshness.observe(Math.max(0, age))
+      return { done: 'applied' }
+    } catch (err) {
+      if (isRedisUnavailable(err)) return { redisDown: err as Error }
+      return { failed: `redis refused the event: ${(err as Error).message}` }
+    }
+  }
+
+  return async function handle (message, control) {
+    let failures = 0
+    let redisDelay = retry.baseDelayMs
+    for (;;) {
+      const step = await attempt(message)
+      if ('done' in step) {
+        consumerApplied.inc({ result: step.done })
+        return step.done
+      }
+      if ('redisDown' in step) {
+        if (redisDownSince === null) {
+          redisDownSince = Date.now()
+          log.warn({ err: step.redisDown }, 'consumer: redis unreachable; holding the partition and retrying')
+        }
+        await sleep(redisDelay)
+        redisDelay = Math.min(redisDelay * 2, retry.maxDelayMs)
+      } else {
+        failures++
+        if (failures >= retry.maxAttempts) {
+          await deadLetter(control, message, step.failed, failures)
+          dlqMessages.inc()
+          consumerApplied.inc({ result: 'dead_lettered' })
+          log.error({ reason: step.failed, partition: control.partition, offset: message.offset, attempts: failures },
+            'consumer: message dead-lettered')
+          return 'dead_lettered'
+        }
+        log.warn({ reason: step.failed, partition: control.partition, offset: message.offset, attempt: failures },
+          'consumer: message failed; retrying')
+        await sleep(Math.min(retry.baseDelayMs * 2 ** (failures - 1), retry.maxDelayMs))
+      }
+      await control.heartbeat()
+      if (!control.active()) return 'stopped'
+    }
+  }
+}

@@ -1,0 +1,219 @@
+// Publishes entity events to Kafka for the write role: one idempotent producer (acks from all in-sync replicas) fed by
+// one queue, sent one batch at a time, so events leave in the order they were queued (per-key order within a process)
+// and a burst of writes costs a few produce requests instead of one each. A failed or slow publish never fails a
+// write: the document keeps its pending mark and the relay publishes it later.
+import kafkajs, { type Kafka, type Producer } from 'kafkajs'
+import type { FastifyBaseLogger } from 'fastify'
+import { eventsPublished, producerErrors } from '../metrics.js'
+import { eventKey, type EntityEvent } from './event.js'
+
+export type PublishPath = 'inline' | 'relay'
+
+export interface PublisherOptions {
+  kafka: Kafka
+  topic: string
+  log: FastifyBaseLogger
+  /** Runs before the first send (and again after a failure, until it succeeds): create missing topics. */
+  prepare: () => Promise<void>
+  /** Receives every acknowledged batch, to clear the documents' pending marks. Errors are logged, not thrown. */
+  onPublished: (events: EntityEvent[]) => Promise<void>
+  /** How long a request waits for its event's acknowledgement before leaving it to the relay. */
+  inlineTimeoutMs?: number
+}
+
+interface Item { event: EntityEvent, path: PublishPath, resolve: (ok: boolean) => void }
+
+/** Events per produce request; a bigger backlog goes out in several. */
+const MAX_BATCH = 500
+/** Queued events beyond this are not queued at all: they stay pending for the relay instead of growing memory. */
+const MAX_QUEUE = 10_000
+/** How long close() waits for the queue to drain before disconnecting anyway. */
+const CLOSE_BUDGET_MS = 5000
+/** How long a producer gets to disconnect: kafkajs waits for requests in flight, which an outage can hold. */
+const DISCONNECT_BUDGET_MS = 2000
+
+export class Publisher {
+  private readonly queue: Item[] = []
+  /** Per key, the newest version queued or in flight and its outcome: a copy of it or of an older one just waits for it. */
+  private readonly queued = new Map<string, { version: number, done: Promise<boolean> }>()
+  private producer: Producer | null = null
+  private connecting: Promise<Producer> | null = null
+  private prepared = false
+  private draining: Promise<void> | null = null
+  private down = false
+  /** Whether this outage's first send failure was logged (a timeout may have marked Kafka down before it failed). */
+  private failureLogged = false
+  private closed = false
+  /** Set once close() stops waiting: a connect still in progress then disconnects instead of serving. */
+  private abandoned = false
+  private readonly inlineTimeoutMs: number
+
+  constructor (private readonly opts: PublisherOptions) {
+    this.inlineTimeoutMs = opts.inlineTimeoutMs ?? 1000
+  }
+
+  /** False from a failed or timed-out publish until the next acknowledged one: writes meanwhile skip Kafka. */
+  get healthy (): boolean {
+    return !this.down
+  }
+
+  /**
+   * Queues an event; resolves true once Kafka acknowledged it (or a newer version of the same entity), false when it
+   * was not published (Kafka down, closing, queue full). Call it while holding the document's lock, right after the
+   * write, so one entity's events are queued in version order. Inline events skip the queue while Kafka is known to
+   * be down; the relay's always go, which makes the relay the probe that finds Kafka back.
+   */
+  publish (event: EntityEvent, path: PublishPath): Promise<boolean> {
+    if (this.closed || (path === 'inline' && this.down) || this.queue.length >= MAX_QUEUE) return Promise.resolve(false)
+    const key = eventKey(event.type, event.id)
+    const newer = this.queued.get(key)
+    if (newer !== undefined && newer.version >= event.version) return newer.done
+    const done = new Promise<boolean>((resolve) => { this.queue.push({ event, path, resolve }) })
+    this.queued.set(key, { version: event.version, done })
+    this.kick()
+    return done
+  }
+
+  /** Waits for an inline publish at most inlineTimeoutMs. A timeout counts as Kafka being down (see healthy). */
+  async settleInline (done: Promise<boolean>): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), this.inlineTimeoutMs) })
+    try {
+      const outcome = await Promise.race([done, timeout])
+      if (outcome !== 'timeout') return outcome
+      if (!this.down) this.opts.log.warn(`kafka: no acknowledgement within ${this.inlineTimeoutMs} ms; writes leave their events to the relay until a publish succeeds`)
+      this.down = true
+      return false
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Connects (creating missing topics first). Failure is not fatal: the relay keeps trying. */
+  async connect (): Promise<void> {
+    await this.connected()
+  }
+
+  /** Stops taking events, sends what is queued (within a budget), then disconnects. */
+  async close (): Promise<void> {
+    this.closed = true
+    const drained = this.draining
+    if (drained !== null) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([drained, new Promise((resolve) => { timer = setTimeout(resolve, CLOSE_BUDGET_MS) })])
+      clearTimeout(timer)
+    }
+    this.abandoned = true
+    await this.dropProducer()
+  }
+
+  private kick (): void {
+    if (this.draining !== null) return
+    this.draining = this.drain().finally(() => {
+      this.draining = null
+      if (this.queue.length > 0) this.kick()
+    })
+  }
+
+  private async drain (): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_BATCH)
+      const ok = await this.send(batch)
+      for (const { event, resolve } of batch) {
+        const key = eventKey(event.type, event.id)
+        if (this.queued.get(key)?.version === event.version) this.queued.delete(key)
+        resolve(ok)
+      }
+      if (!ok) {
+        // Kafka is down: fail the rest now rather than make each wait out its own retries. All of it is pending.
+        for (const { event, resolve } of this.queue.splice(0)) {
+          this.queued.delete(eventKey(event.type, event.id))
+          resolve(false)
+        }
+        return
+      }
+      // Waited for before the next batch, so clearing keeps pace with publishing; the requests are already answered.
+      await this.opts.onPublished(batch.map((item) => item.event)).catch((err: unknown) => {
+        this.opts.log.warn({ err }, 'kafka: published, but could not clear the pending marks; the relay will publish those again')
+      })
+    }
+  }
+
+  private async send (batch: Item[]): Promise<boolean> {
+    try {
+      const producer = await this.connected()
+      await producer.send({
+        topic: this.opts.topic,
+        acks: -1,
+        messages: batch.map(({ event }) => ({ key: eventKey(event.type, event.id), value: JSON.stringify(event) }))
+      })
+    } catch (err) {
+      producerErrors.inc()
+      if (!this.failureLogged) this.opts.log.warn({ err }, 'kafka: publish failed; events stay pending and the relay publishes them once Kafka is back')
+      this.failureLogged = true
+      this.down = true
+      // A new producer gets a new producer id: after a send that gave up, the broker may hold the batch under sequence
+      // numbers kafkajs has rolled back, and would then drop the next batch as a duplicate of it.
+      await this.dropProducer()
+      return false
+    }
+    if (this.down) this.opts.log.info('kafka: publishing again')
+    this.down = false
+    this.failureLogged = false
+    let relayed = 0
+    for (const item of batch) if (item.path === 'relay') relayed++
+    if (relayed > 0) eventsPublished.inc({ path: 'relay' }, relayed)
+    if (batch.length > relayed) eventsPublished.inc({ path: 'inline' }, batch.length - relayed)
+    return true
+  }
+
+  private async connected (): Promise<Producer> {
+    if (this.producer !== null) return this.producer
+    this.connecting ??= this.newProducer().finally(() => { this.connecting = null })
+    return await this.connecting
+  }
+
+  private async newProducer (): Promise<Producer> {
+    if (!this.prepared) {
+      await this.opts.prepare()
+      this.prepared = true
+    }
+    const producer = this.opts.kafka.producer({
+      idempotent: true,
+      // One request in flight per broker keeps batches, and so each key's events, in order across retries.
+      maxInFlightRequests: 1,
+      // Few, quick retries: a request waits for at most inlineTimeoutMs anyway, and a batch that gives up is not lost
+      // (its documents stay pending). kafkajs warns that limiting an idempotent producer's retries can break
+      // exactly-once; that is why a failed producer is replaced (see send), and consumers are idempotent by version.
+      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
+      createPartitioner: kafkajs.Partitioners.DefaultPartitioner
+    })
+    try {
+      await producer.connect()
+    } catch (err) {
+      await disconnect(producer)
+      throw err
+    }
+    if (this.abandoned) {
+      await disconnect(producer)
+      throw new Error('publisher closed while connecting')
+    }
+    this.producer = producer
+    return producer
+  }
+
+  private async dropProducer (): Promise<void> {
+    const producer = this.producer
+    this.producer = null
+    if (producer !== null) await disconnect(producer)
+  }
+}
+
+async function disconnect (producer: Producer): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    producer.disconnect().catch(() => {}),
+    new Promise((resolve) => { timer = setTimeout(resolve, DISCONNECT_BUDGET_MS) })
+  ])
+  clearTimeout(timer)
+}

@@ -1,0 +1,136 @@
+// The relay: a loop in the write role that publishes every document still marked pending after a short grace period
+// (Kafka was down, the inline publish timed out, or a replica stopped between its write and its publish). It publishes
+// the document's current full state, so one event carries every change it missed, and the mark is cleared only for
+// the version published. Several replicas may relay at once: they may publish a document twice (consumers are
+// idempotent by version) but never clear a version nobody published.
+import type { Db } from 'mongodb'
+import { MongoError } from 'mongodb'
+import kafkajs from 'kafkajs'
+import type { FastifyBaseLogger } from 'fastify'
+import { mongoDuration, outboxPending } from '../metrics.js'
+import { timed } from '../cache/timed.js'
+import { countPending, eventOf, pendingDocs, type EntityDoc } from '../store/outbox.js'
+import type { EntityType } from './event.js'
+import type { Publisher } from './publisher.js'
+
+export interface RelayOptions {
+  /** Runs fn with the write role's database handle (app.mongoWrite.run). */
+  runWrite: <T>(fn: (db: Db) => Promise<T>) => Promise<T>
+  publisher: Publisher
+  log: FastifyBaseLogger
+  intervalMs: number
+  /** A document younger than this is left to its own inline publish. */
+  graceMs: number
+  /** Documents per type per pass; a full pass starts the next one at once. */
+  batchSize?: number
+  /** Housekeeping run every few passes (expired idempotency keys). */
+  sweep?: (db: Db) => Promise<void>
+  sweepEveryMs?: number
+  /** Called with an error the loop cannot recover from (a bug, not an outage); the loop has stopped. */
+  onFatal: (err: unknown) => void
+}
+
+const TYPES: EntityType[] = ['user', 'post']
+
+/** Outages the loop waits out: MongoDB or Kafka unreachable, or an operation the server refused this time. */
+export function isTransient (err: unknown): boolean {
+  return err instanceof MongoError || err instanceof kafkajs.KafkaJSError
+}
+
+export class Relay {
+  private stopped = true
+  private running: Promise<void> | null = null
+  private wake: (() => void) | null = null
+  private timer: NodeJS.Timeout | undefined
+  private lastSweep = 0
+  private failing = false
+
+  constructor (private readonly opts: RelayOptions) {}
+
+  start (): void {
+    if (!this.stopped) return
+    this.stopped = false
+    this.running = this.loop()
+  }
+
+  /**
+   * Stops the loop. Waits for the pass in progress at most budgetMs: a pass blocked on Kafka's retries publishes
+   * nothing a later relay will not, so shutdown does not wait for it (the publisher's close cuts it off).
+   */
+  async stop (budgetMs = 3000): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.timer)
+    this.wake?.()
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([this.running, new Promise((resolve) => { timer = setTimeout(resolve, budgetMs) })])
+    clearTimeout(timer)
+  }
+
+  /**
+   * One pass: publishes what has been pending longer than the grace period, oldest first, and refreshes the
+   * outbox gauge. Returns whether a batch came back full (more is waiting), and stops early when Kafka is down.
+   */
+  async pass (): Promise<{ published: number, more: boolean }> {
+    const { runWrite, publisher, graceMs } = this.opts
+    const batchSize = this.opts.batchSize ?? 200
+    const cutoff = new Date(Date.now() - graceMs)
+    // One query per type serves both the gauge and the work: oldest mark first, so the overdue ones come first.
+    let pending = 0
+    const scans: Array<{ type: EntityType, docs: EntityDoc[] }> = []
+    for (const type of TYPES) {
+      const docs = await timed(mongoDuration, 'outbox_scan', async () => await runWrite((db) => pendingDocs(db, type, batchSize)))
+      pending += docs.length < batchSize ? docs.length : await runWrite((db) => countPending(db, type))
+      scans.push({ type, docs })
+    }
+    outboxPending.set(pending)
+
+    let published = 0
+    let more = false
+    for (const { type, docs } of scans) {
+      const due = docs.filter((doc) => doc.pending_since !== undefined && doc.pending_since <= cutoff)
+      if (due.length === batchSize) more = true
+      // Queued together, with no await in between: a newer event this process queues for one of these documents
+      // after the scan is queued after ours, and one queued before it makes the publisher fold ours into it.
+      const outcomes = await Promise.all(due.map(async (doc) => await publisher.publish(eventOf(type, doc, doc.pending_since), 'relay')))
+      published += outcomes.filter(Boolean).length
+      if (outcomes.includes(false)) return { published, more: false } // Kafka is down: the next pass tries again
+    }
+    return { published, more }
+  }
+
+  private async loop (): Promise<void> {
+    while (!this.stopped) {
+      let more = false
+      try {
+        ({ more } = await this.pass())
+        await this.maybeSweep()
+        if (this.failing) this.opts.log.info('relay: working again')
+        this.failing = false
+      } catch (err) {
+        if (!isTransient(err)) {
+          this.stopped = true
+          this.opts.onFatal(err)
+          return
+        }
+        if (!this.failing) this.opts.log.warn({ err }, 'relay: pass failed; retrying every interval')
+        this.failing = true
+      }
+      if (!more && !this.stopped) await this.sleep(this.opts.intervalMs)
+    }
+  }
+
+  private async maybeSweep (): Promise<void> {
+    const { sweep, sweepEveryMs = 60_000, runWrite } = this.opts
+    if (sweep === undefined || Date.now() - this.lastSweep < sweepEveryMs) return
+    this.lastSweep = Date.now()
+    await runWrite(sweep)
+  }
+
+  private async sleep (ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.wake = resolve
+      this.timer = setTimeout(resolve, ms)
+    })
+    this.wake = null
+  }
+}

@@ -1,0 +1,93 @@
+// Idempotency-Key on the write POSTs: a retried request with the same key gets the first response back and creates
+// nothing; the same key on a different request is a 422, and on a request still running a 409. Keys are scoped to the
+// caller (the token's subject under --auth-writes) and kept for config.idempotencyTtlSeconds.
+import { createHash } from 'node:crypto'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { IdempotencyConflict, IdempotencyMismatch } from './errors.js'
+import { idempotentReplays, mongoDuration } from './metrics.js'
+import { timed } from './cache/timed.js'
+import { claimKey, completeKey, releaseKey } from './store/idempotency-keys.js'
+
+/** Set on a response answered from a stored result. */
+export const REPLAYED_HEADER = 'idempotent-replayed'
+
+/**
+ * Runs a write at most once per Idempotency-Key. Without the header it just runs. The result (or a 4xx it threw) is
+ * stored for replay; a 5xx or an outage releases the key, since a retry should then really try again.
+ */
+export async function idempotent<T> (req: FastifyRequest, reply: FastifyReply, status: number, run: () => Promise<T>): Promise<T> {
+  const key = req.headers['idempotency-key']
+  if (typeof key !== 'string') {
+    reply.code(status)
+    return await run()
+  }
+  const app = req.server
+  // A space cannot occur in a key (the schema allows printable ASCII only), so scoped ids never collide.
+  const id = req.identity == null ? key : `${req.identity} ${key}`
+  const claim = await timed(mongoDuration, 'idempotency_claim', async () =>
+    await app.mongoWrite.run((db) => claimKey(db, id, fingerprint(req), app.config.idempotencyTtlSeconds)))
+
+  if (claim.kind === 'mismatch') {
+    throw new IdempotencyMismatch('this Idempotency-Key was already used for a different request; use a new key for a new request')
+  }
+  if (claim.kind === 'in_flight') {
+    throw new IdempotencyConflict('a request with this Idempotency-Key is still in progress; retry once it has finished')
+  }
+  if (claim.kind === 'done') {
+    const { record } = claim
+    idempotentReplays.inc()
+    reply.header(REPLAYED_HEADER, 'true')
+    if (record.error !== undefined) throw replayedError(record.status ?? 400, record.error)
+    reply.code(record.status ?? status)
+    return record.body as T
+  }
+
+  const store = async (response: Parameters<typeof completeKey>[3]): Promise<void> => {
+    try {
+      await app.mongoWrite.run((db) => completeKey(db, id, claim.lockedAt, response))
+    /* c8 ignore next 4 -- needs MongoDB to fail between the write and storing its response */
+    } catch (err) {
+      // The write itself stands; a retry within the lease gets a 409, after it runs again.
+      req.log.error({ err }, 'idempotency: could not store the response')
+    }
+  }
+  let result: T
+  try {
+    result = await run()
+  } catch (err) {
+    const code = (err as FastifyError).statusCode ?? 500
+    if (code >= 400 && code < 500) {
+      await store({ status: code, error: { code: (err as FastifyError).code, message: (err as Error).message } })
+    /* c8 ignore next 5 -- needs MongoDB (or a bug) to fail the write after the key was claimed */
+    } else {
+      await app.mongoWrite.run((db) => releaseKey(db, id, claim.lockedAt)).catch((releaseErr: unknown) => {
+        req.log.error({ err: releaseErr }, 'idempotency: could not release the key')
+      })
+    }
+    throw err
+  }
+  await store({ status, body: result })
+  reply.code(status)
+  return result
+}
+
+/** Same route, same parameters, same body (in any key order): the same request. */
+export function fingerprint (req: FastifyRequest): string {
+  return createHash('sha256')
+    .update(canonicalJson([req.method, req.routeOptions.url ?? req.url, req.params ?? null, req.body ?? null]))
+    .digest('base64url')
+}
+
+function canonicalJson (value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
+  }
+  return JSON.stringify(value) ?? 'null'
+}
+
+/** The stored 4xx, rethrown so the one error handler answers it exactly as it did the first time. */
+function replayedError (status: number, error: { code: string, message: string }): FastifyError {
+  return Object.assign(new Error(error.message), { name: 'IdempotentReplay', code: error.code, statusCode: status })
+}

@@ -1,0 +1,46 @@
+// Identity checks as the server makes them: the verdict cache first, then the verifier (one call per token at a
+// time), each outcome counted by where the verdict came from.
+import type { Config } from '../config.js'
+import { identityInvokeDuration, identityVerdicts } from '../metrics.js'
+import { createLambdaVerifier } from './lambda-verifier.js'
+import { createLocalVerifier } from './local-verifier.js'
+import type { Verdict } from './validator.js'
+import { VerdictCache } from './verdict-cache.js'
+import { validatorSettings, type Verifier } from './verifier.js'
+
+export class IdentityChecker {
+  constructor (readonly verifier: Verifier, readonly cache: VerdictCache) {}
+
+  /** The token's verdict; throws VerifierUnavailableError when none can be had. */
+  async check (token: string): Promise<Verdict> {
+    let result
+    try {
+      result = await this.cache.resolve(token, (t) => this.timedVerify(t))
+    } catch (err) {
+      identityVerdicts.inc({ source: 'invoke', result: 'unavailable' })
+      throw err
+    }
+    identityVerdicts.inc({ source: result.source, result: result.verdict.valid ? 'valid' : 'invalid' })
+    return result.verdict
+  }
+
+  async close (): Promise<void> { await this.verifier.close() }
+
+  private async timedVerify (token: string): Promise<Verdict> {
+    const end = identityInvokeDuration.startTimer()
+    try {
+      return await this.verifier.verify(token)
+    } finally {
+      end()
+    }
+  }
+}
+
+/** The checker IDENTITY_MODE asks for (lambda or local); off has none. */
+export function createChecker (config: Config): IdentityChecker {
+  const { mode, lambdaEndpoint, functionName, region, timeoutMs, verdictCacheMaxSeconds, negativeVerdictSeconds } = config.identity
+  const verifier = mode === 'local'
+    ? createLocalVerifier(validatorSettings(config))
+    : createLambdaVerifier({ endpoint: lambdaEndpoint, functionName, region, timeoutMs })
+  return new IdentityChecker(verifier, new VerdictCache({ maxSeconds: verdictCacheMaxSeconds, negativeSeconds: negativeVerdictSeconds }))
+}

@@ -1,0 +1,64 @@
+// The outbox half of the store: documents whose latest version is not yet on Kafka carry pending_since (set by the
+// write itself). These helpers turn a document into its event, find what is still pending, and clear a mark once
+// exactly that version is published.
+import type { Db } from 'mongodb'
+import type { EntityEvent, EntityType } from '../events/event.js'
+import { toPost, toUser, type PostDoc, type UserDoc } from './collections.js'
+import { docKey, withDocLocks } from './doc-lock.js'
+
+export type EntityDoc = UserDoc | PostDoc
+
+const COLLECTION = { user: 'users', post: 'posts' } as const satisfies Record<EntityType, string>
+
+const entities = (db: Db, type: EntityType) => db.collection<EntityDoc>(COLLECTION[type])
+
+// A date range rather than $exists: on MongoDB it is a tight scan of the pending_since index (documents without the
+// field are indexed as null, outside the range); FerretDB v1 filters every document either way.
+const PENDING = { pending_since: { $gt: new Date(0) } }
+
+/** The event for a document's current state: full entity, its version, and when that version was written. */
+export function userEvent (doc: UserDoc, occurredAt = new Date()): EntityEvent {
+  return { type: 'user', id: doc._id, version: doc.version, data: toUser(doc), occurred_at: occurredAt.toISOString() }
+}
+
+export function postEvent (doc: PostDoc, occurredAt = new Date()): EntityEvent {
+  return { type: 'post', id: doc._id, version: doc.version, data: toPost(doc), occurred_at: occurredAt.toISOString() }
+}
+
+export function eventOf (type: EntityType, doc: EntityDoc, occurredAt?: Date): EntityEvent {
+  return type === 'user' ? userEvent(doc as UserDoc, occurredAt) : postEvent(doc as PostDoc, occurredAt)
+}
+
+/**
+ * Clears the pending marks of published events, each only if its document is still at the published version: a change
+ * that landed meanwhile keeps its mark (and is published on its own), so no relay or replica can clear a version
+ * nobody published. One update per entity type for the whole batch: on FerretDB, where every non-_id filter scans
+ * the collection and every write commits alone, that is one scan and one commit instead of one per event.
+ * Returns how many marks were cleared.
+ */
+export async function clearPublished (db: Db, events: Array<Pick<EntityEvent, 'type' | 'id' | 'version'>>): Promise<number> {
+  let cleared = 0
+  for (const type of ['user', 'post'] as const) {
+    const mine = events.filter((e) => e.type === type)
+    if (mine.length === 0) continue
+    const keys = mine.map((e) => docKey(db.databaseName, COLLECTION[type], e.id))
+    cleared += await withDocLocks(keys, async () => {
+      const res = await entities(db, type).updateMany(
+        { $or: mine.map((e) => ({ _id: e.id, version: e.version })) },
+        { $unset: { pending_since: '' } }
+      )
+      return res.modifiedCount
+    })
+  }
+  return cleared
+}
+
+/** Pending documents, oldest mark first (so the overdue ones come first): what the relay looks at. */
+export async function pendingDocs (db: Db, type: EntityType, limit: number): Promise<EntityDoc[]> {
+  return await entities(db, type).find(PENDING).sort({ pending_since: 1 }).limit(limit).toArray()
+}
+
+/** How many documents of a type still wait for their latest version to be published. */
+export async function countPending (db: Db, type: EntityType): Promise<number> {
+  return await entities(db, type).countDocuments(PENDING)
+}
