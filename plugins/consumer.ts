@@ -68,7 +68,8 @@ export default fp(async (app) => {
       }
     }).catch(/* c8 ignore next 4 -- kafkajs reports start failures through CRASH; this catches the unforeseen */ (err: unknown) => {
       app.log.fatal({ err }, 'consumer could not start; shutting down')
-      process.emit('SIGTERM')
+      // Rethrown out of band: close-with-grace runs the shutdown and exits 1, so an orchestrator restarts it.
+      setImmediate(() => { throw err })
     })
     lag = pollLag(app.kafka, consumerGroup, eventsTopic, LAG_POLL_MS, app.log)
   })
@@ -78,7 +79,7 @@ export default fp(async (app) => {
     /* c8 ignore next 4 -- needs a non-retriable Kafka failure; the retriable ones restart the consumer by themselves */
     if (payload.restart) return
     app.log.fatal({ err: payload.error }, 'consumer crashed and will not restart; shutting down')
-    process.emit('SIGTERM')
+    setImmediate(() => { throw payload.error })
   })
 
   app.addHook('onClose', async () => {

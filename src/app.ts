@@ -1,5 +1,6 @@
 // buildApp: the shared plugins every role uses, then only the chosen roles' routes or loops.
 // This one function answers "what does --role=read start?".
+import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
@@ -28,6 +29,9 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     requestTimeout: 30_000,
     connectionTimeout: 10_000,
     return503OnClosing: true,
+    // The router's X-Request-Id (or a fresh UUID) ties a request's log lines together across router and replica.
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
     routerOptions: { maxParamLength: 100 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis'
 import { MongoClient } from 'mongodb'
 import { loadConfig } from '../../src/config.js'
 import { entityKey } from '../../src/cache/keys.js'
+import { findPostVersioned } from '../../src/store/read.js'
 
 export interface Percentiles { p50: number, p99: number, max: number }
 
@@ -40,14 +41,15 @@ export async function staleAudit (env: Record<string, string>, postIds: number[]
   const config = loadConfig({}, env)
   const redis = new Redis(config.redisUrl, { keyPrefix: config.redisKeyPrefix })
   const mongo = new MongoClient(config.mongoUrl)
-  const posts = mongo.db(config.mongoDatabase).collection('posts')
+  const db = mongo.db(config.mongoDatabase)
   let stale = 0
-  const deadline = Date.now() + 10_000
+  const deadline = Date.now() + 30_000
   for (const id of postIds) {
     for (;;) {
-      const [cached, doc] = await Promise.all([redis.hget(entityKey('post', id), 'd'), posts.findOne({ post_id: id })])
-      const same = cached !== null && doc !== null && (JSON.parse(cached) as { like_count: number }).like_count === doc.like_count &&
-        (JSON.parse(cached) as { dislike_count: number }).dislike_count === doc.dislike_count
+      const [cached, stored] = await Promise.all([redis.hmget(entityKey('post', id), 'v', 'd'), findPostVersioned(db, id)])
+      // The same version and the same body: an entry that is merely absent (expired) is not stale, a different one is.
+      const [v, d] = cached
+      const same = stored !== null && (v === null || (Number(v) === stored.version && d === JSON.stringify(stored.data)))
       if (same) break
       if (Date.now() > deadline) { stale++; break } // convergence time is over: this key is stale
       await new Promise((resolve) => setTimeout(resolve, 50))

@@ -10,7 +10,11 @@ process.on('exit', () => { for (const c of children) c.kill('SIGKILL') })
 
 export interface Server { url: string, stop: () => Promise<void> }
 
-export async function startServer (args: string[], env: Record<string, string>): Promise<Server> {
+/**
+ * Starts `node args...`; the server is up when it prints `listening <port>` (the ceiling) or, given `port`, when its
+ * /health/live answers there (postboard, which logs at warn and so prints nothing on start).
+ */
+export async function startServer (args: string[], env: Record<string, string>, port?: number): Promise<Server> {
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(child)
   let out = ''
@@ -27,6 +31,14 @@ export async function startServer (args: string[], env: Record<string, string>):
     child.stdout?.on('data', onData)
     child.stderr?.on('data', onData)
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${String(code)}: ${out}`)) })
+    if (port !== undefined) {
+      const poll = (): void => {
+        fetch(`http://127.0.0.1:${port}/health/live`).then((res) => {
+          if (res.ok) { clearTimeout(timer); resolve(`http://127.0.0.1:${port}`) } else setTimeout(poll, 200)
+        }, () => { if (child.exitCode === null) setTimeout(poll, 200) })
+      }
+      poll()
+    }
   })
   // Keep draining the pipes so a chatty server never blocks on a full buffer.
   child.stdout?.removeAllListeners('data')

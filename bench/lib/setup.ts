@@ -1,6 +1,7 @@
 // Benchmark data and servers: a namespace of its own on the local stack (database, Redis key prefix, topics), seeding
 // through the real write API (small sets) or in bulk into MongoDB (the list-scale sets), and postboard servers started
 // from the built dist/ as separate processes.
+import { createServer, type AddressInfo } from 'node:net'
 import { MongoClient } from 'mongodb'
 import { Redis } from 'ioredis'
 import { mintToken } from '../../src/identity/token.js'
@@ -22,8 +23,18 @@ export function benchEnv (name: string, extra: Record<string, string> = {}): Rec
   }
 }
 
+/** A postboard process from dist/ on a free port, logging at warn as a tuned deployment would (no per-request lines). */
 export async function postboard (roles: string, env: Record<string, string>, flags: string[] = []): Promise<Server> {
-  return await startServer(['dist/src/cli.js', '--role', roles, '--port', '0', ...flags], { ...env, LOG_LEVEL: 'info' })
+  const port = await freePort()
+  return await startServer(['dist/src/cli.js', '--role', roles, '--port', String(port), ...flags], { LOG_LEVEL: 'warn', ...env }, port)
+}
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }
 
 export async function token (subject: string): Promise<string> {
