@@ -7,7 +7,7 @@ import { compare, load, type LoadSpec } from './lib/load.js'
 import { ROOT, startServer, type Server } from './lib/processes.js'
 import { writeReport, ratio, type Extra, type Row } from './lib/report.js'
 import { benchEnv, dropNamespace, postboard, seedViaApi, token } from './lib/setup.js'
-import { freshnessProbe, staleAudit } from './lib/freshness.js'
+import { drained, freshnessProbe, staleAudit } from './lib/freshness.js'
 import { listScale } from './lib/list-scale.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
@@ -54,7 +54,7 @@ async function main (): Promise<void> {
 
   // The system under test, one role per process as an operator would run it.
   const write = await serve(postboard('write', env))
-  await serve(postboard('consumer', env))
+  const consumer = await serve(postboard('consumer', env))
   const readAuth = await serve(postboard('read', { ...env, IDENTITY_MODE: 'lambda' }))
   const readOpen = await serve(postboard('read', { ...env, IDENTITY_MODE: 'off' }))
   log(`seeding 100 users and ${POSTS} posts through the write API`)
@@ -98,16 +98,19 @@ async function main (): Promise<void> {
   const creates = Array.from({ length: 500 }, (_, i) => ({ method: 'POST' as const, path: '/post_server/posts', body: postBody(i), headers: { 'content-type': 'application/json' } }))
   const writePerRequest = await serve(postboard('write', env, ['--write-connections', 'per-request']))
   const writeThrough = await serve(postboard('write', env, ['--cache-update', 'write-through']))
-  await pair('POST /posts', 'write role, per-request connections (seed 000)', spec(writePerRequest.url, { requests: creates, connections: 20 }),
-    'write role, pooled connections', spec(write.url, { requests: creates, connections: 20 }),
+  await pair('POST /posts', 'write role, per-request connections (seed 000)', spec(writePerRequest.url, { requests: creates, connections: 5 }),
+    'write role, pooled connections', spec(write.url, { requests: creates, connections: 5 }),
     { target: 'pooled ≥ 2,000/s', met: (r) => r.subject.rps >= 2000 })
-  await pair('POST /posts cache update', 'events (consumer fills Redis)', spec(write.url, { requests: creates, connections: 20 }),
-    'write-through (+ Redis CAS before answering)', spec(writeThrough.url, { requests: creates, connections: 20 }))
+  await pair('POST /posts cache update', 'events (consumer fills Redis)', spec(write.url, { requests: creates, connections: 5 }),
+    'write-through (+ Redis CAS before answering)', spec(writeThrough.url, { requests: creates, connections: 5 }))
   const likes = shuffle(postIds).slice(0, 200).map((id) => ({ method: 'POST' as const, path: `/post_server/posts/${id}/like` }))
-  await pair('likes', 'POST /posts (pooled)', spec(write.url, { requests: creates, connections: 20 }),
-    'POST /posts/{id}/like over 200 posts', spec(write.url, { requests: likes, connections: 20 }))
+  await pair('likes', 'POST /posts (pooled)', spec(write.url, { requests: creates, connections: 5 }),
+    'POST /posts/{id}/like over 200 posts', spec(write.url, { requests: likes, connections: 5 }))
 
   // Mixed 95/5 with end-to-end freshness, then every touched key compared with MongoDB.
+  // The write scenarios leave a backlog on the local FerretDB; start the mixed run from a drained pipeline.
+  log('waiting for the outbox and the consumer to drain')
+  if (!await drained(write.url, consumer.url)) log('  not drained after 180 s; measuring anyway')
   log('mixed 95% reads / 5% likes, with a freshness probe')
   const mixed = [...Array.from({ length: 19 }, (_, i) => posts[i * 7 % posts.length]!), ...likes.slice(0, 1).map((l) => ({ ...l, headers: bearer }))]
   const mixedReqs = Array.from({ length: 400 }, (_, i) => i % 20 === 19
@@ -119,7 +122,7 @@ async function main (): Promise<void> {
   const fresh = await probe
   rows.push({ scenario: 'mixed 95/5', baselineName: '', subjectName: 'reads + likes on one read,write process (consumer separate)', subject: mix })
   const p = fresh.percentiles
-  extras.push({ name: `freshness, write acknowledged → visible through GET (${fresh.samples} samples)`, value: `p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms`, target: 'p99 ≤ 100 ms', met: p.p99 <= 100 })
+  extras.push({ name: `freshness, write acknowledged → visible through GET (${fresh.samples} samples, ${fresh.unseen} not visible within 30 s)`, value: `p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms`, target: 'p99 ≤ 100 ms', met: p.p99 <= 100 && fresh.unseen === 0 })
   const audit = await staleAudit(env, postIds.slice(0, 50))
   extras.push({ name: `stale keys after the mixed run (${audit.checked} keys compared with MongoDB)`, value: String(audit.stale), target: '0', met: audit.stale === 0 })
 
