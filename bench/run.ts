@@ -90,7 +90,7 @@ async function main (): Promise<void> {
   // Misses: a read server whose entries live one second, reading ids spread over every post.
   const readCold = await serve(postboard('read', { ...env, IDENTITY_MODE: 'off', CACHE_TTL_SECONDS: '1' }))
   await pair('misses', 'GET post, cached', spec(readOpen.url, { requests: posts.map((p) => ({ path: p.path })) }),
-    `GET post, 1 s TTL over ${POSTS} ids (mostly misses)`, spec(readCold.url, { requests: shuffle(posts.map((p) => ({ path: p.path }))) }),
+    `GET post, 1 s TTL over ${POSTS} ids (each id refilled every second)`, spec(readCold.url, { requests: shuffle(posts.map((p) => ({ path: p.path }))) }),
     undefined, 'each miss is a MongoDB read plus a CAS fill; FerretDB (SQLite) is the store here, mongo:7 in production')
 
   // Writes: pooled vs per-request MongoDB connections, events vs write-through.
