@@ -6,9 +6,19 @@ import type { FastifyError } from 'fastify'
 import { MongoNetworkError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError } from 'mongodb'
 import kafkajs from 'kafkajs'
 
+// Node's own socket failures. The MongoDB driver (7.9) lets one through unwrapped when the server closes a connection
+// while a command is being written: the EPIPE from its wait for 'drain' is rethrown as is, not as a MongoNetworkError
+// (test/rel-mongo-outage.test.ts saw it as a 500). Only the store can fail a request this way: Redis failures fall
+// back inside the cache code, Kafka's are KafkaJSErrors, and the validator's become Unavailable.
+const SOCKET_ERRORS = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ENOTCONN'])
+
+function isSocketError (err: unknown): boolean {
+  return err instanceof Error && SOCKET_ERRORS.has(String((err as NodeJS.ErrnoException).code))
+}
+
 function unavailableReason (err: unknown): string | null {
-  if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError ||
-    err instanceof MongoNotConnectedError || err instanceof MongoTopologyClosedError) return 'the data store is unavailable; try again shortly'
+  if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError || err instanceof MongoNotConnectedError ||
+    err instanceof MongoTopologyClosedError || isSocketError(err)) return 'the data store is unavailable; try again shortly'
   if (err instanceof kafkajs.KafkaJSError) return 'the event bus is unavailable; try again shortly'
   return null
 }
@@ -27,7 +37,10 @@ export default fp(async (app) => {
     } else {
       req.log.info({ err: { code: err.code, message: err.message } }, 'request rejected')
     }
-    const message = unavailable ?? (status >= 500 ? 'something went wrong on our side; it has been logged' : err.message)
+    // Our own coded errors (src/errors.ts, PB_*) carry messages written for clients, 5xx ones included (the identity
+    // validator's 503 says what is unavailable); any other 5xx message may hold internals and is replaced.
+    const ours = typeof err.code === 'string' && err.code.startsWith('PB_')
+    const message = unavailable ?? (status >= 500 && !ours ? 'something went wrong on our side; it has been logged' : err.message)
     if (status === 503) reply.header('retry-after', '1')
     return reply.code(status).send(errorBody(status, message))
   })

@@ -1,11 +1,11 @@
 // buildApp: the shared plugins every role uses, then only the chosen roles' routes or loops.
 // This one function answers "what does --role=read start?".
 import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import configPlugin from '../plugins/config.js'
-import errorsPlugin from '../plugins/errors.js'
+import errorsPlugin, { errorBody } from '../plugins/errors.js'
 import metricsPlugin from '../plugins/metrics.js'
 import docsPlugin from '../plugins/docs.js'
 import redisPlugin from '../plugins/redis.js'
@@ -22,17 +22,33 @@ export interface BuildOptions {
   logger?: boolean | object
 }
 
+/** The router's own refusals (a malformed %-escape, an over-long path parameter), in the API's error shape. */
+function routerError (err: FastifyError, _req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const status = err.statusCode ?? 500
+  /* c8 ignore next -- the router's only other framework error comes from async constraints, which no route uses */
+  if (status < 400 || status > 499) return reply.code(500).send(errorBody(500, 'something went wrong on our side; it has been logged'))
+  return reply.code(status).send(errorBody(status, err.message))
+}
+
 export async function buildApp (config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? { level: config.logLevel, redact: ['req.headers.authorization'] },
     bodyLimit: config.bodyLimit,
     requestTimeout: 30_000,
     connectionTimeout: 10_000,
+    // What makes requestTimeout hold (test/rel-slow-clients.test.ts): Node sweeps for expired requests only every
+    // connectionsCheckingInterval (30 s by default, so 30 s meant 30 to 60 s), and a body still arriving is cut at
+    // the later of headersTimeout and requestTimeout (Node's headersTimeout defaults to 60 s). Headers get 10 s.
+    http: { connectionsCheckingInterval: 1000, headersTimeout: 10_000 },
     return503OnClosing: true,
     // The router's X-Request-Id (or a fresh UUID) ties a request's log lines together across router and replica.
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     routerOptions: { maxParamLength: 100 },
+    // The router refuses a malformed %-escape (400) or an over-long path parameter (414) before any route or error
+    // handler runs; Fastify's own body for those adds a `code` and calls a 414 "Bad Request". Answer them like every
+    // other error (test/rel-fuzz.test.ts).
+    frameworkErrors: routerError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 

@@ -2,19 +2,16 @@
 // after the outage; every write it accepted must reach the cache once Kafka is back (relay + consumer), with the
 // counts the clients were answered. Figure: accepted, converged, lost.
 import t from 'tap'
-import { dropNamespace, isolatedEnv, stack } from './helper.js'
+import { stack } from './helper.js'
 import { entryOf } from './helper-read.js'
-import { loadConfig } from '../src/config.js'
-import { call, converged, figure, loop, outage, prng, sleep, startRole, stores } from './rel-support.js'
+import { call, converged, figure, loop, namespace, outage, prng, sleep, startRole, stores } from './rel-support.js'
 
 const WORKERS = 3
 const PHASE_MS = 3000 // load before the outage, during it (after the broker is gone), and after it is back
 const MAX_POSTS = 40 // then likes only: enough keys to spread over every partition, few enough to compare quickly
 
 t.test('Kafka stopped mid-load: every accepted write reaches the cache after Kafka returns', async (t) => {
-  const env = isolatedEnv({ RELAY_INTERVAL_MS: '200' })
-  const config = loadConfig({ role: 'all' }, env)
-  t.teardown(async () => { await dropNamespace(config) })
+  const { env, config } = namespace(t, 'all', { RELAY_INTERVAL_MS: '200' })
   const app = await startRole(t, 'all', env)
   const { redis, db } = await stores(t, config)
 

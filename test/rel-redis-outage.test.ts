@@ -2,11 +2,10 @@
 // read must still answer, from MongoDB (so it sees the likes acknowledged before it started); once Redis is back the
 // consumer catches up and no cached entry is left behind MongoDB. Figure: reads answered / attempted.
 import t from 'tap'
-import type { AddressInfo } from 'node:net'
 import { build, stack } from './helper.js'
 import { metricValue } from './helper-read.js'
 import { cacheLookups } from '../src/metrics.js'
-import { call, converged, figure, loop, outage, prng, sleep, stores } from './rel-support.js'
+import { call, converged, figure, loop, outage, prng, serve, sleep, stores } from './rel-support.js'
 
 const POSTS = 30
 const READERS = 4
@@ -14,8 +13,7 @@ const PHASE_MS = 2500
 
 t.test('Redis stopped under reads: every read answers from MongoDB; after it returns the cache refills, nothing stale', async (t) => {
   const app = await build(t, { role: 'all' }, { IDENTITY_MODE: 'off' })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  const { base } = await serve(app)
   const { redis, db } = await stores(t, app.config)
 
   const user = (await call(base, 'POST', '/post_server/users', { username: 'redis-outage' })).body as { user_id: number }

@@ -2,11 +2,14 @@
 // HTTP over the network with a deadline, a seeded PRNG, FIGURE lines, and the cache-versus-store comparison.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
 import { Redis } from 'ioredis'
 import { MongoClient, type Db } from 'mongodb'
-import type { Config } from '../src/config.js'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../src/app.js'
+import { loadConfig, type Config } from '../src/config.js'
 import { findPostVersioned, findUserVersioned } from '../src/store/read.js'
-import { ROOT, stack } from './helper.js'
+import { ROOT, dropNamespace, isolatedEnv, stack } from './helper.js'
 import { entryOf } from './helper-read.js'
 
 type Tap = { teardown: (fn: () => unknown) => void, comment: (...args: unknown[]) => void }
@@ -30,6 +33,36 @@ export function prng (seed: number): { next: () => number, int: (n: number) => n
   }
   const int = (n: number): number => Math.floor(next() * n)
   return { next, int, pick: (items) => items[int(items.length)]! }
+}
+
+/**
+ * A namespace of the test's own (isolatedEnv) that real processes (startRole) and in-process apps (appsOn) share,
+ * dropped in teardown after both have stopped (tap runs teardowns last in, first out).
+ */
+export function namespace (t: Tap, role: string, extra: Record<string, string> = {}): { env: Record<string, string>, config: Config } {
+  const env = isolatedEnv(extra)
+  const config = loadConfig({ role }, env)
+  t.teardown(async () => { await dropNamespace(config) })
+  return { env, config }
+}
+
+/** count in-process apps (replicas) on config, ready, closed in teardown. */
+export async function appsOn (t: Tap, config: Config, count = 1): Promise<FastifyInstance[]> {
+  const apps: FastifyInstance[] = []
+  for (let i = 0; i < count; i++) {
+    const app = await buildApp(config, { logger: false })
+    t.teardown(async () => { await app.close() })
+    await app.ready()
+    apps.push(app)
+  }
+  return apps
+}
+
+/** Listens on a free loopback port; the address to reach the app over the network. */
+export async function serve (app: FastifyInstance): Promise<{ base: string, port: number }> {
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as AddressInfo
+  return { base: `http://127.0.0.1:${port}`, port }
 }
 
 /** Stops a stack service for this test and brings it back in teardown, whatever the test did meanwhile. */
@@ -105,9 +138,9 @@ export async function call (base: string, method: string, path: string, body?: u
 
 /** Runs worker until the time is up or stop() is called; resolves once its last call returned. */
 export function loop (worker: () => Promise<void>): { stop: () => Promise<void> } {
-  let running = true
-  const done = (async () => { while (running) await worker() })()
-  return { stop: async () => { running = false; await done } }
+  const state = { running: true }
+  const done = (async () => { while (state.running) await worker() })()
+  return { stop: async () => { state.running = false; await done } }
 }
 
 /** A test's own Redis (with the namespace's key prefix) and MongoDB handles, closed in teardown. */
