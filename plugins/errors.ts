@@ -5,16 +5,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyError } from 'fastify'
 import { MongoNetworkError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError } from 'mongodb'
 import kafkajs from 'kafkajs'
-
-// Node's own socket failures. The MongoDB driver (7.9) lets one through unwrapped when the server closes a connection
-// while a command is being written: the EPIPE from its wait for 'drain' is rethrown as is, not as a MongoNetworkError
-// (test/rel-mongo-outage.test.ts saw it as a 500). Only the store can fail a request this way: Redis failures fall
-// back inside the cache code, Kafka's are KafkaJSErrors, and the validator's become Unavailable.
-const SOCKET_ERRORS = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ENOTCONN'])
-
-function isSocketError (err: unknown): boolean {
-  return err instanceof Error && SOCKET_ERRORS.has(String((err as NodeJS.ErrnoException).code))
-}
+import { isSocketError } from '../src/socket-errors.js'
 
 function unavailableReason (err: unknown): string | null {
   if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError || err instanceof MongoNotConnectedError ||

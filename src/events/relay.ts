@@ -3,6 +3,7 @@
 // the document's current full state, so one event carries every change it missed, and the mark is cleared only for
 // the version published. Several replicas may relay at once: they may publish a document twice (consumers are
 // idempotent by version) but never clear a version nobody published.
+import { isSocketError } from '../socket-errors.js'
 import type { Db } from 'mongodb'
 import { MongoError } from 'mongodb'
 import kafkajs from 'kafkajs'
@@ -34,7 +35,7 @@ const TYPES: EntityType[] = ['user', 'post']
 
 /** Outages the loop waits out: MongoDB or Kafka unreachable, or an operation the server refused this time. */
 export function isTransient (err: unknown): boolean {
-  return err instanceof MongoError || err instanceof kafkajs.KafkaJSError
+  return err instanceof MongoError || err instanceof kafkajs.KafkaJSError || isSocketError(err)
 }
 
 export class Relay {

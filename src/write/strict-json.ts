@@ -38,9 +38,28 @@ const compileStrict: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => 
       }
       value = copy
     }
-    if (check.Check(value)) return { value }
+    if (check.Check(value)) {
+      const malformed = httpPart === 'body' ? lonelySurrogatePath(value, '') : null
+      if (malformed === null) return { value }
+      return { error: [{ message: 'must be well-formed Unicode (no lone surrogates)', instancePath: malformed }] as FastifySchemaValidationError[] }
+    }
     return { error: [...check.Errors(value)].map((e) => ({ message: e.message, instancePath: e.path })) as FastifySchemaValidationError[] }
   }
+}
+
+// JSON may escape a lone surrogate ("\ud800"); BSON stores strings as UTF-8, so MongoDB would keep U+FFFD while the
+// response, the event and the cache kept the surrogate: store and cache would disagree (test/rel-fuzz.test.ts).
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+/** The path of the first string holding a lone surrogate, or null when every string is well-formed. */
+function lonelySurrogatePath (value: unknown, path: string): string | null {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? path : null
+  if (value === null || typeof value !== 'object') return null
+  for (const [key, v] of Object.entries(value)) {
+    const found = lonelySurrogatePath(v, `${path}/${key}`)
+    if (found !== null) return found
+  }
+  return null
 }
 
 function integerProperties (schema: TSchema): string[] {
