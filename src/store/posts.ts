@@ -44,11 +44,6 @@ export async function react (db: Db, id: number, kind: Reaction, committed: (doc
   })
 }
 
-export async function findPost (db: Db, id: number): Promise<Post | null> {
-  const doc = await posts(db).findOne({ _id: id })
-  return doc === null ? null : toPost(doc)
-}
-
 /** Newest first, keyset-paged on the id (ids grow with creation), so a page costs the same at any depth. */
 export async function listPosts (db: Db, limit: number, beforeId?: number): Promise<Post[]> {
   const filter = beforeId === undefined ? {} : { _id: { $lt: beforeId } }

@@ -1,8 +1,7 @@
 // User writes and lookups against MongoDB.
 import type { Db } from 'mongodb'
 import { UsernameTaken } from '../errors.js'
-import type { User } from '../schemas.js'
-import { insertWithNewId, isDuplicateKey, toUser, users, type UserDoc } from './collections.js'
+import { insertWithNewId, isDuplicateKey, users, type UserDoc } from './collections.js'
 
 /**
  * Creates a user at version 1, marked pending in the same insert. `committed` runs under the new document's lock
@@ -20,11 +19,6 @@ export async function createUser (db: Db, username: string, committed: (doc: Use
     if (isDuplicateKey(err)) throw new UsernameTaken(username)
     throw err
   }
-}
-
-export async function findUser (db: Db, id: number): Promise<User | null> {
-  const doc = await users(db).findOne({ _id: id })
-  return doc === null ? null : toUser(doc)
 }
 
 export async function userExists (db: Db, id: number): Promise<boolean> {
