@@ -180,7 +180,7 @@ class Reader {
   }
 }
 
-/** Connection strings may carry passwords; errors and logs show them without. */
-export function redact (url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@')
+/** Connection strings may carry passwords; errors and logs show them without (every URL in the text). */
+export function redact (text: string): string {
+  return text.replace(/\/\/([^:/@\s]+):[^@/\s]*@/g, '//$1:***@')
 }

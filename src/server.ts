@@ -6,7 +6,7 @@ import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import { stdSerializers, type LoggerOptions } from 'pino'
 import { buildApp } from './app.js'
-import type { Config } from './config.js'
+import { redact, type Config } from './config.js'
 
 /** Longer than the slowest onClose (a consumer leaving its group); orchestrators must wait longer still (20 s). */
 export const SHUTDOWN_GRACE_MS = 15_000
@@ -21,8 +21,8 @@ export const REDACT_PATHS = [
 
 /** Masks a bearer token or a URL's password inside free text (error messages and stacks). */
 export function scrub (text: string): string {
-  // Unlike config's redact(), which masks one URL, free text may hold several, and tokens too.
-  return text.replace(/\b(Bearer\s+)[\w.~+/-]+=*/gi, '$1[redacted]').replace(/\/\/([^:/@\s]+):[^@/\s]*@/g, '//$1:***@')
+  // Free text may hold tokens as well as URLs: mask those, then every URL password the same way config does.
+  return redact(text.replace(/\b(Bearer\s+)[\w.~+/-]+=*/gi, '$1[redacted]'))
 }
 
 /**

@@ -4,7 +4,7 @@
 import t from 'tap'
 import { build, stack } from './helper.js'
 import { findPostVersioned } from '../src/store/read.js'
-import { call, converged, figure, loop, outage, prng, serve, sleep, stores } from './rel-support.js'
+import { call, converged, figure, loop, outage, prng, seedPosts, serve, sleep, stores } from './rel-support.js'
 
 const POSTS = 20
 const PHASE_MS = 2000
@@ -16,11 +16,7 @@ t.test('MongoDB stopped: cached reads answer, writes 503 with no internals, then
   const { base } = await serve(app)
   const { redis, db } = await stores(t, app.config)
 
-  const user = (await call(base, 'POST', '/post_server/users', { username: 'mongo-outage' })).body as { user_id: number }
-  const cached: number[] = []
-  for (let i = 0; i < POSTS; i++) {
-    cached.push(((await call(base, 'POST', '/post_server/posts', { user_id: user.user_id, title: `c${i}`, content: 'cached' })).body as { post_id: number }).post_id)
-  }
+  const { userId, postIds: cached } = await seedPosts(base, 'mongo-outage', POSTS, 'cached')
   t.same((await converged(redis, db, { post: cached }, 30_000)).missing, [], 'the posts are cached before the outage')
 
   let phase: 'before' | 'down' | 'returning' | 'after' = 'before'
@@ -36,7 +32,7 @@ t.test('MongoDB stopped: cached reads answer, writes 503 with no internals, then
     const title = `w${n++}`
     const res = like
       ? await call(base, 'POST', `/post_server/posts/${rand.pick(cached)}/like`)
-      : await call(base, 'POST', '/post_server/posts', { user_id: user.user_id, title, content: 'during' })
+      : await call(base, 'POST', '/post_server/posts', { user_id: userId, title, content: 'during' })
     if (at === 'down' && phase === 'down') { writes.down++; writes.statusesWhileDown.push(`${like ? 'like' : 'create'} ${res.status} ${res.ms}ms`) }
     if (res.status === 201) created.push({ id: (res.body as { post_id: number }).post_id, phase: at, title })
     else if (res.status === 503 && JSON.stringify(res.body) === JSON.stringify(UNAVAILABLE)) {

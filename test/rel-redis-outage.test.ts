@@ -5,7 +5,7 @@ import t from 'tap'
 import { build, stack } from './helper.js'
 import { metricValue } from './helper-read.js'
 import { cacheLookups } from '../src/metrics.js'
-import { call, converged, figure, loop, outage, prng, serve, sleep, stores } from './rel-support.js'
+import { call, converged, figure, loop, outage, prng, seedPosts, serve, sleep, stores } from './rel-support.js'
 
 const POSTS = 30
 const READERS = 4
@@ -16,13 +16,8 @@ t.test('Redis stopped under reads: every read answers from MongoDB; after it ret
   const { base } = await serve(app)
   const { redis, db } = await stores(t, app.config)
 
-  const user = (await call(base, 'POST', '/post_server/users', { username: 'redis-outage' })).body as { user_id: number }
-  const posts: number[] = []
-  for (let i = 0; i < POSTS; i++) {
-    const res = await call(base, 'POST', '/post_server/posts', { user_id: user.user_id, title: `p${i}`, content: 'read me' })
-    posts.push((res.body as { post_id: number }).post_id)
-  }
-  t.same((await converged(redis, db, { post: posts, user: [user.user_id] }, 30_000)).missing, [], 'the cache is warm before the outage')
+  const { userId, postIds: posts } = await seedPosts(base, 'redis-outage', POSTS, 'read me')
+  t.same((await converged(redis, db, { post: posts, user: [userId] }, 30_000)).missing, [], 'the cache is warm before the outage')
 
   // Likes acknowledged so far, per post: a read that starts later must show at least that many once it reads MongoDB.
   const acked = new Map(posts.map((id) => [id, 0]))
@@ -37,7 +32,7 @@ t.test('Redis stopped under reads: every read answers from MongoDB; after it ret
   const reads = { attempted: 0, answered: 0, duringOutage: 0, answeredDuringOutage: 0, behind: [] as string[], failures: [] as string[] }
   const reader = async (): Promise<void> => {
     const readingUser = rand.int(5) === 0
-    const id = readingUser ? user.user_id : rand.pick(posts)
+    const id = readingUser ? userId : rand.pick(posts)
     const inOutage = phase === 'down'
     const floor = acked.get(id) ?? 0
     reads.attempted++
@@ -75,7 +70,7 @@ t.test('Redis stopped under reads: every read answers from MongoDB; after it ret
   t.same(reads.behind, [], 'reads during the outage came from MongoDB: each saw every like acknowledged before it')
   t.ok(await metricValue(cacheLookups, { entity: 'post', result: 'hit' }) > hitsBefore, 'with Redis back, reads are cache hits again')
 
-  const result = await converged(redis, db, { post: posts, user: [user.user_id] }, 30_000)
+  const result = await converged(redis, db, { post: posts, user: [userId] }, 30_000)
   figure(t, 'redis-outage-after', `keys checked ${result.checked}, stale ${result.stale.length}, missing ${result.missing.length}`)
   t.same(result.stale, [], 'no stale entry survives: every entry is at its MongoDB version')
   t.same(result.missing, [], 'and every entity is cached again')

@@ -137,6 +137,16 @@ export async function call (base: string, method: string, path: string, body?: u
 }
 
 /** Runs worker until the time is up or stop() is called; resolves once its last call returned. */
+/** Creates one user and `count` posts through the write API; returns the user's id and the post ids in order. */
+export async function seedPosts (base: string, username: string, count: number, content: string): Promise<{ userId: number, postIds: number[] }> {
+  const userId = ((await call(base, 'POST', '/post_server/users', { username })).body as { user_id: number }).user_id
+  const postIds: number[] = []
+  for (let i = 0; i < count; i++) {
+    postIds.push(((await call(base, 'POST', '/post_server/posts', { user_id: userId, title: `p${i}`, content })).body as { post_id: number }).post_id)
+  }
+  return { userId, postIds }
+}
+
 export function loop (worker: () => Promise<void>): { stop: () => Promise<void> } {
   const state = { running: true }
   const done = (async () => { while (state.running) await worker() })()
