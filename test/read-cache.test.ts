@@ -7,7 +7,7 @@ import { ABSENT_VERSION, casSet } from '../src/cache/cas.js'
 import { entityKey } from '../src/cache/keys.js'
 import { applyEvent } from '../src/consumer/apply.js'
 import { cacheFills, cacheLookups, mongoDuration, singleFlightJoins } from '../src/metrics.js'
-import { posts, users } from '../src/store/collections.js'
+import { posts, toPost, users } from '../src/store/collections.js'
 
 t.test('miss reads MongoDB and fills; the next read is a hit that never touches MongoDB', async (t) => {
   const app = await build(t, { role: 'read' }, { ...NO_IDENTITY, CACHE_TTL_SECONDS: '1000' })
@@ -93,6 +93,9 @@ t.test('entries this code did not write are read past, not trusted: MongoDB answ
   await insertPosts(app.mongo.db!, [postDoc(1, 2), postDoc(2, 1)])
   await app.redis.hset(entityKey('post', 1), 'v', '2', 'd', '{not json')
   await app.redis.set(entityKey('post', 2), 'a plain string where a hash belongs')
+  // Valid JSON, but another post's entity under this key: a hit is sent unparsed, so it must be for this very id.
+  await insertPosts(app.mongo.db!, [postDoc(3, 1)])
+  await app.redis.hset(entityKey('post', 3), 'v', '1', 'd', JSON.stringify(toPost(postDoc(4, 1))))
   const misses = await metricValue(cacheLookups, { entity: 'post', result: 'miss' })
   const errors = await metricValue(cacheLookups, { entity: 'post', result: 'error' })
   const corrupt = await app.inject('/get_server/posts/1')
@@ -101,7 +104,10 @@ t.test('entries this code did not write are read past, not trusted: MongoDB answ
   const wrongType = await app.inject('/get_server/posts/2')
   t.equal(wrongType.statusCode, 200, 'a key of the wrong type (Redis refuses HMGET and the fill): answered from MongoDB')
   t.equal(wrongType.json().post_id, 2)
-  t.equal(await metricValue(cacheLookups, { entity: 'post', result: 'miss' }), misses + 1)
+  const otherId = await app.inject('/get_server/posts/3')
+  t.equal(otherId.statusCode, 200)
+  t.equal(otherId.json().post_id, 3, "an entry holding another id's entity: answered from MongoDB")
+  t.equal(await metricValue(cacheLookups, { entity: 'post', result: 'miss' }), misses + 2)
   t.equal(await metricValue(cacheLookups, { entity: 'post', result: 'error' }), errors + 1)
 })
 

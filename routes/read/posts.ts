@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { PostIndex } from '../../src/cache/post-index.js'
 import { PostList } from '../../src/cache/post-list.js'
+import { sendEntityJson } from '../../src/cache/entity-json.js'
 import { readThroughFor } from '../../src/cache/read-through.js'
 import { decodeCursor } from '../../src/cursor.js'
 import { BadCursor, PostNotFound } from '../../src/errors.js'
@@ -23,11 +24,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       params: ReadIdParams,
       response: { 200: Post, ...errors(400, 401, 404, 503) }
     }
-  }, async (req) => {
+  }, async (req, reply) => {
     const id = Number(req.params.id)
-    const post = await posts.get(id)
-    if (post === null) throw new PostNotFound(id)
-    return post
+    // The cached text is the response body as it is (see entity-json.ts): no parse, no serialization on a hit.
+    const json = await posts.getJson(id)
+    if (json === null) throw new PostNotFound(id)
+    return sendEntityJson(reply, json)
   })
 
   app.get('/posts', {

@@ -1,5 +1,6 @@
 // GET /get_server/users/{id}, served from Redis with MongoDB behind it.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { sendEntityJson } from '../../src/cache/entity-json.js'
 import { readThroughFor } from '../../src/cache/read-through.js'
 import { UserNotFound } from '../../src/errors.js'
 import { User, ReadIdParams, errors } from '../../src/schemas.js'
@@ -15,11 +16,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       params: ReadIdParams,
       response: { 200: User, ...errors(400, 401, 404, 503) }
     }
-  }, async (req) => {
+  }, async (req, reply) => {
     const id = Number(req.params.id)
-    const user = await users.get(id)
-    if (user === null) throw new UserNotFound(id)
-    return user
+    // The cached text is the response body as it is (see entity-json.ts): no parse, no serialization on a hit.
+    const json = await users.getJson(id)
+    if (json === null) throw new UserNotFound(id)
+    return sendEntityJson(reply, json)
   })
 }
 export default routes

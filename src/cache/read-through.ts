@@ -5,8 +5,10 @@ import type { Redis } from 'ioredis'
 import type { Db } from 'mongodb'
 import type { EntityType } from '../events/event.js'
 import { cacheFills, cacheLookups, casRejections, mongoDuration, redisDuration, singleFlightJoins } from '../metrics.js'
+import type { Post, User } from '../schemas.js'
 import type { Versioned } from '../store/read.js'
 import { ABSENT_VERSION, casSet, jitteredTtl } from './cas.js'
+import { entityJson, isEntityJson } from './entity-json.js'
 import { entityKey } from './keys.js'
 import { SingleFlight } from './single-flight.js'
 import { timed } from './timed.js'
@@ -25,10 +27,14 @@ export interface ReadThroughOptions<T> {
   write?: CacheWrite
 }
 
-type Lookup<T> = { state: 'hit', value: T } | { state: 'absent' } | { state: 'miss' } | { state: 'error' }
+/** What Redis holds for one id: an entry's text (checked by the caller), a known absence, nothing, or no answer. */
+type Lookup = { state: 'hit', text: string } | { state: 'absent' } | { state: 'miss' } | { state: 'error' }
+
+/** A MongoDB read's result with the entity's cache text (what the fill stored, and what getJson answers). */
+type Found<T> = { data: T, json: string, version: number } | null
 
 export class ReadThrough<T> {
-  private readonly flight = new SingleFlight<number, T | null>()
+  private readonly flight = new SingleFlight<number, Found<T>>()
   private readonly write: CacheWrite
 
   constructor (private readonly opts: ReadThroughOptions<T>) {
@@ -42,6 +48,25 @@ export class ReadThrough<T> {
   }
 
   /**
+   * The entity's JSON text, or null when it does not exist: GET by id sends it as the body as it is. A hit costs one
+   * HMGET and a prefix check (entity-json.ts), no parse and no serialization: the hot path of the whole read role.
+   */
+  async getJson (id: number): Promise<string | null> {
+    const { type } = this.opts
+    const [entry] = await this.lookup([id])
+    if (entry?.state === 'hit' && isEntityJson(type, id, entry.text)) {
+      cacheLookups.inc({ entity: type, result: 'hit' })
+      return entry.text
+    }
+    if (entry?.state === 'absent') {
+      cacheLookups.inc({ entity: type, result: 'negative_hit' })
+      return null
+    }
+    const found = await this.miss(id, entry)
+    return found?.json ?? null
+  }
+
+  /**
    * Entities in the order asked, null where absent. trustAbsent=false re-reads ids cached as absent: the list index
    * says they exist, so a negative entry there is older than the create whose event has not landed yet.
    */
@@ -49,17 +74,19 @@ export class ReadThrough<T> {
     const { type } = this.opts
     const found = await this.lookup(ids)
     return await Promise.all(ids.map(async (id, i) => {
-      const entry = found[i] ?? { state: 'error' as const }
-      if (entry.state === 'hit') {
-        cacheLookups.inc({ entity: type, result: 'hit' })
-        return entry.value
+      const entry = found[i]
+      if (entry?.state === 'hit' && isEntityJson(type, id, entry.text)) {
+        const value = parsed<T>(entry.text)
+        if (value !== undefined) {
+          cacheLookups.inc({ entity: type, result: 'hit' })
+          return value
+        }
       }
-      if (entry.state === 'absent' && trustAbsent) {
+      if (entry?.state === 'absent' && trustAbsent) {
         cacheLookups.inc({ entity: type, result: 'negative_hit' })
         return null
       }
-      cacheLookups.inc({ entity: type, result: entry.state === 'error' ? 'error' : 'miss' })
-      return await this.flight.do(id, async () => await this.loadAndFill(id), () => singleFlightJoins.inc({ entity: type }))
+      return (await this.miss(id, entry))?.data ?? null
     }))
   }
 
@@ -68,8 +95,18 @@ export class ReadThrough<T> {
     await this.flight.idle()
   }
 
-  /** One pipelined round trip for all ids; a Redis failure makes every id an 'error' (answered from MongoDB). */
-  private async lookup (ids: number[]): Promise<Array<Lookup<T>>> {
+  /**
+   * Counts a lookup that found nothing usable (an entry this code did not write counts as a miss) and reads MongoDB
+   * for it, sharing the read with any other caller missing the same id.
+   */
+  private async miss (id: number, entry: Lookup | undefined): Promise<Found<T>> {
+    const { type } = this.opts
+    cacheLookups.inc({ entity: type, result: entry === undefined || entry.state === 'error' ? 'error' : 'miss' })
+    return await this.flight.do(id, async () => await this.loadAndFill(id), () => singleFlightJoins.inc({ entity: type }))
+  }
+
+  /** One round trip for all ids (pipelined when several); a Redis failure makes every id an 'error' (MongoDB answers). */
+  private async lookup (ids: number[]): Promise<Lookup[]> {
     const { redis, type, log } = this.opts
     let replies: Array<[Error | null, unknown]> | null
     try {
@@ -86,31 +123,36 @@ export class ReadThrough<T> {
       if (err !== null) return { state: 'error' }
       const [v, d] = reply as [string | null, string | null]
       if (v === null || d === null) return { state: 'miss' }
-      if (d === '') return { state: 'absent' }
-      try {
-        return { state: 'hit', value: JSON.parse(d) as T }
-      } catch {
-        return { state: 'miss' } // not written by this code; MongoDB answers until a newer version replaces it
-      }
+      return d === '' ? { state: 'absent' } : { state: 'hit', text: d }
     })
   }
 
   /** The single-flight body: read MongoDB, then CAS-fill Redis (an absent id gets the short negative TTL). */
-  private async loadAndFill (id: number): Promise<T | null> {
+  private async loadAndFill (id: number): Promise<Found<T>> {
     const { redis, type, load, log, ttlSeconds, negativeTtlSeconds } = this.opts
-    const found = await timed(mongoDuration, `find_${type}`, async () => await load(id))
+    const loaded = await timed(mongoDuration, `find_${type}`, async () => await load(id))
+    const found = loaded === null ? null : { ...loaded, json: entityJson(type, loaded.data as Post | User) }
     // Redis known down: answer from MongoDB without a fill attempt that can only fail.
-    if (redis.status !== 'ready') return found?.data ?? null
+    if (redis.status !== 'ready') return found
     try {
       const stored = await timed(redisDuration, 'fill', async () => found === null
         ? await this.write(redis, entityKey(type, id), ABSENT_VERSION, '', jitteredTtl(negativeTtlSeconds))
-        : await this.write(redis, entityKey(type, id), found.version, JSON.stringify(found.data), jitteredTtl(ttlSeconds)))
+        : await this.write(redis, entityKey(type, id), found.version, found.json, jitteredTtl(ttlSeconds)))
       cacheFills.inc({ entity: type, result: stored ? 'stored' : 'rejected' })
       if (!stored) casRejections.inc({ source: 'fill' })
     } catch (err) {
       log.warn({ err }, 'cache fill failed; answered from MongoDB')
     }
-    return found?.data ?? null
+    return found
+  }
+}
+
+/** The parsed entry, or undefined when its text is not JSON after all (then it is read past like any foreign entry). */
+function parsed<T> (text: string): T | undefined {
+  try {
+    return JSON.parse(text) as T
+  } catch {
+    return undefined
   }
 }
 

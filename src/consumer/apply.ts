@@ -2,6 +2,7 @@
 // the consumer and the write role's write-through mode.
 import type { Redis } from 'ioredis'
 import { defineCas, jitteredTtl } from '../cache/cas.js'
+import { entityJson } from '../cache/entity-json.js'
 import { POST_INDEX_KEY, entityKey } from '../cache/keys.js'
 import type { EntityEvent } from '../events/event.js'
 
@@ -12,7 +13,7 @@ import type { EntityEvent } from '../events/event.js'
 export async function applyEvent (redis: Redis, event: EntityEvent, ttlSeconds: number): Promise<boolean> {
   defineCas(redis)
   const pipeline = redis.pipeline()
-    .postboardCas(entityKey(event.type, event.id), event.version, JSON.stringify(event.data), jitteredTtl(ttlSeconds))
+    .postboardCas(entityKey(event.type, event.id), event.version, entityJson(event.type, event.data), jitteredTtl(ttlSeconds))
   // The index needs no version check: membership never changes once a post exists, and ZADD of a present member with
   // the same score is a no-op, so replays change nothing. Any version adds it, not just the first, so a post whose
   // create event went missing (dead-lettered, index rebuilt meanwhile) is listed again with its next change. It sits
