@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
+import { lazyChildLogger } from './lazy-logger.js'
 import configPlugin from '../plugins/config.js'
 import errorsPlugin, { errorBody } from '../plugins/errors.js'
 import metricsPlugin from '../plugins/metrics.js'
@@ -44,6 +45,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     // The router's X-Request-Id (or a fresh UUID) ties a request's log lines together across router and replica.
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    childLoggerFactory: lazyChildLogger,
     routerOptions: { maxParamLength: 100 },
     // The router refuses a malformed %-escape (400) or an over-long path parameter (414) before any route or error
     // handler runs; Fastify's own body for those adds a `code` and calls a 414 "Bad Request". Answer them like every
