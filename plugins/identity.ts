@@ -1,11 +1,12 @@
 // Identity: decorates `identity` (the verifier behind its verdict cache, and the onRequest hook a route scope adds to
 // demand a token) and `request.identity` (the verified subject). IDENTITY_MODE picks Lambda, in-process, or off.
 import fp from 'fastify-plugin'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { IdentityMode } from '../src/config.js'
 import { Unauthorized, Unavailable } from '../src/errors.js'
 import { bearerToken, challenge } from '../src/identity/bearer.js'
 import { createChecker, type IdentityChecker } from '../src/identity/checker.js'
+import type { Verdict } from '../src/identity/validator.js'
 import { VerifierUnavailableError } from '../src/identity/verifier.js'
 
 export interface Identity {
@@ -13,7 +14,7 @@ export interface Identity {
   /** The verifier with its cache; null when IDENTITY_MODE=off or when no role of this process checks identity. */
   checker: IdentityChecker | null
   /** onRequest hook: 401 without a valid token, 503 when no verdict can be had, else sets request.identity. */
-  authenticate: (req: FastifyRequest, reply: FastifyReply) => Promise<void>
+  authenticate: (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
 }
 
 declare module 'fastify' {
@@ -35,34 +36,41 @@ export default fp(async (app) => {
       'Use this only on a development machine; never expose this process.')
   }
 
-  async function authenticate (req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (settings.mode === 'off') return
-    // Wired into a scope this process was not built to check: refuse (500) rather than pass.
-    if (checker === null) throw new Error('identity: the hook is used by a role that has no verifier')
-    const token = bearerToken(req.headers.authorization)
-    if (token === null) {
-      reply.header('www-authenticate', challenge())
-      throw new Unauthorized('a bearer token is required (Authorization: Bearer <token>)')
-    }
-    let verdict
-    try {
-      verdict = await checker.check(token)
-    } catch (err) {
-      // Fail closed: no verdict is never a pass.
-      if (err instanceof VerifierUnavailableError) {
-        req.log.warn({ reason: err.message }, 'identity: no verdict')
-        throw new Unavailable('the identity validator is unavailable; try again shortly')
-      }
-      /* c8 ignore next 2 -- verifiers throw only VerifierUnavailableError; anything else is a bug, answered 500 (still closed) */
-      throw err
-    }
+  /** The request's identity from a verdict, or the 401 (with its challenge) for a refused token. */
+  function admit (req: FastifyRequest, reply: FastifyReply, verdict: Verdict): Error | undefined {
     if (!verdict.valid) {
       /* c8 ignore next -- every refusal carries a reason; the fallback only keeps the challenge well-formed */
       const reason = verdict.reason ?? 'invalid token'
       reply.header('www-authenticate', challenge(reason))
-      throw new Unauthorized(`invalid token: ${reason}`)
+      return new Unauthorized(`invalid token: ${reason}`)
     }
     req.identity = verdict.subject
+    return undefined
+  }
+
+  /** Fail closed: no verdict is never a pass. */
+  function noVerdict (req: FastifyRequest, err: unknown): Error {
+    if (err instanceof VerifierUnavailableError) {
+      req.log.warn({ reason: err.message }, 'identity: no verdict')
+      return new Unavailable('the identity validator is unavailable; try again shortly')
+    }
+    /* c8 ignore next -- verifiers throw only VerifierUnavailableError; anything else is a bug, answered 500 (still closed) */
+    return err instanceof Error ? err : new Error(String(err))
+  }
+
+  // A callback hook, not an async one: a cached verdict (nearly every request) settles it at once, with no promise.
+  function authenticate (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    if (settings.mode === 'off') return done()
+    // Wired into a scope this process was not built to check: refuse (500) rather than pass.
+    if (checker === null) return done(new Error('identity: the hook is used by a role that has no verifier'))
+    const token = bearerToken(req.headers.authorization)
+    if (token === null) {
+      reply.header('www-authenticate', challenge())
+      return done(new Unauthorized('a bearer token is required (Authorization: Bearer <token>)'))
+    }
+    const cached = checker.cached(token)
+    if (cached !== undefined) return done(admit(req, reply, cached))
+    checker.check(token).then((verdict) => admit(req, reply, verdict), (err: unknown) => noVerdict(req, err)).then(done, done)
   }
 
   app.decorate('identity', { mode: settings.mode, checker, authenticate } satisfies Identity)

@@ -24,6 +24,13 @@ export class IdentityChecker {
     return result.verdict
   }
 
+  /** The token's cached verdict (counted as a cache verdict), or undefined when only check() can give one. */
+  cached (token: string): Verdict | undefined {
+    const verdict = this.cache.peek(token)
+    if (verdict !== undefined) identityVerdicts.inc({ source: 'cache', result: verdict.valid ? 'valid' : 'invalid' })
+    return verdict
+  }
+
   async close (): Promise<void> { await this.verifier.close() }
 
   private async timedVerify (token: string): Promise<Verdict> {

@@ -48,6 +48,11 @@ export class VerdictCache {
     return { verdict: await flight, source: 'invoke' }
   }
 
+  /** The cached verdict for a token, if any, without starting a load: the synchronous fast path of the hook. */
+  peek (token: string): Verdict | undefined {
+    return this.get(tokenKey(token))
+  }
+
   get (key: string): Verdict | undefined {
     const entry = this.entries.get(key)
     if (entry === undefined) return undefined
