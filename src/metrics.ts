@@ -1,6 +1,8 @@
 // Every Prometheus series postboard exports, defined once. Modules import the metric they move; /metrics
-// (plugins/metrics.ts) serves the registry. Labels are small fixed sets: never ids, URLs or tokens.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+// (plugins/metrics.ts) serves the registry. Labels are small fixed sets: never ids, URLs or tokens. Counters and
+// histograms are fast-metrics.ts's (cheap on the hot path), gauges and process metrics prom-client's own.
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { FastCounter as Counter, FastHistogram as Histogram } from './fast-metrics.js'
 import type { Role } from './roles.js'
 
 export const registry = new Registry()

@@ -3,8 +3,8 @@
 import kafkajs, { type Kafka, type Message } from 'kafkajs'
 import type { Db } from 'mongodb'
 import type { Redis } from 'ioredis'
-import type { Counter, Histogram } from 'prom-client'
 import type { Config } from '../src/config.js'
+import type { FastCounter, FastHistogram } from '../src/fast-metrics.js'
 import { eventKey, type EntityEvent } from '../src/events/event.js'
 import { posts, toPost, toUser, users, type PostDoc, type UserDoc } from '../src/store/collections.js'
 import { entityKey } from '../src/cache/keys.js'
@@ -112,7 +112,7 @@ export async function entryOf (redis: Redis, type: 'post' | 'user', id: number):
 }
 
 /** Current value of a counter (or a histogram's _count) for the given labels; 0 when never moved. */
-export async function metricValue (metric: Counter<string> | Histogram<string>, labels: Record<string, string> = {}): Promise<number> {
+export async function metricValue (metric: FastCounter | FastHistogram, labels: Record<string, string> = {}): Promise<number> {
   const data = await metric.get()
   const wanted = String(data.type) === 'histogram' ? `${data.name}_count` : data.name
   return data.values
