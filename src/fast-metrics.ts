@@ -59,13 +59,23 @@ abstract class FastMetric<L extends string, S> {
     return entry.state
   }
 
-  reset (): void { this.series.clear() }
+  /** Zeroes every series. They stay listed (at 0), so handles from bind() keep counting into the exposition. */
+  reset (): void { for (const { state } of this.series.values()) this.zero(state) }
+
+  protected abstract zero (state: S): void
 }
 
 export class FastCounter<L extends string = string> extends FastMetric<L, { value: number }> {
   readonly type = 'counter'
 
   protected fresh (): { value: number } { return { value: 0 } }
+  protected zero (state: { value: number }): void { state.value = 0 }
+
+  /** A handle on one label set, for a hot path that always counts the same series: inc() is one addition. */
+  bind (labels: Labels<L>): { inc: (value?: number) => void } {
+    const state = this.at(labels)
+    return { inc: (value = 1) => { state.value += value } }
+  }
 
   inc (labels?: Labels<L> | number, value = 1): void {
     if (typeof labels === 'number') { value = labels; labels = undefined }
@@ -91,11 +101,21 @@ export class FastHistogram<L extends string = string> extends FastMetric<L, Hist
   }
 
   protected fresh (): HistogramState { return { buckets: this.bounds.map(() => 0), sum: 0, count: 0 } }
+  protected zero (state: HistogramState): void { state.buckets.fill(0); state.sum = 0; state.count = 0 }
+
+  /** A handle on one label set, for a hot path that always times the same series. */
+  bind (labels: Labels<L>): { observe: (value: number) => void } {
+    const state = this.at(labels)
+    return { observe: (value) => { this.add(state, value) } }
+  }
 
   observe (labels: Labels<L> | number, value?: number): void {
     const v = typeof labels === 'number' ? labels : value!
+    this.add(this.at(typeof labels === 'number' ? undefined : labels), v)
+  }
+
+  private add (s: HistogramState, v: number): void {
     if (!Number.isFinite(v)) throw new TypeError(`histogram ${this.name}: not a finite value: ${v}`)
-    const s = this.at(typeof labels === 'number' ? undefined : labels)
     s.sum += v
     s.count++
     const bounds = this.bounds

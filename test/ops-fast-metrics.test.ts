@@ -22,8 +22,12 @@ t.test('a counter: the same exposition as prom-client for the same increments', 
   t.same((await plain.get()).values, [{ labels: {}, value: 3 }])
   t.throws(() => { plain.inc(-1) }, /cannot add -1/, 'a counter never goes down')
   t.throws(() => { fast.inc({ kind: 'post', bogus: 'x' } as never) }, /has no label bogus/, 'unknown labels are refused')
+  const bound = fast.bind({ kind: 'post', result: 'hit' })
+  bound.inc()
+  t.same((await fast.get()).values[0], { labels: { kind: 'post', result: 'hit' }, value: 5 }, 'a bound handle counts into its series')
   fast.reset()
-  t.same((await fast.get()).values, [])
+  bound.inc()
+  t.same((await fast.get()).values.map((v) => v.value), [1, 0], 'reset zeroes every series; bound handles keep counting')
 })
 
 t.test('a histogram: the same exposition as prom-client, buckets, _sum and _count', async (t) => {
@@ -36,7 +40,10 @@ t.test('a histogram: the same exposition as prom-client, buckets, _sum and _coun
   }
   t.equal(await mine.metrics(), await theirs.metrics())
   // prom-client adds an empty exemplar slot to each bucket; there are no exemplars here.
-  const theirValues = (await slow.get()).values.map(({ exemplar: _none, ...v }) => v)
+  const theirValues = (await slow.get()).values.map((v) => {
+    const { exemplar: _none, ...rest } = v as typeof v & { exemplar?: unknown }
+    return rest
+  })
   t.same((await fast.get()).values, theirValues, 'get() yields the same samples')
 
   const unlabelled = new FastHistogram({ name: 'u_seconds', help: 'u', buckets: BUCKETS })
@@ -47,4 +54,10 @@ t.test('a histogram: the same exposition as prom-client, buckets, _sum and _coun
   const count = (await unlabelled.get()).values.find((v) => v.metricName === 'u_seconds_count')
   t.equal(count?.value, 2)
   t.throws(() => { unlabelled.observe(Number.NaN) }, /not a finite value/)
+  const find = fast.bind({ op: 'find' })
+  find.observe(0.0001)
+  const findCount = (await fast.get()).values.find((v) => v.metricName === 'lat_seconds_count' && v.labels.op === 'find')
+  t.equal(findCount?.value, 7, 'a bound handle observes into its series')
+  fast.reset()
+  t.ok((await fast.get()).values.every((v) => v.value === 0), 'reset zeroes buckets, sum and count')
 })
