@@ -74,7 +74,9 @@ async function main (): Promise<void> {
   const users = userIds.map((id) => ({ path: `/get_server/users/${id}`, headers: bearer }))
   for (const r of [...posts, ...users]) await fetch(readAuth.url + r.path, { headers: r.headers })
 
-  const redisCeiling = spec(ceiling.url, { path: '/redis/1' })
+  // The ceiling is asked exactly what the subject is asked (the same number of distinct paths, the same token
+  // header), so autocannon, which shares the machine, does the same work on both sides of the ratio.
+  const redisCeiling = spec(ceiling.url, { requests: posts.map((_, i) => ({ path: `/redis/${i + 1}`, headers: bearer })) })
   await pair('cached GET post by id', 'Fastify + Redis GET', redisCeiling, 'GET /get_server/posts/{id}, identity validated',
     spec(readAuth.url, { requests: posts }),
     { target: '≥ 0.9× ceiling, p99 ≤ 10 ms', met: (r) => (ratio(r) ?? 0) >= 0.9 && r.subject.p99 <= 10 })

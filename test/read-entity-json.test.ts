@@ -1,7 +1,7 @@
 // The cache text of an entity and the prefix check that lets GET by id send it unparsed: canonical member order
 // whatever order the data came in, and every text this code did not write for that very id refused.
 import t from 'tap'
-import { entityJson, isEntityJson, postJson, userJson } from '../src/cache/entity-json.js'
+import { entityJson, isEntityJson, pageJson, postJson, userJson } from '../src/cache/entity-json.js'
 
 const post = { post_id: 12, user_id: 3, title: 't', content: 'c', like_count: 1, dislike_count: 0, created_at: '2024-01-01T00:00:00.000Z' }
 const user = { user_id: 7, username: 'ada', created_at: '2024-01-01T00:00:07.000Z' }
@@ -25,4 +25,11 @@ t.test('isEntityJson accepts exactly what entityJson wrote for that id', async (
   t.equal(isEntityJson('post', 12, '{"post_id":12,"title":"cut sho'), false, 'a truncated text')
   t.equal(isEntityJson('post', 12, '{"title":"t","post_id":12}'), false, 'another member order: not written by this code')
   t.equal(isEntityJson('post', 12, ''), false, 'the empty text of a known-absent entry')
+})
+
+t.test('pageJson assembles the same text as serializing the page object', async (t) => {
+  const other = { ...post, post_id: 11, title: 'quote " and \\ backslash' }
+  t.equal(pageJson([postJson(post), postJson(other)], 'MTE'), JSON.stringify({ items: [post, other], next_cursor: 'MTE' }))
+  t.equal(pageJson([postJson(post)], undefined), JSON.stringify({ items: [post] }), 'no next_cursor on the last page')
+  t.equal(pageJson([], undefined), '{"items":[]}')
 })

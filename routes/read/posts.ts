@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { PostIndex } from '../../src/cache/post-index.js'
 import { PostList } from '../../src/cache/post-list.js'
-import { sendEntityJson } from '../../src/cache/entity-json.js'
+import { sendJsonText } from '../../src/cache/entity-json.js'
 import { readThroughFor } from '../../src/cache/read-through.js'
 import { decodeCursor } from '../../src/cursor.js'
 import { BadCursor, PostNotFound } from '../../src/errors.js'
@@ -29,7 +29,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     // The cached text is the response body as it is (see entity-json.ts): no parse, no serialization on a hit.
     const json = await posts.getJson(id)
     if (json === null) throw new PostNotFound(id)
-    return sendEntityJson(reply, json)
+    return sendJsonText(reply, json)
   })
 
   app.get('/posts', {
@@ -39,7 +39,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       querystring: ListPostsQuery,
       response: { 200: PostPage, ...errors(400, 401, 503) }
     }
-  }, async (req) => {
+  }, async (req, reply) => {
     const { limit, cursor } = req.query
     let before: number | undefined
     if (cursor !== undefined) {
@@ -47,7 +47,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       if (id === null) throw new BadCursor()
       before = id
     }
-    return await list.page(limit, before)
+    return sendJsonText(reply, await list.pageJson(limit, before))
   })
 }
 export default routes

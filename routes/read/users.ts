@@ -1,6 +1,6 @@
 // GET /get_server/users/{id}, served from Redis with MongoDB behind it.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { sendEntityJson } from '../../src/cache/entity-json.js'
+import { sendJsonText } from '../../src/cache/entity-json.js'
 import { readThroughFor } from '../../src/cache/read-through.js'
 import { UserNotFound } from '../../src/errors.js'
 import { User, ReadIdParams, errors } from '../../src/schemas.js'
@@ -21,7 +21,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     // The cached text is the response body as it is (see entity-json.ts): no parse, no serialization on a hit.
     const json = await users.getJson(id)
     if (json === null) throw new UserNotFound(id)
-    return sendEntityJson(reply, json)
+    return sendJsonText(reply, json)
   })
 }
 export default routes

@@ -26,6 +26,12 @@ export function userJson (u: User): string {
   return JSON.stringify({ user_id: u.user_id, username: u.username, created_at: u.created_at })
 }
 
+/** A list page's body from its posts' texts, in the PostPage schema's member order. */
+export function pageJson (items: string[], nextCursor: string | undefined): string {
+  const next = nextCursor === undefined ? '' : `,"next_cursor":${JSON.stringify(nextCursor)}`
+  return `{"items":[${items.join(',')}]${next}}`
+}
+
 export function entityJson (type: EntityType, data: Post | User): string {
   return type === 'post' ? postJson(data as Post) : userJson(data as User)
 }
@@ -44,9 +50,9 @@ export function isEntityJson (type: EntityType, id: number, text: string): boole
 }
 
 /**
- * Sends an entity's cached text as the response body. Fastify sends a string with a JSON content type unchanged; the
- * untyped reply is on purpose, since the route's typed reply would only accept the parsed entity.
+ * Sends JSON text assembled from cached entity texts as the response body. Fastify sends a string with a JSON content
+ * type unchanged; the untyped reply is on purpose, since the route's typed reply would only accept parsed objects.
  */
-export function sendEntityJson (reply: FastifyReply, json: string): FastifyReply {
+export function sendJsonText (reply: FastifyReply, json: string): FastifyReply {
   return reply.type('application/json; charset=utf-8').send(json)
 }

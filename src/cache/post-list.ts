@@ -1,10 +1,12 @@
 // One page of the newest-first post list: ids from the Redis index, entities from the read-through cache. A cold
 // index or an unreachable Redis answers the page from MongoDB instead, with the same keyset cursor; concurrent
-// requests for the same page then share one MongoDB query.
+// requests for the same page then share one MongoDB query. The page is JSON text assembled from the entities' cached
+// texts (entity-json.ts): nothing is parsed or serialized on a warm page.
 import type { Db } from 'mongodb'
 import { encodeCursor } from '../cursor.js'
 import { cacheLookups, mongoDuration, singleFlightJoins } from '../metrics.js'
-import type { Post, PostPage } from '../schemas.js'
+import type { Post } from '../schemas.js'
+import { pageJson, postJson } from './entity-json.js'
 import { listPosts } from '../store/posts.js'
 import type { PostIndex } from './post-index.js'
 import type { ReadThrough } from './read-through.js'
@@ -16,8 +18,8 @@ export class PostList {
 
   constructor (private readonly index: PostIndex, private readonly posts: ReadThrough<Post>, private readonly db: Db) {}
 
-  /** `limit` posts with ids below `before`, newest first; next_cursor only when more exist. */
-  async page (limit: number, before?: number): Promise<PostPage> {
+  /** The page body: `limit` posts with ids below `before`, newest first; next_cursor only when more exist. */
+  async pageJson (limit: number, before?: number): Promise<string> {
     // One id beyond the page tells whether a next page exists without a second query.
     let ids: number[] | null
     try {
@@ -31,10 +33,10 @@ export class PostList {
       const rows = await this.fallback.do(`${limit}:${before ?? ''}`,
         async () => await timed(mongoDuration, 'list_posts', async () => await listPosts(this.db, limit + 1, before)),
         () => singleFlightJoins.inc({ entity: 'post_list' }))
-      return pageOf(rows.slice(0, limit), rows.length > limit, rows[limit - 1]?.post_id)
+      return pageOf(rows.slice(0, limit).map(postJson), rows.length > limit, rows[limit - 1]?.post_id)
     }
     const pageIds = ids.slice(0, limit)
-    const items = (await this.posts.getMany(pageIds, false)).filter((p): p is Post => p !== null)
+    const items = (await this.posts.getManyJson(pageIds, false)).filter((p): p is string => p !== null)
     return pageOf(items, ids.length > limit, pageIds.at(-1))
   }
 
@@ -44,7 +46,7 @@ export class PostList {
   }
 }
 
-function pageOf (items: Post[], more: boolean, lastId: number | undefined): PostPage {
+function pageOf (items: string[], more: boolean, lastId: number | undefined): string {
   // The cursor is the last id looked at, not the last item shown, so a skipped id can never repeat on the next page.
-  return more && lastId !== undefined ? { items, next_cursor: encodeCursor(lastId) } : { items }
+  return pageJson(items, more && lastId !== undefined ? encodeCursor(lastId) : undefined)
 }

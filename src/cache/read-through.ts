@@ -76,12 +76,21 @@ export class ReadThrough<T> {
    * says they exist, so a negative entry there is older than the create whose event has not landed yet.
    */
   async getMany (ids: number[], trustAbsent: boolean): Promise<Array<T | null>> {
-    const { type } = this.opts
+    return await this.resolveMany(ids, trustAbsent, (text) => parsed<T>(text), (found) => found.data)
+  }
+
+  /** As getMany, but each entity's JSON text (a list page is assembled from them without parsing any). */
+  async getManyJson (ids: number[], trustAbsent: boolean): Promise<Array<string | null>> {
+    return await this.resolveMany(ids, trustAbsent, (text) => text, (found) => found.json)
+  }
+
+  private async resolveMany<R> (ids: number[], trustAbsent: boolean,
+    fromText: (text: string) => R | undefined, fromFound: (found: NonNullable<Found<T>>) => R): Promise<Array<R | null>> {
     const found = await this.lookup(ids)
     return await Promise.all(ids.map(async (id, i) => {
       const entry = found[i]
-      if (entry?.state === 'hit' && isEntityJson(type, id, entry.text)) {
-        const value = parsed<T>(entry.text)
+      if (entry?.state === 'hit' && isEntityJson(this.opts.type, id, entry.text)) {
+        const value = fromText(entry.text)
         if (value !== undefined) {
           this.counted.hit.inc()
           return value
@@ -91,7 +100,8 @@ export class ReadThrough<T> {
         this.counted.negative_hit.inc()
         return null
       }
-      return (await this.miss(id, entry))?.data ?? null
+      const loaded = await this.miss(id, entry)
+      return loaded === null ? null : fromFound(loaded)
     }))
   }
 
