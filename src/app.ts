@@ -13,6 +13,7 @@ import redisPlugin from '../plugins/redis.js'
 import mongoPlugin from '../plugins/mongo.js'
 import kafkaPlugin from '../plugins/kafka.js'
 import storePlugin from '../plugins/store.js'
+import nearCachePlugin from '../plugins/near-cache.js'
 import consumerPlugin from '../plugins/consumer.js'
 import healthRoutes from '../routes/health.js'
 import readRoutes from '../routes/read/index.js'
@@ -62,6 +63,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(redisPlugin)
   await app.register(mongoPlugin)
   await app.register(storePlugin)
+  await app.register(nearCachePlugin)
   const { roles } = config
   if (roles.has('write') || roles.has('consumer')) await app.register(kafkaPlugin)
   if (roles.has('write')) await app.register(import('../plugins/producer.js')) // publisher + relay (writes publish events)

@@ -2,7 +2,10 @@
 // lock that keeps index rebuilds to one at a time. Every key gets the deployment's REDIS_KEY_PREFIX from ioredis.
 import type { EntityType } from '../events/event.js'
 
-export const entityKey = (type: EntityType, id: number): string => `pb:${type}:${id}`
+export const entityKey = (type: EntityType, id: number): string => `${entityKeyPrefix(type)}${id}`
+
+/** What every key of one entity type starts with (the near cache asks Redis to track these prefixes). */
+export const entityKeyPrefix = (type: EntityType): string => `pb:${type}:`
 
 /** Sorted set of post ids scored by id (ids grow with creation, so score order is newest-first order). */
 export const POST_INDEX_KEY = 'pb:posts:index'

@@ -10,6 +10,7 @@ import type { Versioned } from '../store/read.js'
 import { ABSENT_VERSION, casSet, jitteredTtl } from './cas.js'
 import { entityJson, isEntityJson } from './entity-json.js'
 import { entityKey } from './keys.js'
+import type { NearCache, Ticket } from './near-cache.js'
 import { SingleFlight } from './single-flight.js'
 import { timed } from './timed.js'
 
@@ -25,6 +26,8 @@ export interface ReadThroughOptions<T> {
   log: FastifyBaseLogger
   /** How a fill is written: casSet. A seam for the test that holds a fill between its MongoDB read and its write. */
   write?: CacheWrite
+  /** The read role's near cache (NEAR_CACHE_ENTRIES > 0), with the deployment's Redis key prefix its keys carry. */
+  near?: { cache: NearCache, keyPrefix: string }
 }
 
 /** What Redis holds for one id: an entry's text (checked by the caller), a known absence, nothing, or no answer. */
@@ -38,13 +41,13 @@ export class ReadThrough<T> {
   private readonly write: CacheWrite
 
   // Bound metric handles: every lookup counts into one of these series, so none is looked up per request.
-  private readonly counted: Record<'hit' | 'negative_hit' | 'miss' | 'error', { inc: () => void }>
+  private readonly counted: Record<'near_hit' | 'hit' | 'negative_hit' | 'miss' | 'error', { inc: () => void }>
   private readonly lookupTime = redisDuration.bind({ op: 'lookup' })
 
   constructor (private readonly opts: ReadThroughOptions<T>) {
     this.write = opts.write ?? casSet
     const count = (result: string): { inc: () => void } => cacheLookups.bind({ entity: opts.type, result })
-    this.counted = { hit: count('hit'), negative_hit: count('negative_hit'), miss: count('miss'), error: count('error') }
+    this.counted = { near_hit: count('near_hit'), hit: count('hit'), negative_hit: count('negative_hit'), miss: count('miss'), error: count('error') }
   }
 
   /** The entity, or null when it does not exist (possibly known from a negative entry). */
@@ -58,10 +61,23 @@ export class ReadThrough<T> {
    * HMGET and a prefix check (entity-json.ts), no parse and no serialization: the hot path of the whole read role.
    */
   async getJson (id: number): Promise<string | null> {
+    const near = this.opts.near
+    let ticket: Ticket | null = null
+    if (near !== undefined) {
+      const key = near.keyPrefix + entityKey(this.opts.type, id)
+      const text = near.cache.get(key)
+      if (text !== undefined) {
+        this.counted.near_hit.inc()
+        return text
+      }
+      ticket = near.cache.begin(key)
+    }
     const entry = await this.lookupOne(id)
-    if (entry.state === 'hit' && isEntityJson(this.opts.type, id, entry.text)) {
+    const hit = entry.state === 'hit' && isEntityJson(this.opts.type, id, entry.text) ? entry.text : undefined
+    if (ticket !== null) near?.cache.end(ticket, hit)
+    if (hit !== undefined) {
       this.counted.hit.inc()
-      return entry.text
+      return hit
     }
     if (entry.state === 'absent') {
       this.counted.negative_hit.inc()
@@ -204,6 +220,7 @@ export function readThroughFor<T> (app: FastifyInstance, type: EntityType,
   find: (db: Db, id: number) => Promise<Versioned<T> | null>): ReadThrough<T> {
   const db = app.mongo.db!
   const cache = new ReadThrough<T>({
+    near: app.nearCache === null ? undefined : { cache: app.nearCache, keyPrefix: app.redis.options.keyPrefix ?? '' },
     redis: app.redis,
     type,
     load: async (id) => await find(db, id),

@@ -1,0 +1,144 @@
+// The read role's near cache: entity texts kept in process memory for a hit that needs no Redis round trip at all,
+// invalidated by Redis itself. One connection of its own runs CLIENT TRACKING in broadcast mode over the entity key
+// prefixes, redirected to itself, and subscribes to __redis__:invalidate: every change to an entity key (consumer
+// apply, write-through, read-through fill, expiry, eviction, flush) pushes the key's name here and the entry goes.
+//
+// Staleness bound: an entry never outlives the invalidation of its key by more than that message's trip over
+// loopback, and never lives longer than maxAgeMs whatever happens (a connection that dies without a word sends no
+// invalidation; maxAgeMs is what bounds that case). While the tracking connection is not set up, the near cache is
+// off and empty: nothing is served from it and nothing is kept.
+//
+// The race every client-side cache has (a lookup's reply, read before a change, arriving after that change's
+// invalidation) is closed with tickets: a lookup takes one before asking Redis, an invalidation of the key spoils
+// every ticket in flight for it, and only an unspoiled ticket from the current connection may store what it read.
+import type { FastifyBaseLogger } from 'fastify'
+import type { Redis } from 'ioredis'
+
+export interface NearCacheOptions {
+  /** Bound on entries; the oldest go first. */
+  maxEntries: number
+  /** Longest any entry is served, invalidated or not. */
+  maxAgeMs: number
+  log: FastifyBaseLogger
+  now?: () => number
+}
+
+export interface Ticket { key: string, epoch: number }
+
+const CHANNEL = '__redis__:invalidate'
+
+export class NearCache {
+  private readonly entries = new Map<string, { text: string, until: number }>()
+  /** Lookups in flight per key, and whether an invalidation arrived since the first of them began. */
+  private readonly inflight = new Map<string, { count: number, spoiled: boolean }>()
+  /** Grows whenever tracking is (re)established or lost, so a ticket from before can never store. */
+  private epoch = 0
+  private tracking = false
+  private readonly now: () => number
+  private sub: Redis | undefined
+  /** Invalidation messages handled, and the tracking connection's client id once set up (for operators and tests). */
+  invalidations = 0
+  clientId: number | undefined
+
+  constructor (private readonly opts: NearCacheOptions) {
+    this.now = opts.now ?? Date.now
+  }
+
+  get active (): boolean { return this.tracking }
+  get size (): number { return this.entries.size }
+
+  /**
+   * Opens the tracking connection from `redis` (same server and credentials; RESP2, because Redis sends RESP3
+   * clients an 'invalidate' push that ioredis drops, and a RESP2 redirect target gets ordinary pub/sub messages).
+   * `prefixes` are full key prefixes (deployment prefix included) of the keys worth caching.
+   */
+  start (redis: Redis, prefixes: string[]): void {
+    const sub = redis.duplicate({ protocol: 2, keyPrefix: '', autoResubscribe: false, lazyConnect: false, enableOfflineQueue: true })
+    this.sub = sub
+    sub.on('ready', () => { this.track(sub, prefixes).catch(() => {}) }) // track() reports its own failures
+    sub.on('close', () => { this.lose('connection closed') })
+    sub.on('error', () => {}) // 'close' follows; the redis plugin already reports Redis outages
+    sub.on('messageBuffer', (channel: Buffer, message: unknown) => {
+      if (channel.toString() === CHANNEL) this.invalidate(message)
+    })
+  }
+
+  async stop (): Promise<void> {
+    this.lose('closing')
+    this.sub?.disconnect()
+  }
+
+  /** The entry's text while tracking holds and the entry is young enough; undefined otherwise. */
+  get (key: string): string | undefined {
+    const entry = this.entries.get(key)
+    if (entry === undefined) return undefined
+    if (entry.until > this.now()) return entry.text
+    this.entries.delete(key)
+    return undefined
+  }
+
+  /** Before a lookup in Redis: the ticket that may store its result. Null while tracking is off. */
+  begin (key: string): Ticket | null {
+    if (!this.tracking) return null
+    const flight = this.inflight.get(key)
+    if (flight === undefined) this.inflight.set(key, { count: 1, spoiled: false })
+    else flight.count++
+    return { key, epoch: this.epoch }
+  }
+
+  /** After the lookup: stores `text` (an entity's checked text, or undefined for nothing) if the ticket still may. */
+  end (ticket: Ticket, text: string | undefined): void {
+    // Tracking was lost or set up again meanwhile: everything in flight was dropped with the old epoch.
+    if (ticket.epoch !== this.epoch) return
+    const flight = this.inflight.get(ticket.key)
+    /* c8 ignore next -- every ticket of the current epoch has its flight entry */
+    if (flight === undefined) return
+    if (--flight.count === 0) this.inflight.delete(ticket.key)
+    if (text === undefined || flight.spoiled || !this.tracking) return
+    this.entries.set(ticket.key, { text, until: this.now() + this.opts.maxAgeMs })
+    if (this.entries.size > this.opts.maxEntries) this.entries.delete(this.entries.keys().next().value!)
+  }
+
+  /** An invalidation message: the keys changed, or null when Redis flushed everything. */
+  invalidate (message: unknown): void {
+    this.invalidations++
+    if (!Array.isArray(message)) {
+      this.clear()
+      return
+    }
+    for (const k of message as unknown[]) {
+      const key = String(k)
+      this.entries.delete(key)
+      const flight = this.inflight.get(key)
+      if (flight !== undefined) flight.spoiled = true
+    }
+  }
+
+  /** CLIENT TRACKING on this connection itself, then the subscription; only then is the near cache on. */
+  private async track (sub: Redis, prefixes: string[]): Promise<void> {
+    try {
+      const id = await sub.client('ID')
+      this.clientId = id
+      await sub.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id), 'BCAST', ...prefixes.flatMap((p) => ['PREFIX', p]))
+      await sub.subscribe(CHANNEL)
+      this.clear()
+      this.tracking = true
+      this.opts.log.info({ prefixes }, 'near cache: tracking entity keys')
+    } catch (err) {
+      // Stays off (every read asks Redis); ioredis reconnects and 'ready' tries again.
+      this.opts.log.warn({ err }, 'near cache: could not set up tracking; reading through Redis meanwhile')
+    }
+  }
+
+  private lose (why: string): void {
+    if (this.tracking) this.opts.log.warn({ why }, 'near cache: tracking lost; off until it is set up again')
+    this.tracking = false
+    this.clear()
+  }
+
+  private clear (): void {
+    this.epoch++
+    this.entries.clear()
+    this.inflight.clear()
+  }
+}
