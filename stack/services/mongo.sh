@@ -125,7 +125,8 @@ deps_up_mongo() {
 -- FerretDB v1 pushes {_id: v} down as `_jsonb->'_id' @> v`, which its own btree index on (_jsonb->'_id') cannot
 -- serve, so every by-id read scans its table. A GIN index on the same expression can: this trigger gives every
 -- collection table FerretDB creates one (2,000 times faster at 100,000 documents). FerretDB does not know the index
--- exists; it goes with the table.
+-- exists; it goes with the table. fastupdate off: a pending list filled by a burst of inserts made every lookup
+-- scan it (8 ms instead of 0.04 ms after 100,000 inserts), for a few microseconds saved per insert.
 CREATE OR REPLACE FUNCTION postboard_index_id() RETURNS event_trigger LANGUAGE plpgsql AS $$
 DECLARE t regclass;
 BEGIN
@@ -133,7 +134,7 @@ BEGIN
     WHERE c.command_tag = 'CREATE TABLE' AND r.relkind = 'r' AND r.relname NOT LIKE '\_ferretdb\_%'
       AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = r.oid AND a.attname = '_jsonb')
   LOOP
-    EXECUTE format('CREATE INDEX ON %s USING gin ((_jsonb -> ''_id'') jsonb_path_ops)', t);
+    EXECUTE format('CREATE INDEX ON %s USING gin ((_jsonb -> ''_id'') jsonb_path_ops) WITH (fastupdate = off)', t);
   END LOOP;
 END $$;
 DO $$ BEGIN
