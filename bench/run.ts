@@ -93,7 +93,7 @@ async function main (): Promise<void> {
   const readCold = await serve(postboard('read', { ...env, IDENTITY_MODE: 'off', CACHE_TTL_SECONDS: '1' }))
   await pair('misses', 'GET post, cached', spec(readOpen.url, { requests: posts.map((p) => ({ path: p.path })) }),
     `GET post, 1 s TTL over ${POSTS} ids (each id refilled every second)`, spec(readCold.url, { requests: shuffle(posts.map((p) => ({ path: p.path }))) }),
-    undefined, 'each miss is a MongoDB read plus a CAS fill; FerretDB (SQLite) is the store here, mongo:7 in production')
+    undefined, 'each miss is a MongoDB read plus a CAS fill; FerretDB (PostgreSQL backend) is the store here, mongo:7 in production')
 
   // Writes: pooled vs per-request MongoDB connections, events vs write-through.
   const postBody = (i: number): string => JSON.stringify({ user_id: userIds[i % userIds.length], title: `bench write ${i}`, content: 'written by the benchmark' })

@@ -1,5 +1,8 @@
 # Shared helpers for stack.sh: progress lines, port probes and pid-file process control.
 # Each service file defines provision_<s>, start_<s>, port_<s> and url_<s>; these helpers do the rest the same way.
+# Optional hooks: ready_<s> (more than an open port), and for a service that runs on a server of its own (mongo's
+# PostgreSQL) deps_up_<s> (idempotent; before start, and when the service is already up), deps_down_<s> (after the
+# service stopped) and deps_status_<s> (prints its own line, fails when down).
 
 say() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
@@ -49,11 +52,14 @@ up_service() {
   if port_open "$port"; then
     if [ -z "$(service_pid "$s")" ]; then
       say "$s: port $port is already taken by a process this stack did not start; using it as is"
+    elif declare -F "deps_up_$s" >/dev/null; then
+      "deps_up_$s" || return 1
     fi
     say "$s: running at $("url_$s")"
     return 0
   fi
   "provision_$s"
+  if declare -F "deps_up_$s" >/dev/null; then "deps_up_$s" || return 1; fi
   say "$s: starting"
   local t0=$SECONDS
   "start_$s"
@@ -63,6 +69,11 @@ up_service() {
 }
 
 down_service() {
+  stop_service "$1" || return 1
+  if declare -F "deps_down_$1" >/dev/null; then "deps_down_$1" || return 1; fi
+}
+
+stop_service() {
   local s=$1 pid i
   pid=$(service_pid "$s")
   if [ -z "$pid" ]; then
@@ -88,14 +99,16 @@ down_service() {
 }
 
 status_service() {
-  local s=$1 pid
+  local s=$1 pid rc=0
   pid=$(service_pid "$s")
   if port_open "$("port_$s")"; then
     printf '%-7s up    %-40s pid %s\n' "$s" "$("url_$s")" "${pid:-?}"
   else
     printf '%-7s down  %s\n' "$s" "$("url_$s")"
-    return 1
+    rc=1
   fi
+  if declare -F "deps_status_$s" >/dev/null; then "deps_status_$s" || rc=1; fi
+  return $rc
 }
 
 # Hash of the files an artefact is built from, so a changed source rebuilds and an unchanged one is reused.

@@ -312,3 +312,24 @@ t.test('strings that are not well-formed Unicode (lone surrogates) are refused, 
   }
   t.same(statuses, [400, 400, 400], 'each is a 400')
 })
+
+t.test('strings holding U+0000 are refused, in every text field, and nothing is stored', async (t) => {
+  // MongoDB keeps NUL in a string but PostgreSQL-backed stores (FerretDB on PostgreSQL, the local one) cannot: the
+  // same 400 everywhere instead of a 201 in production and a 500 locally.
+  const app = await build(t, { role: 'write' })
+  const json = { 'content-type': 'application/json' }
+  const username = `nul${Date.now()}`
+  const replies = [
+    await app.inject({ method: 'POST', url: '/post_server/users', headers: json, payload: `{"username":"${username}\\u0000x"}` }),
+    await app.inject({ method: 'POST', url: '/post_server/users', headers: json, payload: '{"username":"\\u0000"}' })
+  ]
+  const user = await app.inject({ method: 'POST', url: '/post_server/users', headers: json, payload: { username } })
+  t.equal(user.statusCode, 201, 'the same name without the NUL was never taken')
+  const userId = (user.json<{ user_id: number }>()).user_id
+  for (const fields of [{ title: 'a\u0000b', content: 'c' }, { title: 't', content: '\u0000' }]) {
+    replies.push(await app.inject({ method: 'POST', url: '/post_server/posts', headers: json, payload: { user_id: userId, ...fields } }))
+  }
+  t.same(replies.map((r) => r.statusCode), [400, 400, 400, 400], 'each is a 400')
+  t.match(replies[0]!.json(), { statusCode: 400, message: 'body/username: must not contain U+0000 (NUL)' })
+  t.match(replies[3]!.json(), { message: 'body/content: must not contain U+0000 (NUL)' })
+})

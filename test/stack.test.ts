@@ -42,14 +42,19 @@ t.test('redis: down really stops it, up brings the same data back', async (t) =>
   r2.disconnect()
 })
 
-t.test('mongo: down and up keep the documents', async (t) => {
+t.test('mongo: down stops FerretDB and its PostgreSQL, up keeps the documents', async (t) => {
   const db = uniqueName('pbtest_stack_')
   let client = new MongoClient(stackEnv.MONGODB_URL)
   await client.db(db).collection('c').insertOne({ _id: 1 as never, v: 'kept' })
   await client.close()
   await stack('down', 'mongo')
   t.equal(await statusOf('mongo'), 'down')
+  const { stdout } = await stack('status', 'mongo').catch((err: { stdout: string }) => err)
+  t.match(stdout, /^\s+pg\s+down\s/m, 'the PostgreSQL under FerretDB stopped too')
+  await stack('down', 'mongo') // idempotent
   await stack('up', 'mongo')
+  t.equal(await statusOf('mongo'), 'up')
+  t.match((await stack('status', 'mongo')).stdout, /^\s+pg\s+up\s/m, 'and PostgreSQL is back')
   client = new MongoClient(stackEnv.MONGODB_URL)
   t.match(await client.db(db).collection('c').findOne({}), { v: 'kept' })
   await client.db(db).dropDatabase()

@@ -1,8 +1,8 @@
 // Serializes this process's updates to one document. FerretDB v1 (the dev/test store) runs every update, $inc and
 // findAndModify included, as "read the document, change it in Go, write the whole document back" with no transaction
-// around the pair (handler/msg_findandmodify.go, backends/sqlite/collection.go; FerretDB issue #3040), so two
-// concurrent updates of one document lose one of them: 100 concurrent $inc left 13. MongoDB 7 applies each update
-// atomically and needs none of this; there the lock only queues same-document writes MongoDB would queue anyway.
+// around the pair (handler/common/update.go, backends/postgresql/collection.go; FerretDB issue #3040), so two
+// concurrent updates of one document lose one of them: 100 concurrent $inc counted 2 to 23. MongoDB 7 applies each
+// update atomically and needs none of this; there the lock only queues same-document writes MongoDB would queue anyway.
 // The lock is per process: several write replicas on FerretDB can still lose a concurrent update (README, Writes).
 
 const tails = new Map<string, Promise<void>>()

@@ -39,9 +39,9 @@ const compileStrict: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => 
       value = copy
     }
     if (check.Check(value)) {
-      const malformed = httpPart === 'body' ? lonelySurrogatePath(value, '') : null
-      if (malformed === null) return { value }
-      return { error: [{ message: 'must be well-formed Unicode (no lone surrogates)', instancePath: malformed }] as FastifySchemaValidationError[] }
+      const unstorable = httpPart === 'body' ? unstorableString(value, '') : null
+      if (unstorable === null) return { value }
+      return { error: [unstorable] as FastifySchemaValidationError[] }
     }
     return { error: [...check.Errors(value)].map((e) => ({ message: e.message, instancePath: e.path })) as FastifySchemaValidationError[] }
   }
@@ -50,13 +50,21 @@ const compileStrict: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => 
 // JSON may escape a lone surrogate ("\ud800"); BSON stores strings as UTF-8, so MongoDB would keep U+FFFD while the
 // response, the event and the cache kept the surrogate: store and cache would disagree (test/rel-fuzz.test.ts).
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+// JSON may also escape U+0000 ("\u0000"). MongoDB keeps it, but PostgreSQL-backed MongoDB-compatible stores cannot
+// (jsonb has no NUL: FerretDB on PostgreSQL, the local and test store, fails the write), and no name, title or
+// content needs it: refused everywhere alike rather than a 201 in production and a 500 elsewhere.
+const NUL = '\u0000'
 
-/** The path of the first string holding a lone surrogate, or null when every string is well-formed. */
-function lonelySurrogatePath (value: unknown, path: string): string | null {
-  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? path : null
+/** The first string the store could not keep exactly as sent, as a validation error; null when every one is fine. */
+function unstorableString (value: unknown, path: string): { message: string, instancePath: string } | null {
+  if (typeof value === 'string') {
+    if (LONE_SURROGATE.test(value)) return { message: 'must be well-formed Unicode (no lone surrogates)', instancePath: path }
+    if (value.includes(NUL)) return { message: 'must not contain U+0000 (NUL)', instancePath: path }
+    return null
+  }
   if (value === null || typeof value !== 'object') return null
   for (const [key, v] of Object.entries(value)) {
-    const found = lonelySurrogatePath(v, `${path}/${key}`)
+    const found = unstorableString(v, `${path}/${key}`)
     if (found !== null) return found
   }
   return null

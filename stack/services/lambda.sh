@@ -48,7 +48,7 @@ start_lambda() {
     ${TOKEN_AUDIENCE:+TOKEN_AUDIENCE="$TOKEN_AUDIENCE"} ${TOKEN_JWKS_URL:+TOKEN_JWKS_URL="$TOKEN_JWKS_URL"} \
     ${TOKEN_ALGORITHMS:+TOKEN_ALGORITHMS="$TOKEN_ALGORITHMS"} \
     "$(lambda_emulator)" --runtime-interface-emulator-address "127.0.0.1:$LAMBDA_PORT" \
-    --runtime-api-address "127.0.0.1:$((LAMBDA_PORT + 1))" "$bootstrap"
+    --runtime-api-address "127.0.0.1:$LAMBDA_RUNTIME_PORT" "$bootstrap"
 }
 
 # The port opens before the runtime has loaded the handler; one real invoke proves the whole path.
