@@ -2,7 +2,7 @@
 import neostandard from 'neostandard'
 
 export default [
-  ...neostandard({ ts: true, ignores: ['dist/**', 'node_modules/**', '.stack/**', 'coverage/**', '.tap/**'] }),
+  ...neostandard({ ts: true, ignores: ['dist/**', 'node_modules/**', '.stack/**', 'coverage/**', '.tap/**', 'bench/tmp/**', '.tmp-rel/**'] }),
   {
     rules: {
       // TypeBox's idiom names a schema constant and its Static type the same (`const User` / `type User`).

@@ -86,6 +86,11 @@ async function main (): Promise<void> {
   await pair('identity cost', 'GET post, IDENTITY_MODE=off', spec(readOpen.url, { requests: posts.map((p) => ({ path: p.path })) }),
     'GET post, identity validated (cached verdicts)', spec(readAuth.url, { requests: posts }),
     { target: '≥ 0.95×', met: (r) => (ratio(r) ?? 0) >= 0.95 })
+  // The stretch: the same reads through a read role whose near cache (NEAR_CACHE_ENTRIES) skips Redis on a hit.
+  const readNear = await serve(postboard('read', { ...env, IDENTITY_MODE: 'lambda', NEAR_CACHE_ENTRIES: '100000' }))
+  await pair('near cache (opt-in)', 'Fastify + Redis GET', redisCeiling, 'GET /get_server/posts/{id}, identity validated, NEAR_CACHE_ENTRIES=100000',
+    spec(readNear.url, { requests: posts }), undefined,
+    'entries invalidated by Redis client tracking; its added staleness is measured below (freshness with and without it)')
   await pair('list pages', 'Fastify + Redis GET', redisCeiling, 'GET /get_server/posts?limit=20',
     spec(readAuth.url, { path: '/get_server/posts?limit=20', headers: bearer }))
 

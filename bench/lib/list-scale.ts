@@ -54,10 +54,13 @@ export async function listScale (log: (m: string) => void, seconds: number, roun
     try {
       const started = Date.now()
       // A cold index is rebuilt in the background while pages read MongoDB; wait until pages come from Redis.
+      // (A cold page is a MongoDB query over every post; on the local FerretDB it may outlast the server's request
+      // timeout, which closes the socket: that is "not yet", not a failure.)
       await until(`the ${n} post index`, async () => {
-        const res = await fetch(`${read.url}/get_server/posts?limit=20`)
+        const res = await fetch(`${read.url}/get_server/posts?limit=20`).catch(() => null)
+        if (res?.status !== 200) return false
         const page = await res.json() as { items: Array<{ post_id: number }> }
-        return res.status === 200 && page.items[0]?.post_id === n && await indexReady(env)
+        return page.items[0]?.post_id === n && await indexReady(env)
       }, 30 * 60_000)
       log(`list at ${n.toLocaleString()} posts: index ready after ${Math.round((Date.now() - started) / 1000)}s`)
       // The first page, one from the middle and one near the oldest post.
