@@ -9,8 +9,22 @@ url_mongo() { echo "mongodb://127.0.0.1:$MONGO_PORT"; }
 
 ferretdb_bin() { echo "$CACHE_DIR/ferretdb-$(stamp_of "$ROOT"/stack/ferretdb/{go.mod,go.sum,main.go})/ferretdb"; }
 
-PG_DATA=$STACK_DIR/data/postgres
-PG_SOCKET_DIR=$STACK_DIR/run/postgres
+# As root, PostgreSQL runs as the unprivileged postgres user (below), which must reach its folders. A stack inside a
+# private folder (a clone under /root, say) keeps PostgreSQL's data, socket and log under /var/tmp instead, in a
+# folder named after the stack's, so `npm run dev` works from any clone; everything else stays in $STACK_DIR.
+pg_home() {
+  local d=$STACK_DIR
+  while [ ! -e "$d" ]; do d=$(dirname "$d"); done
+  if [ "$(id -u)" -eq 0 ] && ! runuser -u nobody -- test -x "$d" 2>/dev/null; then
+    echo "/var/tmp/postboard-pg-$(printf %s "$STACK_DIR" | sha256sum | cut -c1-12)"
+  else
+    echo "$STACK_DIR"
+  fi
+}
+PG_HOME=$(pg_home)
+PG_DATA=$PG_HOME/data/postgres
+PG_SOCKET_DIR=$PG_HOME/run/postgres
+PG_LOG=$PG_HOME/log/postgres.log
 
 # pool_max_conns: FerretDB v1 runs an update or findAndModify by holding one pooled connection for the query that
 # finds the documents while it takes a second one for the write (handler/common/update.go, backends/postgresql
@@ -67,7 +81,7 @@ pg_init() {
   pg_own "$PG_DATA"
   chmod 700 "$PG_DATA"
   as_pg test -w "$PG_DATA" ||
-    die "mongo: user postgres cannot reach $PG_DATA (a parent folder is private); set POSTBOARD_STACK_DIR elsewhere"
+    die "mongo: user postgres cannot reach $PG_DATA; set POSTBOARD_STACK_DIR to a folder it can reach"
   say "mongo: creating the PostgreSQL cluster in $PG_DATA"
   # Trust on the local socket and 127.0.0.1 only, like the stack's Redis: a dev/test store, never exposed.
   # C locale: byte-order text, no dependence on the machine's locales.
@@ -109,13 +123,13 @@ deps_up_mongo() {
     port_open "$POSTGRES_PORT" && die "mongo: port $POSTGRES_PORT is taken by another server; set STACK_POSTGRES_PORT"
     write_pg_config
     pg_own "$PG_SOCKET_DIR"
-    mkdir -p "$STACK_DIR/log"
-    touch "$(log_file postgres)"
-    pg_own "$(log_file postgres)"
+    mkdir -p "$(dirname "$PG_LOG")"
+    touch "$PG_LOG"
+    pg_own "$PG_LOG"
     say "mongo: starting PostgreSQL on port $POSTGRES_PORT"
-    pg_ctl_ -l "$(log_file postgres)" -w -t 60 start >/dev/null || {
-      tail -n 20 "$(log_file postgres)" >&2
-      die "mongo: PostgreSQL did not start; see $(log_file postgres)"
+    pg_ctl_ -l "$PG_LOG" -w -t 60 start >/dev/null || {
+      tail -n 20 "$PG_LOG" >&2
+      die "mongo: PostgreSQL did not start; see $PG_LOG"
     }
   fi
   if [ "$(pg_sql postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'")" != 1 ]; then
@@ -150,7 +164,7 @@ deps_down_mongo() {
   pg_running || return 0
   say "mongo: stopping PostgreSQL"
   # fast: disconnects any client and shuts down cleanly (checkpoint), unlike smart (waits for clients) or immediate.
-  pg_ctl_ -m fast -w -t 60 stop >/dev/null || { say "mongo: PostgreSQL did not stop; see $(log_file postgres)"; return 1; }
+  pg_ctl_ -m fast -w -t 60 stop >/dev/null || { say "mongo: PostgreSQL did not stop; see $PG_LOG"; return 1; }
 }
 
 deps_status_mongo() {
