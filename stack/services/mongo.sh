@@ -44,7 +44,8 @@ pg_bindir() {
 # PostgreSQL refuses to run as root: as root, run its programs as the package's unprivileged `postgres` user;
 # as anyone else, run them directly.
 as_pg() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # From /: the caller's folder may be one the postgres user cannot enter (psql and pg_ctl would complain).
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 pg_ctl_() { as_pg "$(pg_bindir)/pg_ctl" -D "$PG_DATA" "$@"; }
