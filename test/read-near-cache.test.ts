@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { build } from './helper.js'
 import { NO_IDENTITY, eventOf, insertPosts, metricValue, postDoc, waitFor } from './helper-read.js'
 import { entityKey } from '../src/cache/keys.js'
-import type { NearCache } from '../src/cache/near-cache.js'
+import { NearCache } from '../src/cache/near-cache.js'
 import { applyEvent } from '../src/consumer/apply.js'
 import { cacheLookups } from '../src/metrics.js'
 
@@ -91,4 +91,30 @@ t.test('tracking lost: empty and off (reads go to Redis) until tracking is set u
   const nearHits = await metricValue(cacheLookups, { entity: 'post', result: 'near_hit' })
   for (let i = 0; i < 2; i++) t.equal((await app.inject('/get_server/posts/7')).statusCode, 200)
   t.equal(await metricValue(cacheLookups, { entity: 'post', result: 'near_hit' }), nearHits + 1, 'kept near again')
+})
+
+t.test('no entry outlives NEAR_CACHE_MAX_AGE_MS; concurrent lookups of one key share its spoiling', async (t) => {
+  const app = await build(t, { role: 'read' }, NO_IDENTITY)
+  let clock = 1_000_000
+  const near = new NearCache({ maxEntries: 10, maxAgeMs: 1000, log: app.log, now: () => clock })
+  const prefix = app.redis.options.keyPrefix ?? ''
+  near.start(app.redis, [prefix + 'pb:post:'])
+  t.teardown(async () => { await near.stop() })
+  await waitFor('tracking set up', async () => near.active)
+
+  near.end(near.begin(fullKey(app, 1))!, 'young')
+  clock += 999
+  t.equal(near.get(fullKey(app, 1)), 'young', 'served within its age')
+  clock += 1
+  t.equal(near.get(fullKey(app, 1)), undefined, 'gone at NEAR_CACHE_MAX_AGE_MS, invalidated or not')
+  t.equal(near.size, 0)
+
+  const first = near.begin(fullKey(app, 2))!
+  const second = near.begin(fullKey(app, 2))!
+  const seen = near.invalidations
+  await app.redis.hset(entityKey('post', 2), 'v', '1', 'd', 'changed')
+  await invalidated(near, seen)
+  near.end(first, 'read before the change')
+  near.end(second, 'also read before the change')
+  t.equal(near.get(fullKey(app, 2)), undefined, 'neither lookup in flight during the change stored anything')
 })

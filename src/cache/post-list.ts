@@ -36,7 +36,7 @@ export class PostList {
       return pageOf(rows.slice(0, limit).map(postJson), rows.length > limit, rows[limit - 1]?.post_id)
     }
     const pageIds = ids.slice(0, limit)
-    const items = (await this.posts.getManyJson(pageIds, false)).filter((p): p is string => p !== null)
+    const items = (await this.posts.getManyJson(pageIds)).filter((p): p is string => p !== null)
     return pageOf(items, ids.length > limit, pageIds.at(-1))
   }
 

@@ -50,12 +50,6 @@ export class ReadThrough<T> {
     this.counted = { near_hit: count('near_hit'), hit: count('hit'), negative_hit: count('negative_hit'), miss: count('miss'), error: count('error') }
   }
 
-  /** The entity, or null when it does not exist (possibly known from a negative entry). */
-  async get (id: number): Promise<T | null> {
-    const [value] = await this.getMany([id], true)
-    return value ?? null
-  }
-
   /**
    * The entity's JSON text, or null when it does not exist: GET by id sends it as the body as it is. A hit costs one
    * HMGET and a prefix check (entity-json.ts), no parse and no serialization: the hot path of the whole read role.
@@ -88,36 +82,19 @@ export class ReadThrough<T> {
   }
 
   /**
-   * Entities in the order asked, null where absent. trustAbsent=false re-reads ids cached as absent: the list index
-   * says they exist, so a negative entry there is older than the create whose event has not landed yet.
+   * Entities' JSON texts in the order asked, null where absent: a list page is assembled from them without parsing
+   * any. A negative entry is read again rather than trusted: the list index says the id exists, so the entry is older
+   * than the create whose event has not landed yet.
    */
-  async getMany (ids: number[], trustAbsent: boolean): Promise<Array<T | null>> {
-    return await this.resolveMany(ids, trustAbsent, (text) => parsed<T>(text), (found) => found.data)
-  }
-
-  /** As getMany, but each entity's JSON text (a list page is assembled from them without parsing any). */
-  async getManyJson (ids: number[], trustAbsent: boolean): Promise<Array<string | null>> {
-    return await this.resolveMany(ids, trustAbsent, (text) => text, (found) => found.json)
-  }
-
-  private async resolveMany<R> (ids: number[], trustAbsent: boolean,
-    fromText: (text: string) => R | undefined, fromFound: (found: NonNullable<Found<T>>) => R): Promise<Array<R | null>> {
+  async getManyJson (ids: number[]): Promise<Array<string | null>> {
     const found = await this.lookup(ids)
     return await Promise.all(ids.map(async (id, i) => {
       const entry = found[i]
       if (entry?.state === 'hit' && isEntityJson(this.opts.type, id, entry.text)) {
-        const value = fromText(entry.text)
-        if (value !== undefined) {
-          this.counted.hit.inc()
-          return value
-        }
+        this.counted.hit.inc()
+        return entry.text
       }
-      if (entry?.state === 'absent' && trustAbsent) {
-        this.counted.negative_hit.inc()
-        return null
-      }
-      const loaded = await this.miss(id, entry)
-      return loaded === null ? null : fromFound(loaded)
+      return (await this.miss(id, entry))?.json ?? null
     }))
   }
 
@@ -201,15 +178,6 @@ const ABSENT: Lookup = { state: 'absent' }
 function classify (v: string | null, d: string | null): Lookup {
   if (v === null || d === null) return MISS
   return d === '' ? ABSENT : { state: 'hit', text: d }
-}
-
-/** The parsed entry, or undefined when its text is not JSON after all (then it is read past like any foreign entry). */
-function parsed<T> (text: string): T | undefined {
-  try {
-    return JSON.parse(text) as T
-  } catch {
-    return undefined
-  }
 }
 
 /**
