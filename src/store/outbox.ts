@@ -48,18 +48,16 @@ export async function clearPublished (db: Db, events: Array<Pick<EntityEvent, 't
   let cleared = 0
   for (const type of ['user', 'post'] as const) {
     const mine = events.filter((e) => e.type === type)
-    if (mine.length === 0) continue
-    const keys = mine.map((e) => docKey(db.databaseName, COLLECTION[type], e.id))
-    cleared += await withDocLocks(keys, async () => {
-      let modified = 0
-      for (let i = 0; i < mine.length; i += STATEMENTS_PER_UPDATE) {
-        const res = await entities(db, type).bulkWrite(mine.slice(i, i + STATEMENTS_PER_UPDATE).map((e) => ({
+    for (let i = 0; i < mine.length; i += STATEMENTS_PER_UPDATE) {
+      const chunk = mine.slice(i, i + STATEMENTS_PER_UPDATE)
+      // Locked per command, not per batch: a like of one of these waits for a few statements, not for the whole batch.
+      cleared += await withDocLocks(chunk.map((e) => docKey(db.databaseName, COLLECTION[type], e.id)), async () => {
+        const res = await entities(db, type).bulkWrite(chunk.map((e) => ({
           updateOne: { filter: { _id: e.id, version: e.version }, update: { $unset: { pending_since: '' } } }
         })), { ordered: false })
-        modified += res.modifiedCount
-      }
-      return modified
-    })
+        return res.modifiedCount
+      })
+    }
   }
   return cleared
 }
