@@ -1,6 +1,7 @@
 // Clears the pending marks of published events in the background, coalesced: publishing never waits for MongoDB, and
 // however many batches were acknowledged meanwhile, one clear (one update per entity type and chunk) takes them all.
 // Only the newest published version of each entity is kept: clearing it is exactly what clearing each would leave.
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import { eventKey, type EntityEvent } from './event.js'
 
@@ -69,6 +70,7 @@ export class MarkClearer {
         if (this.clearing.size >= MAX_CLEAR) break
       }
       if (this.held.size < MAX_HELD) this.dropping = false
+      const started = performance.now()
       try {
         await this.clear([...this.clearing.values()])
       } catch (err) {
@@ -78,6 +80,9 @@ export class MarkClearer {
       } finally {
         this.clearing = new Map()
       }
+      // Housekeeping must not starve the writes it follows: rest as long as the clear took before the next one (a few
+      // milliseconds on MongoDB; on a store where each statement scans the collection, half of its time at most).
+      if (this.held.size > 0) await sleep(performance.now() - started)
     }
   }
 }
