@@ -13,6 +13,8 @@ import { listScale } from './lib/list-scale.js'
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const CONNECTIONS = 50
+/** Connections for the write rows (BENCH_WRITE_CONNECTIONS to compare with the 5 earlier reports used). */
+const WRITE_CONNECTIONS = Number(process.env.BENCH_WRITE_CONNECTIONS ?? 50)
 // Seeded through the real write API, which the local FerretDB makes slow (see README): modest by default.
 const POSTS = Number(process.env.BENCH_POSTS ?? 500)
 const log = (msg: string): void => { process.stdout.write(`[bench] ${msg}\n`) }
@@ -100,19 +102,21 @@ async function main (): Promise<void> {
     `GET post, 1 s TTL over ${POSTS} ids (each id refilled every second)`, spec(readCold.url, { requests: shuffle(posts.map((p) => ({ path: p.path }))) }),
     undefined, 'each miss is a MongoDB read plus a CAS fill; FerretDB (PostgreSQL backend) is the store here, mongo:7 in production')
 
-  // Writes: pooled vs per-request MongoDB connections, events vs write-through.
+  // Writes (write-path owner): 50 connections, like every other row. 2,000 creates/s at 5 connections would need
+  // 2.5 ms per request end to end (Little's law), which no store round trip plus a Kafka acknowledgement allows.
+  const W = WRITE_CONNECTIONS
   const postBody = (i: number): string => JSON.stringify({ user_id: userIds[i % userIds.length], title: `bench write ${i}`, content: 'written by the benchmark' })
   const creates = Array.from({ length: 500 }, (_, i) => ({ method: 'POST' as const, path: '/post_server/posts', body: postBody(i), headers: { 'content-type': 'application/json' } }))
   const writePerRequest = await serve(postboard('write', env, ['--write-connections', 'per-request']))
   const writeThrough = await serve(postboard('write', env, ['--cache-update', 'write-through']))
-  await pair('POST /posts', 'write role, per-request connections (seed 000)', spec(writePerRequest.url, { requests: creates, connections: 5 }),
-    'write role, pooled connections', spec(write.url, { requests: creates, connections: 5 }),
+  await pair(`POST /posts, ${W} connections`, 'write role, per-request connections (seed 000)', spec(writePerRequest.url, { requests: creates, connections: W }),
+    'write role, pooled connections', spec(write.url, { requests: creates, connections: W }),
     { target: 'pooled ≥ 2,000/s', met: (r) => r.subject.rps >= 2000 })
-  await pair('POST /posts cache update', 'events (consumer fills Redis)', spec(write.url, { requests: creates, connections: 5 }),
-    'write-through (+ Redis CAS before answering)', spec(writeThrough.url, { requests: creates, connections: 5 }))
+  await pair(`POST /posts cache update, ${W} connections`, 'events (consumer fills Redis)', spec(write.url, { requests: creates, connections: W }),
+    'write-through (+ Redis CAS before answering)', spec(writeThrough.url, { requests: creates, connections: W }))
   const likes = shuffle(postIds).slice(0, 200).map((id) => ({ method: 'POST' as const, path: `/post_server/posts/${id}/like` }))
-  await pair('likes', 'POST /posts (pooled)', spec(write.url, { requests: creates, connections: 5 }),
-    'POST /posts/{id}/like over 200 posts', spec(write.url, { requests: likes, connections: 5 }))
+  await pair(`likes, ${W} connections`, 'POST /posts (pooled)', spec(write.url, { requests: creates, connections: W }),
+    'POST /posts/{id}/like over 200 posts', spec(write.url, { requests: likes, connections: W }))
 
   // Mixed 95/5 with end-to-end freshness, then every touched key compared with MongoDB.
   // The write scenarios leave a backlog on the local FerretDB; start the mixed run from a drained pipeline.

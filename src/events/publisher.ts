@@ -6,6 +6,7 @@ import kafkajs, { type Kafka, type Producer } from 'kafkajs'
 import type { FastifyBaseLogger } from 'fastify'
 import { eventsPublished, producerErrors } from '../metrics.js'
 import { eventKey, type EntityEvent } from './event.js'
+import { MarkClearer, type Published } from './mark-clearer.js'
 
 export type PublishPath = 'inline' | 'relay'
 
@@ -15,8 +16,11 @@ export interface PublisherOptions {
   log: FastifyBaseLogger
   /** Runs before the first send (and again after a failure, until it succeeds): create missing topics. */
   prepare: () => Promise<void>
-  /** Receives every acknowledged batch, to clear the documents' pending marks. Errors are logged, not thrown. */
-  onPublished: (events: EntityEvent[]) => Promise<void>
+  /**
+   * Clears the pending marks of acknowledged events. Runs in the background (see MarkClearer), never in a request's or
+   * the next batch's way; errors are logged, not thrown.
+   */
+  onPublished: (events: Published[]) => Promise<void>
   /** How long a request waits for its event's acknowledgement before leaving it to the relay. */
   inlineTimeoutMs?: number
 }
@@ -47,9 +51,16 @@ export class Publisher {
   /** Set once close() stops waiting: a connect still in progress then disconnects instead of serving. */
   private abandoned = false
   private readonly inlineTimeoutMs: number
+  private readonly clearer: MarkClearer
 
   constructor (private readonly opts: PublisherOptions) {
     this.inlineTimeoutMs = opts.inlineTimeoutMs ?? 1000
+    this.clearer = new MarkClearer(opts.onPublished, opts.log)
+  }
+
+  /** Whether this version is on Kafka and only its pending mark is still to be cleared: the relay need not send it. */
+  awaitsClear (type: EntityEvent['type'], id: number, version: number): boolean {
+    return this.clearer.awaitsClear(type, id, version)
   }
 
   /** False from a failed or timed-out publish until the next acknowledged one: writes meanwhile skip Kafka. */
@@ -94,15 +105,18 @@ export class Publisher {
     await this.connected()
   }
 
-  /** Stops taking events, sends what is queued (within a budget), then disconnects. */
+  /** Resolves once every mark of an acknowledged event so far has been cleared (or its clear failed). */
+  async cleared (): Promise<void> {
+    await this.clearer.idle()
+  }
+
+  /** Stops taking events, sends what is queued and clears their marks (within a budget), then disconnects. */
   async close (): Promise<void> {
     this.closed = true
-    const drained = this.draining
-    if (drained !== null) {
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([drained, new Promise((resolve) => { timer = setTimeout(resolve, CLOSE_BUDGET_MS) })])
-      clearTimeout(timer)
-    }
+    const drained = (this.draining ?? Promise.resolve()).then(async () => { await this.clearer.idle() })
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([drained, new Promise((resolve) => { timer = setTimeout(resolve, CLOSE_BUDGET_MS) })])
+    clearTimeout(timer)
     this.abandoned = true
     await this.dropProducer()
   }
@@ -132,10 +146,8 @@ export class Publisher {
         }
         return
       }
-      // Waited for before the next batch, so clearing keeps pace with publishing; the requests are already answered.
-      await this.opts.onPublished(batch.map((item) => item.event)).catch((err: unknown) => {
-        this.opts.log.warn({ err }, 'kafka: published, but could not clear the pending marks; the relay will publish those again')
-      })
+      // Cleared in the background: the next batch (and every request waiting on it) never waits for MongoDB.
+      this.clearer.add(batch.map((item) => item.event))
     }
   }
 

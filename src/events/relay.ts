@@ -88,8 +88,12 @@ export class Relay {
     let published = 0
     let more = false
     for (const { type, docs } of scans) {
-      const due = docs.filter((doc) => doc.pending_since !== undefined && doc.pending_since <= cutoff)
-      if (due.length === batchSize) more = true
+      const overdue = docs.filter((doc) => doc.pending_since !== undefined && doc.pending_since <= cutoff)
+      // A version this process already has on Kafka is only waiting for its mark to be cleared: sending it again would
+      // just add to the work when clearing falls behind.
+      const due = overdue.filter((doc) => !publisher.awaitsClear(type, doc._id, doc.version))
+      // A full batch means more may be waiting, unless it is all waiting for clears: then the next interval looks again.
+      if (overdue.length === batchSize && due.length > 0) more = true
       // Queued together, with no await in between: a newer event this process queues for one of these documents
       // after the scan is queued after ours, and one queued before it makes the publisher fold ours into it.
       const outcomes = await Promise.all(due.map(async (doc) => await publisher.publish(eventOf(type, doc, doc.pending_since), 'relay')))

@@ -79,27 +79,29 @@ export async function ensureIndexes (db: Db): Promise<void> {
 }
 
 const DUPLICATE_KEY = 11000
-const MAX_ID_ATTEMPTS = 10
 
 export function isDuplicateKey (err: unknown): err is MongoServerError {
   return err instanceof MongoServerError && err.code === DUPLICATE_KEY
 }
 
-/** Next integer id for a collection: one $inc upsert on its counter, so ids only grow and are never handed out twice. */
-export async function nextId (db: Db, name: EntityCollection): Promise<number> {
+/**
+ * Reserves `count` consecutive ids for a collection with one $inc upsert on its counter and returns the first, so ids
+ * only grow and are never handed out twice, and a batch of creates costs one counter update instead of one each.
+ */
+export async function reserveIds (db: Db, name: EntityCollection, count: number): Promise<number> {
   // The lock makes the counter exact within a process on FerretDB (see doc-lock.ts); across processes there a lost
-  // increment can repeat an id, which insertWithNewId detects by the unique _id and answers with the next one.
+  // increment can repeat an id, which the create batcher detects by the unique _id and answers with the next one.
   return await withDocLock(docKey(db.databaseName, 'counters', name), async () => {
     for (let attempt = 1; ; attempt++) {
       try {
         const doc = await counters(db).findOneAndUpdate(
           { _id: name },
-          { $inc: { seq: 1 } },
+          { $inc: { seq: count } },
           { upsert: true, returnDocument: 'after' }
         )
         /* c8 ignore next -- an upsert with returnDocument 'after' always returns the document */
         if (doc === null) throw new Error(`counter ${name} did not return a value`)
-        return doc.seq
+        return doc.seq - count + 1
       } catch (err) {
         // Two first-ever upserts racing both try to insert the counter; the loser just goes again.
         /* c8 ignore next -- needs two processes creating the very first entity at once */
@@ -107,38 +109,4 @@ export async function nextId (db: Db, name: EntityCollection): Promise<number> {
       }
     }
   })
-}
-
-/**
- * Inserts a new entity under the next id, holding that document's lock so `committed` (which queues its event) runs
- * before any later change of the same document can. A duplicate key on _id means a counter race (see nextId) and is
- * retried with a fresh id; any other duplicate (the username index) is rethrown for the caller to explain.
- */
-export async function insertWithNewId<T extends { _id: number }> (
-  db: Db, name: EntityCollection, build: (id: number) => T, committed: (doc: T) => void
-): Promise<T> {
-  const collection = db.collection<{ _id: number }>(name)
-  for (let attempt = 1; ; attempt++) {
-    const doc = build(await nextId(db, name))
-    const inserted = await withDocLock(docKey(db.databaseName, name, doc._id), async () => {
-      try {
-        await collection.insertOne(doc)
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err
-        // MongoDB names the index in keyPattern; FerretDB does not, so ask whether the id itself is taken.
-        /* c8 ignore next 2 -- keyPattern comes from MongoDB 7; FerretDB (the test store) leaves it out */
-        const onId = err.keyPattern !== undefined
-          ? '_id' in err.keyPattern
-          : await collection.countDocuments({ _id: doc._id }, { limit: 1 }) > 0
-        if (!onId) throw err
-        /* c8 ignore next -- needs ten id collisions in a row */
-        if (attempt >= MAX_ID_ATTEMPTS) throw new Error(`no free ${name} id after ${attempt} attempts`)
-        return false
-      }
-      committed(doc)
-      return true
-    })
-    /* c8 ignore next -- an id collision needs two processes sharing a FerretDB counter */
-    if (inserted) return doc
-  }
 }

@@ -30,25 +30,34 @@ export function eventOf (type: EntityType, doc: EntityDoc, occurredAt?: Date): E
 }
 
 /**
+ * Update statements per command. FerretDB v1 keeps each statement's query (and its pooled backend connection) open
+ * until the whole command returns (handler/msg_update.go defers the close inside its loop), so a command of hundreds
+ * of statements exhausts its PostgreSQL pool and hangs the server for good. A few per command stays far below any pool.
+ */
+const STATEMENTS_PER_UPDATE = 8
+
+/**
  * Clears the pending marks of published events, each only if its document is still at the published version: a change
  * that landed meanwhile keeps its mark (and is published on its own), so no relay or replica can clear a version
- * nobody published. One update per entity type for the whole batch: on FerretDB, where every non-_id filter scans
- * the collection and every write commits alone, that is one scan and one commit instead of one per event.
+ * nobody published. One update statement per document, a few per round trip, each with a plain `{_id, version}`
+ * filter: MongoDB answers each from the _id index, and FerretDB pushes such equality filters down to its backend (an
+ * $or or $in filter, by contrast, it matches in Go against every document of the collection).
  * Returns how many marks were cleared.
  */
 export async function clearPublished (db: Db, events: Array<Pick<EntityEvent, 'type' | 'id' | 'version'>>): Promise<number> {
   let cleared = 0
   for (const type of ['user', 'post'] as const) {
     const mine = events.filter((e) => e.type === type)
-    if (mine.length === 0) continue
-    const keys = mine.map((e) => docKey(db.databaseName, COLLECTION[type], e.id))
-    cleared += await withDocLocks(keys, async () => {
-      const res = await entities(db, type).updateMany(
-        { $or: mine.map((e) => ({ _id: e.id, version: e.version })) },
-        { $unset: { pending_since: '' } }
-      )
-      return res.modifiedCount
-    })
+    for (let i = 0; i < mine.length; i += STATEMENTS_PER_UPDATE) {
+      const chunk = mine.slice(i, i + STATEMENTS_PER_UPDATE)
+      // Locked per command, not per batch: a like of one of these waits for a few statements, not for the whole batch.
+      cleared += await withDocLocks(chunk.map((e) => docKey(db.databaseName, COLLECTION[type], e.id)), async () => {
+        const res = await entities(db, type).bulkWrite(chunk.map((e) => ({
+          updateOne: { filter: { _id: e.id, version: e.version }, update: { $unset: { pending_since: '' } } }
+        })), { ordered: false })
+        return res.modifiedCount
+      })
+    }
   }
   return cleared
 }

@@ -2,7 +2,8 @@
 import type { Db } from 'mongodb'
 import { UnknownAuthor } from '../errors.js'
 import type { CreatePostBody, Post } from '../schemas.js'
-import { insertWithNewId, posts, toPost, type PostDoc } from './collections.js'
+import { posts, toPost, type PostDoc } from './collections.js'
+import { insertWithNewId } from './create-batcher.js'
 import { docKey, withDocLock } from './doc-lock.js'
 import { userExists } from './users.js'
 

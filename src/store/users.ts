@@ -1,7 +1,9 @@
 // User writes and lookups against MongoDB.
 import type { Db } from 'mongodb'
 import { UsernameTaken } from '../errors.js'
-import { insertWithNewId, isDuplicateKey, users, type UserDoc } from './collections.js'
+import { isDuplicateKey, users, type UserDoc } from './collections.js'
+import { insertWithNewId } from './create-batcher.js'
+import { KnownIds } from './known-ids.js'
 
 /**
  * Creates a user at version 1, marked pending in the same insert. `committed` runs under the new document's lock
@@ -13,14 +15,23 @@ export async function createUser (db: Db, username: string, committed: (doc: Use
   if (await users(db).countDocuments({ username }, { limit: 1 }) > 0) throw new UsernameTaken(username)
   const now = new Date()
   try {
-    return await insertWithNewId<UserDoc>(db, 'users',
+    const doc = await insertWithNewId<UserDoc>(db, 'users',
       (id) => ({ _id: id, username, created_at: now, version: 1, pending_since: now }), committed)
+    knownUsers.remember(db.databaseName, doc._id)
+    return doc
   } catch (err) {
     if (isDuplicateKey(err)) throw new UsernameTaken(username)
     throw err
   }
 }
 
+/**
+ * Whether a user exists. Users are never deleted, so a yes is remembered (bounded, least recently used out) and a
+ * post's author check costs no MongoDB read after the first; a no is never remembered, since the user may be created
+ * the next moment. Concurrent checks of one unknown id share one read.
+ */
 export async function userExists (db: Db, id: number): Promise<boolean> {
-  return (await users(db).countDocuments({ _id: id }, { limit: 1 })) > 0
+  return await knownUsers.check(db.databaseName, id, async () => (await users(db).countDocuments({ _id: id }, { limit: 1 })) > 0)
 }
+
+export const knownUsers = new KnownIds(100_000)
