@@ -8,7 +8,7 @@ import { Publisher } from '../src/events/publisher.js'
 import { Relay } from '../src/events/relay.js'
 import { timed } from '../src/cache/timed.js'
 import { mongoDuration } from '../src/metrics.js'
-import { clearPublished } from '../src/store/outbox.js'
+import { adoptUnflaggedMarks, clearPublished } from '../src/store/outbox.js'
 import { sweepExpiredKeys } from '../src/store/idempotency-keys.js'
 
 declare module 'fastify' {
@@ -55,6 +55,10 @@ export default fp(async (app) => {
       app.log.warn({ err }, 'kafka: not reachable at start; writes are kept pending and the relay publishes them once it is')
     })
     relay.start()
+    // Marks an earlier version wrote without the `pending` flag: flagged once, so the relay publishes them too.
+    app.mongoWrite.run(adoptUnflaggedMarks).then((adopted) => {
+      if (adopted > 0) app.log.info({ adopted }, 'relay: flagged pending marks written by an earlier version')
+    }, (err: unknown) => { app.log.warn({ err }, 'relay: could not flag earlier pending marks; they are flagged at the next start') })
   })
 
   app.addHook('onClose', async () => {

@@ -107,7 +107,7 @@ t.test('clearPublished: many marks in several round trips, each only at its publ
   const posts = db.collection<PostDoc>('posts')
   const stale = new Date(Date.now() - 60_000)
   await posts.insertMany(Array.from({ length: 30 }, (_, i) => ({
-    _id: 1000 + i, user_id: 1, title: 't', content: 'c', like_count: 0, dislike_count: 0, created_at: stale, version: 1 + (i % 3), pending_since: stale
+    _id: 1000 + i, user_id: 1, title: 't', content: 'c', like_count: 0, dislike_count: 0, created_at: stale, version: 1 + (i % 3), pending: true, pending_since: stale
   })))
   // Every version published for the even ids; only an older one for the odd ids.
   const events: Published[] = Array.from({ length: 30 }, (_, i) => ({ type: 'post', id: 1000 + i, version: i % 2 === 0 ? 1 + (i % 3) : i % 3 }))

@@ -120,7 +120,7 @@ t.test('several relays at once: every latest version published, no mark lost', a
   // relays go for it while new likes keep changing half of the same documents through both replicas. The other half
   // only the relays can publish.
   const relayedBefore = await metric('pb_events_published_total', '{path="relay"}')
-  await postsOf(a).updateMany({}, { $set: { pending_since: new Date(Date.now() - 60_000) } })
+  await postsOf(a).updateMany({}, { $set: { pending: true, pending_since: new Date(Date.now() - 60_000) } })
   const liked = ids.slice(0, 5)
   const likes = await Promise.all(Array.from({ length: 40 }, async (_, i) => await post(i % 2 === 0 ? a : b, `/posts/${liked[i % liked.length]}/like`)))
   t.ok(likes.every((r) => r.statusCode === 200))
@@ -145,13 +145,34 @@ t.test('a mark is cleared only for the version that was published', async (t) =>
   const { post_id: pid } = await createPost(app, uid)
   await eventually(async () => (await pendingCount(app) === 0 ? true : undefined), 10_000, 'the create to publish')
   const stale = new Date(Date.now() - 60_000)
-  await postsOf(app).updateOne({ _id: pid }, { $set: { version: 7, pending_since: stale } })
+  await postsOf(app).updateOne({ _id: pid }, { $set: { version: 7, pending: true, pending_since: stale } })
   const db = app.mongo.db!
   t.equal(await clearPublished(db, [{ type: 'post', id: pid, version: 6 }]), 0, 'publishing version 6 does not clear version 7')
   t.same((await postsOf(app).findOne({ _id: pid }))?.pending_since, stale, 'the mark stays')
   t.equal(await clearPublished(db, [{ type: 'post', id: pid, version: 6 }, { type: 'user', id: uid, version: 1 }, { type: 'post', id: pid, version: 7 }]), 1,
     'publishing version 7 does, in a batch that also holds an older version and an already clear user')
   t.equal((await postsOf(app).findOne({ _id: pid }))?.pending_since, undefined)
+})
+
+t.test('marks written before the pending flag existed are flagged at start and published', async (t) => {
+  const config = testConfig({ role: 'write' }, FAST_RELAY)
+  t.teardown(async () => { await dropNamespace(config) })
+  const first = await buildApp(config, { logger: false })
+  await first.ready()
+  const { user_id: uid } = await createUser(first, 'legacy')
+  const { post_id: pid } = await createPost(first, uid)
+  await eventually(async () => (await pendingCount(first) === 0 ? true : undefined), 10_000, 'the create to publish')
+  // What an earlier version left behind: a change at version 2, marked with pending_since alone (which this
+  // version's relay does not look for).
+  await postsOf(first).updateOne({ _id: pid }, { $set: { version: 2, like_count: 1, pending_since: new Date(Date.now() - 60_000) } })
+  await first.close()
+
+  const app = await buildApp(config, { logger: false })
+  t.teardown(async () => { await app.close() })
+  await app.ready()
+  await eventually(async () => (await pendingCount(app) === 0 ? true : undefined), 10_000, 'the legacy mark to be flagged, published and cleared')
+  const got = await readEvents(app.kafka, config.eventsTopic, (g) => versionsByKey(g).get(`post:${pid}`)?.includes(2) === true)
+  t.same(versionsByKey(got).get(`post:${pid}`), [1, 2], 'version 2 reached Kafka, after version 1')
 })
 
 t.test('the relay works in batches, oldest first, keeps the gauge, and only a bug stops it', async (t) => {
@@ -162,7 +183,7 @@ t.test('the relay works in batches, oldest first, keeps the gauge, and only a bu
   for (let i = 0; i < 5; i++) ids.push((await createPost(app, uid, `b${i}`)).post_id)
   await eventually(async () => (await pendingCount(app) === 0 ? true : undefined), 10_000, 'the creates to publish')
   // Overdue, newest id oldest mark: the relay must go by the mark, not the id.
-  for (const [i, id] of ids.entries()) await postsOf(app).updateOne({ _id: id }, { $set: { pending_since: new Date(Date.now() - 60_000 - i * 1000) } })
+  for (const [i, id] of ids.entries()) await postsOf(app).updateOne({ _id: id }, { $set: { pending: true, pending_since: new Date(Date.now() - 60_000 - i * 1000) } })
 
   const relay = new Relay({ runWrite: app.mongoWrite.run, publisher: app.publisher, log: app.log, intervalMs: 100, graceMs: 2000, batchSize: 2, onFatal: () => {} })
   t.same(await relay.pass(), { published: 2, more: true }, 'a full batch says more is waiting')

@@ -8,7 +8,9 @@ import { docKey, withDocLock } from './doc-lock.js'
 
 export interface Versioned {
   version: number
-  /** Set while the latest version is not yet published: when the oldest unpublished change happened. */
+  /** Set while the latest version is not yet published (the relay's filter: an equality FerretDB pushes down). */
+  pending?: true
+  /** Set with `pending`: when the oldest unpublished change happened. */
   pending_since?: Date
 }
 
@@ -73,8 +75,8 @@ export function toPost (doc: PostDoc): Post {
  */
 export async function ensureIndexes (db: Db): Promise<void> {
   await users(db).createIndex({ username: 1 }, { unique: true, name: 'username_unique' })
-  await users(db).createIndex({ pending_since: 1 }, { name: 'pending_since' })
-  await posts(db).createIndex({ pending_since: 1 }, { name: 'pending_since' })
+  await users(db).createIndex({ pending: 1, pending_since: 1 }, { name: 'pending' })
+  await posts(db).createIndex({ pending: 1, pending_since: 1 }, { name: 'pending' })
   await idempotencyKeys(db).createIndex({ expires_at: 1 }, { name: 'expires_at' })
 }
 

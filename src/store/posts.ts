@@ -23,6 +23,7 @@ export async function createPost (db: Db, body: CreatePostBody, committed: (doc:
     dislike_count: 0,
     created_at: now,
     version: 1,
+    pending: true,
     pending_since: now
   }), committed)
 }
@@ -37,7 +38,7 @@ export async function react (db: Db, id: number, kind: Reaction, committed: (doc
   return await withDocLock(docKey(db.databaseName, 'posts', id), async () => {
     const doc = await posts(db).findOneAndUpdate(
       { _id: id },
-      { $inc: { [field]: 1, version: 1 }, $min: { pending_since: new Date() } },
+      { $inc: { [field]: 1, version: 1 }, $set: { pending: true }, $min: { pending_since: new Date() } },
       { returnDocument: 'after' }
     )
     if (doc !== null) committed(doc)

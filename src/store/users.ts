@@ -16,7 +16,7 @@ export async function createUser (db: Db, username: string, committed: (doc: Use
   const now = new Date()
   try {
     const doc = await insertWithNewId<UserDoc>(db, 'users',
-      (id) => ({ _id: id, username, created_at: now, version: 1, pending_since: now }), committed)
+      (id) => ({ _id: id, username, created_at: now, version: 1, pending: true, pending_since: now }), committed)
     knownUsers.remember(db.databaseName, doc._id)
     return doc
   } catch (err) {
