@@ -3,13 +3,27 @@
 import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError } from 'fastify'
-import { MongoNetworkError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError } from 'mongodb'
+import { MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError } from 'mongodb'
 import kafkajs from 'kafkajs'
 import { isSocketError } from '../src/socket-errors.js'
 
-function unavailableReason (err: unknown): string | null {
+/**
+ * Server replies that mean "not now" rather than "never": MongoDB's shutdown, failover and host errors (the codes its
+ * drivers retry: HostUnreachable, HostNotFound, NetworkTimeout, ShutdownInProgress, PrimarySteppedDown,
+ * ExceededTimeLimit, SocketException, NotWritablePrimary, InterruptedAtShutdown, InterruptedDueToReplStateChange,
+ * NotPrimaryNoSecondaryOk, NotPrimaryOrSecondary), and InternalError (1), which a MongoDB-protocol server answers when
+ * its own storage failed under it (FerretDB while its PostgreSQL is going away).
+ */
+const STORE_UNAVAILABLE_CODES = new Set([1, 6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436])
+
+function storeUnavailable (err: unknown): boolean {
   if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError || err instanceof MongoNotConnectedError ||
-    err instanceof MongoTopologyClosedError || isSocketError(err)) return 'the data store is unavailable; try again shortly'
+    err instanceof MongoTopologyClosedError || isSocketError(err)) return true
+  return err instanceof MongoServerError && (STORE_UNAVAILABLE_CODES.has(Number(err.code)) || err.hasErrorLabel('RetryableWriteError'))
+}
+
+function unavailableReason (err: unknown): string | null {
+  if (storeUnavailable(err)) return 'the data store is unavailable; try again shortly'
   if (err instanceof kafkajs.KafkaJSError) return 'the event bus is unavailable; try again shortly'
   return null
 }

@@ -4,7 +4,7 @@
 // the stack's Kafka, Redis and MongoDB on purpose (run it against a private stack: see test/helper.ts).
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { MongoNetworkError } from 'mongodb'
+import { MongoNetworkError, MongoServerError } from 'mongodb'
 import { buildApp } from '../src/app.js'
 import { entityKey } from '../src/cache/keys.js'
 import { Relay } from '../src/events/relay.js'
@@ -228,6 +228,27 @@ t.test('write-through with Redis down: the write still succeeds and still publis
   await eventually(async () => (await app.redis.ping().catch(() => null)) === 'PONG' ? true : undefined, 10_000, 'the Redis client to reconnect')
   const next = (await post(app, '/users', { username: 'cached-again' })).json<{ user_id: number }>()
   t.equal(await app.redis.hget(entityKey('user', next.user_id), 'v'), '1', 'write-through resumes once Redis is back')
+})
+
+t.test('the store answering that it cannot serve now (shutdown, failover, its storage failing) is a plain 503', async (t) => {
+  const config = testConfig({ role: 'write' })
+  t.teardown(async () => { await dropNamespace(config) })
+  const app = await buildApp(config, { logger: false })
+  t.teardown(async () => { await app.close() })
+  const cases: Array<[string, MongoServerError]> = [
+    ['ShutdownInProgress', new MongoServerError({ message: 'shutdown in progress', code: 91 })],
+    ['InternalError (FerretDB losing its PostgreSQL)', new MongoServerError({ message: 'failed to connect to postgres', code: 1 })],
+    ['a RetryableWriteError label', new MongoServerError({ message: 'x', code: 50000, errorLabels: ['RetryableWriteError'] })]
+  ]
+  for (const [i, [, err]] of cases.entries()) app.get(`/boom/${i}`, async () => { throw err })
+  app.get('/boom/bug', async () => { throw new MongoServerError({ message: 'bad query shape', code: 2 }) })
+  await app.ready()
+  for (const [i, [name]] of cases.entries()) {
+    const res = await app.inject(`/boom/${i}`)
+    t.equal(res.statusCode, 503, name)
+    t.same(res.json(), { statusCode: 503, error: 'Service Unavailable', message: 'the data store is unavailable; try again shortly' })
+  }
+  t.equal((await app.inject('/boom/bug')).statusCode, 500, 'any other server error (BadValue) stays a 500')
 })
 
 t.test('MongoDB down: writes answer 503 with a plain message, and recover', async (t) => {
