@@ -3,7 +3,7 @@
 import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError } from 'fastify'
-import { MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError } from 'mongodb'
+import { MongoBulkWriteError, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError } from 'mongodb'
 import kafkajs from 'kafkajs'
 import { isSocketError } from '../src/socket-errors.js'
 
@@ -19,6 +19,10 @@ const STORE_UNAVAILABLE_CODES = new Set([1, 6, 7, 89, 91, 189, 262, 9001, 10107,
 function storeUnavailable (err: unknown): boolean {
   if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError || err instanceof MongoNotConnectedError ||
     err instanceof MongoTopologyClosedError || isSocketError(err)) return true
+  // A bulk write (insertMany, bulkWrite) whose command got no answer at all: the driver wraps the connection's error
+  // (MongoNetworkError "connection … closed") in a MongoBulkWriteError with no code and no write errors, dropping its
+  // type. A server that answered would have given a code or a write error.
+  if (err instanceof MongoBulkWriteError && err.code === undefined && [err.writeErrors].flat().length === 0) return true
   return err instanceof MongoServerError && (STORE_UNAVAILABLE_CODES.has(Number(err.code)) || err.hasErrorLabel('RetryableWriteError'))
 }
 

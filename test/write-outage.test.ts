@@ -4,7 +4,7 @@
 // the stack's Kafka, Redis and MongoDB on purpose (run it against a private stack: see test/helper.ts).
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { MongoNetworkError, MongoServerError } from 'mongodb'
+import { MongoBulkWriteError, MongoNetworkError, MongoServerError } from 'mongodb'
 import { buildApp } from '../src/app.js'
 import { entityKey } from '../src/cache/keys.js'
 import { Relay } from '../src/events/relay.js'
@@ -238,7 +238,9 @@ t.test('the store answering that it cannot serve now (shutdown, failover, its st
   const cases: Array<[string, MongoServerError]> = [
     ['ShutdownInProgress', new MongoServerError({ message: 'shutdown in progress', code: 91 })],
     ['InternalError (FerretDB losing its PostgreSQL)', new MongoServerError({ message: 'failed to connect to postgres', code: 1 })],
-    ['a RetryableWriteError label', new MongoServerError({ message: 'x', code: 50000, errorLabels: ['RetryableWriteError'] })]
+    ['a RetryableWriteError label', new MongoServerError({ message: 'x', code: 50000, errorLabels: ['RetryableWriteError'] })],
+    // What insertMany throws when the server goes away mid-command (seen as FerretDB stopped under load).
+    ['a bulk write whose connection closed', new MongoBulkWriteError(new MongoNetworkError('connection 3 to 127.0.0.1:27018 closed'), {} as never)]
   ]
   for (const [i, [, err]] of cases.entries()) app.get(`/boom/${i}`, async () => { throw err })
   app.get('/boom/bug', async () => { throw new MongoServerError({ message: 'bad query shape', code: 2 }) })
