@@ -8,26 +8,12 @@ import { httpDuration, httpRequests, metricsFor, registry } from '../src/metrics
 export const UNMATCHED = 'unmatched'
 
 export default fp(async (app) => {
-  // Series handles per method and route (and status), made on first use: the set is bounded by the routes.
-  const series = new Map<string, { duration: { observe: (s: number) => void }, byStatus: Map<number, { inc: () => void }> }>()
-  // A callback hook: it runs on every response, and has nothing to wait for.
+  // A callback hook: it runs on every response and has nothing to wait for. fast-metrics finds each label set's
+  // series in one Map lookup, so no per-route cache of handles is needed here.
   app.addHook('onResponse', (req, reply, done) => {
-    const method = req.method
     const route = req.routeOptions.url ?? UNMATCHED
-    const key = `${method} ${route}`
-    let s = series.get(key)
-    if (s === undefined) {
-      s = { duration: httpDuration.bind({ method, route }), byStatus: new Map() }
-      series.set(key, s)
-    }
-    const status = reply.statusCode
-    let count = s.byStatus.get(status)
-    if (count === undefined) {
-      count = httpRequests.bind({ method, route, status: String(status) })
-      s.byStatus.set(status, count)
-    }
-    count.inc()
-    s.duration.observe(reply.elapsedTime / 1000)
+    httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) })
+    httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000)
     done()
   })
 
