@@ -9,6 +9,7 @@ import { Relay } from '../src/events/relay.js'
 import { timed } from '../src/cache/timed.js'
 import { mongoDuration } from '../src/metrics.js'
 import { adoptUnflaggedMarks, clearPublished } from '../src/store/outbox.js'
+import { deleteEntries } from '../src/store/journal.js'
 import { sweepExpiredKeys } from '../src/store/idempotency-keys.js'
 
 declare module 'fastify' {
@@ -28,6 +29,9 @@ export default fp(async (app) => {
     prepare: async () => { await ensureTopics(app.kafka, [eventsTopic, dlqTopic], topicPartitions) },
     onPublished: async (events) => {
       await timed(mongoDuration, 'outbox_clear', async () => await app.mongoWrite.run(async (db) => await clearPublished(db, events)))
+    },
+    onReleased: async (entries) => {
+      await timed(mongoDuration, 'journal_release', async () => await app.mongoWrite.run(async (db) => await deleteEntries(db, entries)))
     }
   })
   const relay = new Relay({

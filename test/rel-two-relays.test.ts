@@ -4,6 +4,7 @@
 // MongoDB. Figure: entities, relayed per replica, gaps, duplicates, cache mismatches.
 import t from 'tap'
 import { countPending } from '../src/store/outbox.js'
+import { countJournaled } from '../src/store/journal.js'
 import { findPostVersioned, findUserVersioned } from '../src/store/read.js'
 import { stack } from './helper.js'
 import { kafkaFor } from './helper-read.js'
@@ -55,12 +56,12 @@ t.test('two write replicas relaying through one Kafka outage: no gap, duplicates
   })))
   await sleep(OUTAGE_LOAD_MS)
   await Promise.all(load.map(async (l) => { await l.stop() }))
-  const pendingAtReturn = await countPending(db, 'post') + await countPending(db, 'user')
+  const pendingAtReturn = await countPending(db, 'post') + await countPending(db, 'user') + await countJournaled(db)
   const relayedBefore = await Promise.all(replicas.map(relayed))
   await stack('up', 'kafka')
 
   const deadline = Date.now() + 60_000
-  while (await countPending(db, 'post') + await countPending(db, 'user') > 0 && Date.now() < deadline) await sleep(200)
+  while (await countPending(db, 'post') + await countPending(db, 'user') + await countJournaled(db) > 0 && Date.now() < deadline) await sleep(200)
   const posts = [...owned[0]!, ...owned[1]!]
   const stored = new Map<string, number>([[`user:${user.user_id}`, (await findUserVersioned(db, user.user_id))!.version]])
   for (const id of posts) stored.set(`post:${id}`, (await findPostVersioned(db, id))!.version)

@@ -164,7 +164,8 @@ t.test('a slow clear never holds up the next publish', async (t) => {
     topic: config.eventsTopic,
     log: silent,
     prepare: async () => { await ensureTopics(app.kafka, [config.eventsTopic], 1) },
-    onPublished: async () => { clears++; await stuck }
+    onPublished: async () => { clears++; await stuck },
+    onReleased: async () => {}
   })
   t.teardown(async () => { release(); await publisher.close() })
   const event = (id: number): EntityEvent => ({ type: 'post', id, version: 1, data: { post_id: id } as Post, occurred_at: new Date().toISOString() })

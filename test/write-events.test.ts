@@ -3,7 +3,7 @@
 // response.
 import t from 'tap'
 import { build } from './helper.js'
-import { createPost, createUser, eventually, metric, post, readEvents, versionsByKey } from './write-support.js'
+import { createPost, createUser, eventually, metric, post, readEvents, unpublished, versionsByKey } from './write-support.js'
 import { entityKey } from '../src/cache/keys.js'
 
 t.test('each write publishes its event: key, full entity, version, occurred_at', async (t) => {
@@ -38,12 +38,8 @@ t.test('each write publishes its event: key, full entity, version, occurred_at',
   t.same(meta.topics.map((m) => m.partitions.length), [topicPartitions, topicPartitions], 'both topics were created at start, with the configured partitions')
 
   t.ok(await metric('pb_events_published_total', '{path="inline"}') >= inlineBefore + 4, 'counted as published inline')
-  await eventually(async () => {
-    const pending = await app.mongo.db!.collection('posts').countDocuments({ pending_since: { $exists: true } }) +
-      await app.mongo.db!.collection('users').countDocuments({ pending_since: { $exists: true } })
-    return pending === 0 ? true : undefined
-  }, 10_000, 'pending marks to clear')
-  t.pass('no document is left pending once its version is published')
+  await eventually(async () => await unpublished(app.mongo.db!) === 0 ? true : undefined, 10_000, 'marks and journal entries to clear')
+  t.pass('no mark or journal entry is left once the versions are published')
 })
 
 t.test('concurrent changes of one post are published in version order', async (t) => {

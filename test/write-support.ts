@@ -1,8 +1,10 @@
 // Helpers for the write-path tests: short request helpers, polling, and reading the events topic back from Kafka.
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { Kafka } from 'kafkajs'
+import type { Db } from 'mongodb'
 import { parseEvent, type EntityEvent } from '../src/events/event.js'
 import { metricsFor } from '../src/metrics.js'
+import { countJournaled } from '../src/store/journal.js'
 import { uniqueName } from './helper.js'
 
 export async function post (app: FastifyInstance, url: string, payload?: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
@@ -82,4 +84,14 @@ export function versionsByKey (got: Received[]): Map<string, number[]> {
   const byKey = new Map<string, number[]>()
   for (const { key, event } of got) byKey.set(key, [...(byKey.get(key) ?? []), event.version])
   return byKey
+}
+
+/**
+ * Entities whose latest change is not on Kafka yet: documents with a pending mark (pending_since, so marks an earlier
+ * version wrote count too) plus the creates the journal still holds.
+ */
+export async function unpublished (db: Db): Promise<number> {
+  return await db.collection('posts').countDocuments({ pending_since: { $exists: true } }) +
+    await db.collection('users').countDocuments({ pending_since: { $exists: true } }) +
+    await countJournaled(db)
 }

@@ -1,11 +1,14 @@
 // Publishes entity events to Kafka for the write role: one idempotent producer (acks from all in-sync replicas) fed by
 // one queue, sent one batch at a time, so events leave in the order they were queued (per-key order within a process)
 // and a burst of writes costs a few produce requests instead of one each. A failed or slow publish never fails a
-// write: the document keeps its pending mark and the relay publishes it later.
+// write: the document keeps its pending mark (or its create-journal entry stays) and the relay publishes it later.
 import kafkajs, { type Kafka, type Producer } from 'kafkajs'
 import type { FastifyBaseLogger } from 'fastify'
+import type { ObjectId } from 'mongodb'
 import { eventsPublished, producerErrors } from '../metrics.js'
+import type { JournalEntry } from '../store/journal.js'
 import { eventKey, type EntityEvent } from './event.js'
+import { JournalReleaser } from './journal-releaser.js'
 import { MarkClearer, type Published } from './mark-clearer.js'
 
 export type PublishPath = 'inline' | 'relay'
@@ -21,11 +24,14 @@ export interface PublisherOptions {
    * the next batch's way; errors are logged, not thrown.
    */
   onPublished: (events: Published[]) => Promise<void>
+  /** Deletes create-journal entries whose events are all acknowledged; in the background like onPublished. */
+  onReleased: (entries: ObjectId[]) => Promise<void>
   /** How long a request waits for its event's acknowledgement before leaving it to the relay. */
   inlineTimeoutMs?: number
 }
 
-interface Item { event: EntityEvent, path: PublishPath, resolve: (ok: boolean) => void }
+/** `marked`: the event's document carries a pending mark to clear once it is acknowledged (a journaled create does not). */
+interface Item { event: EntityEvent, path: PublishPath, marked: boolean, resolve: (ok: boolean) => void }
 
 /** Events per produce request; a bigger backlog goes out in several. */
 const MAX_BATCH = 500
@@ -52,15 +58,22 @@ export class Publisher {
   private abandoned = false
   private readonly inlineTimeoutMs: number
   private readonly clearer: MarkClearer
+  private readonly releaser: JournalReleaser
 
   constructor (private readonly opts: PublisherOptions) {
     this.inlineTimeoutMs = opts.inlineTimeoutMs ?? 1000
     this.clearer = new MarkClearer(opts.onPublished, opts.log)
+    this.releaser = new JournalReleaser(opts.onReleased, opts.log)
   }
 
   /** Whether this version is on Kafka and only its pending mark is still to be cleared: the relay need not send it. */
   awaitsClear (type: EntityEvent['type'], id: number, version: number): boolean {
     return this.clearer.awaitsClear(type, id, version)
+  }
+
+  /** Whether a journal entry's events are all on Kafka and only its delete is pending: the relay need not send them. */
+  releasing (entry: ObjectId): boolean {
+    return this.releaser.releasing(entry)
   }
 
   /** False from a failed or timed-out publish until the next acknowledged one: writes meanwhile skip Kafka. */
@@ -73,16 +86,29 @@ export class Publisher {
    * was not published (Kafka down, closing, queue full). Call it while holding the document's lock, right after the
    * write, so one entity's events are queued in version order. Inline events skip the queue while Kafka is known to
    * be down; the relay's always go, which makes the relay the probe that finds Kafka back.
+   * A create's event comes with its batch's journal entry (and its document has no mark): the entry is counted down
+   * when the event is acknowledged, and deleted in the background at zero.
    */
-  publish (event: EntityEvent, path: PublishPath): Promise<boolean> {
+  publish (event: EntityEvent, path: PublishPath, entry?: JournalEntry): Promise<boolean> {
     if (this.closed || (path === 'inline' && this.down) || this.queue.length >= MAX_QUEUE) return Promise.resolve(false)
     const key = eventKey(event.type, event.id)
     const newer = this.queued.get(key)
-    if (newer !== undefined && newer.version >= event.version) return newer.done
-    const done = new Promise<boolean>((resolve) => { this.queue.push({ event, path, resolve }) })
-    this.queued.set(key, { version: event.version, done })
-    this.kick()
+    let done: Promise<boolean>
+    if (newer !== undefined && newer.version >= event.version) {
+      done = newer.done
+    } else {
+      done = new Promise<boolean>((resolve) => { this.queue.push({ event, path, marked: entry === undefined, resolve }) })
+      this.queued.set(key, { version: event.version, done })
+      this.kick()
+    }
+    // `done` never rejects (a failed send resolves false), so this chain needs no catch.
+    if (entry !== undefined) done.then((ok) => { if (ok && --entry.unacked === 0) this.release(entry.id) }, undefined)
     return done
+  }
+
+  /** Deletes a journal entry in the background (nothing of it is left to publish). */
+  release (entry: ObjectId): void {
+    this.releaser.add([entry])
   }
 
   /** Waits for an inline publish at most inlineTimeoutMs. A timeout counts as Kafka being down (see healthy). */
@@ -105,15 +131,18 @@ export class Publisher {
     await this.connected()
   }
 
-  /** Resolves once every mark of an acknowledged event so far has been cleared (or its clear failed). */
+  /**
+   * Resolves once every mark of an acknowledged event so far has been cleared and every released journal entry
+   * deleted (or their flush failed).
+   */
   async cleared (): Promise<void> {
-    await this.clearer.idle()
+    await Promise.all([this.clearer.idle(), this.releaser.idle()])
   }
 
   /** Stops taking events, sends what is queued and clears their marks (within a budget), then disconnects. */
   async close (): Promise<void> {
     this.closed = true
-    const drained = (this.draining ?? Promise.resolve()).then(async () => { await this.clearer.idle() })
+    const drained = (this.draining ?? Promise.resolve()).then(async () => { await this.cleared() })
     let timer: NodeJS.Timeout | undefined
     await Promise.race([drained, new Promise((resolve) => { timer = setTimeout(resolve, CLOSE_BUDGET_MS) })])
     clearTimeout(timer)
@@ -147,7 +176,7 @@ export class Publisher {
         return
       }
       // Cleared in the background: the next batch (and every request waiting on it) never waits for MongoDB.
-      this.clearer.add(batch.map((item) => item.event))
+      this.clearer.add(batch.filter((item) => item.marked).map((item) => item.event))
     }
   }
 

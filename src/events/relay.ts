@@ -1,7 +1,8 @@
-// The relay: a loop in the write role that publishes every document still marked pending after a short grace period
-// (Kafka was down, the inline publish timed out, or a replica stopped between its write and its publish). It publishes
-// the document's current full state, so one event carries every change it missed, and the mark is cleared only for
-// the version published. Several replicas may relay at once: they may publish a document twice (consumers are
+// The relay: a loop in the write role that publishes, after a short grace period, every document still marked pending
+// and every create-journal entry still open (Kafka was down, the inline publish timed out, or a replica stopped
+// between its write and its publish). It publishes a document's current full state, so one event carries every
+// change it missed; a mark is cleared only for the version published, and an entry deleted only once all its
+// documents are on Kafka. Several replicas may relay at once: they may publish a document twice (consumers are
 // idempotent by version) but never clear a version nobody published.
 import { isSocketError } from '../socket-errors.js'
 import type { Db } from 'mongodb'
@@ -11,6 +12,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { mongoDuration, outboxPending } from '../metrics.js'
 import { timed } from '../cache/timed.js'
 import { countPending, eventOf, pendingDocs, type EntityDoc } from '../store/outbox.js'
+import { countJournaled, ENTITY_TYPE, entryIds, overdueEntries, type JournalDoc, type JournalEntry } from '../store/journal.js'
 import type { EntityType } from './event.js'
 import type { Publisher } from './publisher.js'
 
@@ -24,6 +26,13 @@ export interface RelayOptions {
   graceMs: number
   /** Documents per type per pass; a full pass starts the next one at once. */
   batchSize?: number
+  /** Create-journal entries per pass (each names up to a batch of creates, read one by one). */
+  journalBatchSize?: number
+  /**
+   * An entry older than this whose documents are not all there is given up on for the missing ones: their insert
+   * failed (no insert runs this long; the driver gives up first). Younger, a missing document may still be landing.
+   */
+  abandonMs?: number
   /** Housekeeping run every few passes (expired idempotency keys). */
   sweep?: (db: Db) => Promise<void>
   sweepEveryMs?: number
@@ -32,6 +41,8 @@ export interface RelayOptions {
 }
 
 const TYPES: EntityType[] = ['user', 'post']
+/** Reads of one entry's documents in flight at once: by _id, each one FerretDB pushes down to an index lookup. */
+const READ_CONCURRENCY = 16
 
 /** Outages the loop waits out: MongoDB or Kafka unreachable, or an operation the server refused this time. */
 export function isTransient (err: unknown): boolean {
@@ -83,6 +94,8 @@ export class Relay {
       pending += docs.length < batchSize ? docs.length : await runWrite((db) => countPending(db, type))
       scans.push({ type, docs })
     }
+    const entries = await timed(mongoDuration, 'journal_scan', async () => await runWrite((db) => overdueEntries(db, cutoff, this.opts.journalBatchSize ?? 20)))
+    pending += await runWrite(countJournaled)
     outboxPending.set(pending)
 
     let published = 0
@@ -100,7 +113,41 @@ export class Relay {
       published += outcomes.filter(Boolean).length
       if (outcomes.includes(false)) return { published, more: false } // Kafka is down: the next pass tries again
     }
+    for (const entry of entries) {
+      if (publisher.releasing(entry._id)) continue
+      const outcome = await this.republish(entry)
+      published += outcome.published
+      if (!outcome.ok) return { published, more: false }
+    }
+    if (entries.length === (this.opts.journalBatchSize ?? 20)) more = true
     return { published, more }
+  }
+
+  /**
+   * Publishes an open journal entry's documents again; the publisher deletes the entry once all are acknowledged.
+   * A document carrying a pending mark is left to the marks' scan (a newer change of it is unpublished, and that scan
+   * publishes its current state). Returns false in ok when Kafka refused.
+   */
+  private async republish (doc: JournalDoc): Promise<{ published: number, ok: boolean }> {
+    const { runWrite, publisher } = this.opts
+    const type = ENTITY_TYPE[doc.collection]
+    const ids = entryIds(doc)
+    const found: EntityDoc[] = []
+    let missing = 0
+    for (let i = 0; i < ids.length; i += READ_CONCURRENCY) {
+      const docs = await runWrite(async (db) => await Promise.all(ids.slice(i, i + READ_CONCURRENCY).map(async (id) =>
+        await db.collection<EntityDoc>(doc.collection).findOne({ _id: id }))))
+      for (const d of docs) if (d === null) missing++; else found.push(d)
+    }
+    if (missing > 0 && doc.since.getTime() > Date.now() - (this.opts.abandonMs ?? 5 * 60_000)) return { published: 0, ok: true }
+    const due = found.filter((d) => d.pending !== true)
+    if (due.length === 0) {
+      publisher.release(doc._id)
+      return { published: 0, ok: true }
+    }
+    const entry: JournalEntry = { id: doc._id, unacked: due.length }
+    const outcomes = await Promise.all(due.map(async (d) => await publisher.publish(eventOf(type, d, doc.since), 'relay', entry)))
+    return { published: outcomes.filter(Boolean).length, ok: !outcomes.includes(false) }
   }
 
   private async loop (): Promise<void> {

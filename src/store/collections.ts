@@ -1,10 +1,12 @@
 // MongoDB document shapes and collection names, the mapping from documents to API entities, and id allocation.
 // Documents keep the integer id as _id (unique, indexed for free), a version that grows by one on every change, and,
-// while their latest version is not yet on Kafka, a pending mark (the outbox lives in the document itself: FerretDB
-// has no transactions, so the mark must be set by the same single-document write that changes the entity).
+// while a change's version is not yet on Kafka, a pending mark (FerretDB has no transactions, so the mark is set by
+// the same single-document write that makes the change). Creates are covered by the create journal instead
+// (journal.ts): a batch's entry is written before its insert.
 import { MongoServerError, type Db } from 'mongodb'
 import type { Post, User } from '../schemas.js'
 import { docKey, withDocLock } from './doc-lock.js'
+import { journal } from './journal.js'
 
 export interface Versioned {
   version: number
@@ -78,6 +80,7 @@ export async function ensureIndexes (db: Db): Promise<void> {
   await users(db).createIndex({ pending: 1, pending_since: 1 }, { name: 'pending' })
   await posts(db).createIndex({ pending: 1, pending_since: 1 }, { name: 'pending' })
   await idempotencyKeys(db).createIndex({ expires_at: 1 }, { name: 'expires_at' })
+  await journal(db).createIndex({ since: 1 }, { name: 'since' })
 }
 
 const DUPLICATE_KEY = 11000

@@ -1,9 +1,14 @@
 // Group commit for creates: concurrent creates of one collection share one counter update and one insertMany instead
 // of paying a round trip each. A batch forms only from the creates that queued while the previous batch was in
-// flight (no timer, no added latency when idle); ids are handed out in the order the creates arrived.
+// flight (no timer, no added latency when idle); ids are handed out in the order the creates arrived. Each batch writes
+// one create-journal entry before its insert (see journal.ts): that is the whole outbox cost of a batch.
 import { MongoBulkWriteError, MongoServerError, type Db, type WriteError } from 'mongodb'
 import { isDuplicateKey, reserveIds, type EntityCollection } from './collections.js'
 import { docKey, withDocLocks } from './doc-lock.js'
+import { deleteEntries, openEntry, type JournalEntry } from './journal.js'
+
+/** Called under the new document's lock once it is inserted, with the journal entry its event releases. */
+export type CreateCommitted<T> = (doc: T, entry: JournalEntry) => void
 
 /** Creates per batch; the driver still splits a batch whose documents exceed one message. */
 const MAX_BATCH = 256
@@ -11,7 +16,7 @@ const MAX_ID_ATTEMPTS = 10
 
 interface Waiter {
   build: (id: number) => { _id: number }
-  committed: (doc: { _id: number }) => void
+  committed: CreateCommitted<{ _id: number }>
   resolve: (doc: { _id: number }) => void
   reject: (err: unknown) => void
   attempts: number
@@ -25,12 +30,14 @@ const batchers = new WeakMap<Db, Map<EntityCollection, Batcher>>()
 
 /**
  * Inserts a new entity under the next id. `committed` (which queues its event) runs while the new document's lock is
- * held, so it comes before any later change of the same document. A duplicate key on _id means a counter race between
- * processes on FerretDB (see reserveIds) and is retried with a fresh id; any other duplicate (the username index) is
- * rethrown, as a MongoServerError with code 11000, for the caller to explain.
+ * held, so it comes before any later change of the same document; it gets the batch's journal entry, which the
+ * publisher deletes once every event of the batch is acknowledged (an entry nobody releases is left to the relay).
+ * A duplicate key on _id means a counter race between processes on FerretDB (see reserveIds) and is retried with a
+ * fresh id; any other duplicate (the username index) is rethrown, as a MongoServerError with code 11000, for the caller
+ * to explain.
  */
 export async function insertWithNewId<T extends { _id: number }> (
-  db: Db, name: EntityCollection, build: (id: number) => T, committed: (doc: T) => void
+  db: Db, name: EntityCollection, build: (id: number) => T, committed: CreateCommitted<T>
 ): Promise<T> {
   let byName = batchers.get(db)
   if (byName === undefined) batchers.set(db, byName = new Map())
@@ -66,6 +73,8 @@ async function insertBatch (db: Db, name: EntityCollection, batch: Waiter[], bat
   const first = await reserveIds(db, name, batch.length)
   const docs = batch.map((w, i) => w.build(first + i))
   const collection = db.collection<{ _id: number }>(name)
+  // Before the insert: if the insert fails midway (or its answer is lost), the entry still names whatever landed.
+  const entryId = await openEntry(db, name, first, docs.length)
   await withDocLocks(docs.map((d) => docKey(db.databaseName, name, d._id)), async () => {
     const failed = new Map<number, WriteError>()
     try {
@@ -76,12 +85,18 @@ async function insertBatch (db: Db, name: EntityCollection, batch: Waiter[], bat
       if (writeErrors.length === 0) throw err
       for (const we of writeErrors) failed.set(we.index, we)
     }
+    // Counted before any event is queued, so an acknowledgement cannot bring it to zero early.
+    const entry: JournalEntry = { id: entryId, unacked: docs.length - failed.size }
+    // Nothing landed (every name taken, say): nothing to publish, so the entry goes now rather than wait for the relay.
+    // Best effort: an entry left behind costs the relay a look once it is abandoned (see Relay), and must not fail the
+    // requests below, which each have their own answer.
+    if (entry.unacked === 0) await deleteEntries(db, [entryId]).catch(() => 0)
     const retry: Waiter[] = []
     for (const [i, doc] of docs.entries()) {
       const w = batch[i]!
       const we = failed.get(i)
       if (we === undefined) {
-        w.committed(doc)
+        w.committed(doc, entry)
         w.resolve(doc)
         continue
       }

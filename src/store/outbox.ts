@@ -1,6 +1,7 @@
-// The outbox half of the store: documents whose latest version is not yet on Kafka carry `pending: true` and
-// pending_since (both set by the write itself). These helpers turn a document into its event, find what is still pending, and clear a mark once
-// exactly that version is published.
+// The outbox half of the store for changes: a document whose latest change is not yet on Kafka carries `pending: true`
+// and pending_since (both set by the write itself; creates use the create journal instead, see journal.ts). These
+// helpers turn a document into its event, find what is still pending, and clear a mark once exactly that version is
+// published.
 import type { Db } from 'mongodb'
 import type { EntityEvent, EntityType } from '../events/event.js'
 import { toPost, toUser, type PostDoc, type UserDoc } from './collections.js'

@@ -3,14 +3,14 @@ import type { Db } from 'mongodb'
 import { UnknownAuthor } from '../errors.js'
 import type { CreatePostBody, Post } from '../schemas.js'
 import { posts, toPost, type PostDoc } from './collections.js'
-import { insertWithNewId } from './create-batcher.js'
+import { insertWithNewId, type CreateCommitted } from './create-batcher.js'
 import { docKey, withDocLock } from './doc-lock.js'
 import { userExists } from './users.js'
 
 export type Reaction = 'like' | 'dislike'
 
-/** Creates a post at version 1, marked pending in the same insert; `committed` runs under the new document's lock. */
-export async function createPost (db: Db, body: CreatePostBody, committed: (doc: PostDoc) => void = () => {}): Promise<PostDoc> {
+/** Creates a post at version 1, journaled with its batch (see journal.ts); `committed` runs under its lock. */
+export async function createPost (db: Db, body: CreatePostBody, committed: CreateCommitted<PostDoc> = () => {}): Promise<PostDoc> {
   // Users are never deleted, so an author that exists now still exists when the insert lands.
   if (!await userExists(db, body.user_id)) throw new UnknownAuthor(body.user_id)
   const now = new Date()
@@ -22,9 +22,7 @@ export async function createPost (db: Db, body: CreatePostBody, committed: (doc:
     like_count: 0,
     dislike_count: 0,
     created_at: now,
-    version: 1,
-    pending: true,
-    pending_since: now
+    version: 1
   }), committed)
 }
 

@@ -2,21 +2,21 @@
 import type { Db } from 'mongodb'
 import { UsernameTaken } from '../errors.js'
 import { isDuplicateKey, users, type UserDoc } from './collections.js'
-import { insertWithNewId } from './create-batcher.js'
+import { insertWithNewId, type CreateCommitted } from './create-batcher.js'
 import { KnownIds } from './known-ids.js'
 
 /**
- * Creates a user at version 1, marked pending in the same insert. `committed` runs under the new document's lock
+ * Creates a user at version 1, journaled with its batch (see journal.ts). `committed` runs under the new document's lock
  * (it queues the event, so the event is ordered before any later change). A taken name is a 409, decided by the
  * unique index when two requests race for it.
  */
-export async function createUser (db: Db, username: string, committed: (doc: UserDoc) => void = () => {}): Promise<UserDoc> {
+export async function createUser (db: Db, username: string, committed: CreateCommitted<UserDoc> = () => {}): Promise<UserDoc> {
   // Checked first so a taken name costs no id; the unique index below is what actually decides a race.
   if (await users(db).countDocuments({ username }, { limit: 1 }) > 0) throw new UsernameTaken(username)
   const now = new Date()
   try {
     const doc = await insertWithNewId<UserDoc>(db, 'users',
-      (id) => ({ _id: id, username, created_at: now, version: 1, pending: true, pending_since: now }), committed)
+      (id) => ({ _id: id, username, created_at: now, version: 1 }), committed)
     knownUsers.remember(db.databaseName, doc._id)
     return doc
   } catch (err) {

@@ -9,17 +9,18 @@ import { applyEvent } from '../consumer/apply.js'
 import type { EntityEvent, EntityType } from '../events/event.js'
 import { casRejections, mongoDuration, redisDuration } from '../metrics.js'
 import { eventOf, type EntityDoc } from '../store/outbox.js'
+import type { JournalEntry } from '../store/journal.js'
 
-/** Called by the store while it holds the changed document's lock. */
-export type Committed<D> = (doc: D) => void
+/** Called by the store while it holds the changed document's lock; a create passes its batch's journal entry. */
+export type Committed<D> = (doc: D, entry?: JournalEntry) => void
 
 export async function writeEntity<D extends EntityDoc> (
   app: FastifyInstance, type: EntityType, op: string, write: (db: Db, committed: Committed<D>) => Promise<D | null>
 ): Promise<D | null> {
   const out: { event?: EntityEvent, published?: Promise<boolean> } = {}
-  const doc = await timed(mongoDuration, op, async () => await app.mongoWrite.run(async (db) => await write(db, (changed) => {
+  const doc = await timed(mongoDuration, op, async () => await app.mongoWrite.run(async (db) => await write(db, (changed, entry) => {
     out.event = eventOf(type, changed)
-    out.published = app.publisher.publish(out.event, 'inline')
+    out.published = app.publisher.publish(out.event, 'inline', entry)
   })))
   const { event, published } = out
   if (event === undefined || published === undefined) return doc

@@ -1,0 +1,66 @@
+// The create journal: the outbox of creates. A batch of creates writes one entry naming its ids before it inserts
+// them, and the entry is deleted once every inserted document's event is on Kafka (in bulk, coalesced, in the
+// background). So a create costs no write of its own to the outbox and none to clear it: per batch, one insert and a
+// share of one delete, where a pending mark in each document cost one update per create to clear (on FerretDB an
+// update is a query plus a write, and those clears were what capped the create rate). Changes to existing documents
+// (reactions) still mark the document itself, in the same update that makes the change (see outbox.ts).
+// An entry outliving its grace period means a publish failed, timed out, or its replica stopped: the relay publishes
+// the entry's documents again (consumers are idempotent by version) and then deletes it.
+import { ObjectId, type Db } from 'mongodb'
+import type { EntityType } from '../events/event.js'
+import type { EntityCollection } from './collections.js'
+
+export interface JournalDoc {
+  _id: ObjectId
+  collection: EntityCollection
+  /** The batch's ids: first, first + 1, ..., first + count - 1 (reserved together, see reserveIds). */
+  first: number
+  count: number
+  /** When the batch was written: the relay's grace period runs from here. */
+  since: Date
+}
+
+/**
+ * One entry in memory: how many of its inserted documents still wait for Kafka's acknowledgement. The publisher
+ * counts it down, and releases the entry (deletes it) at zero.
+ */
+export interface JournalEntry {
+  readonly id: ObjectId
+  unacked: number
+}
+
+export const ENTITY_TYPE = { users: 'user', posts: 'post' } as const satisfies Record<EntityCollection, EntityType>
+
+export const journal = (db: Db) => db.collection<JournalDoc>('create_journal')
+
+/** Writes a batch's entry; must land before the batch's insert, so no inserted document is ever outside the outbox. */
+export async function openEntry (db: Db, collection: EntityCollection, first: number, count: number): Promise<ObjectId> {
+  const _id = new ObjectId()
+  await journal(db).insertOne({ _id, collection, first, count, since: new Date() })
+  return _id
+}
+
+/**
+ * Deletes released entries. The journal only ever holds the batches in flight or waiting for the relay, so a filter
+ * FerretDB matches in Go (an $in) reads a handful of documents, not a collection.
+ */
+export async function deleteEntries (db: Db, ids: ObjectId[]): Promise<number> {
+  if (ids.length === 0) return 0
+  return (await journal(db).deleteMany({ _id: { $in: ids } })).deletedCount
+}
+
+/** Entries written before the cutoff, oldest first: what the relay publishes again. */
+export async function overdueEntries (db: Db, cutoff: Date, limit: number): Promise<JournalDoc[]> {
+  return await journal(db).find({ since: { $lte: cutoff } }).sort({ since: 1 }).limit(limit).toArray()
+}
+
+/** How many created documents the journal still holds (an upper bound: a batch's failed inserts are counted too). */
+export async function countJournaled (db: Db): Promise<number> {
+  let total = 0
+  for await (const entry of journal(db).find({}, { projection: { count: 1 } })) total += entry.count
+  return total
+}
+
+export function entryIds (entry: Pick<JournalDoc, 'first' | 'count'>): number[] {
+  return Array.from({ length: entry.count }, (_, i) => entry.first + i)
+}
