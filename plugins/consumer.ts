@@ -1,7 +1,7 @@
 // The consumer role: one Kafka consumer group applying entity events to Redis. Starts when the server is ready,
 // resolves and commits each offset only after its event is applied (or dead-lettered), and stops, committing, in
 // onClose. Per-key order comes from the message key: one entity's events share a partition, and a partition's
-// messages are handled one after another.
+// messages are applied in order (runs of them in one Redis round trip, each event after the one before it).
 import fp from 'fastify-plugin'
 import kafkajs, { type Consumer } from 'kafkajs'
 import { ensureTopics } from './kafka.js'
@@ -14,6 +14,8 @@ declare module 'fastify' {
 }
 
 const LAG_POLL_MS = 5000
+/** Messages applied per Redis round trip at most: a busy partition's backlog costs a few round trips, not one each. */
+const APPLY_RUN = 200
 
 export default fp(async (app) => {
   const { eventsTopic, dlqTopic, topicPartitions, consumerGroup, cacheTtlSeconds } = app.config
@@ -25,7 +27,7 @@ export default fp(async (app) => {
   app.decorate('consumer', consumer)
   let lag: LagPoller | undefined
   let started: Promise<void> = Promise.resolve()
-  const handle = createMessageHandler({
+  const { handle, applyLeading } = createMessageHandler({
     redis: app.redis,
     ttlSeconds: cacheTtlSeconds,
     deadLetter: async (from, message, reason, attempts) => {
@@ -56,12 +58,22 @@ export default fp(async (app) => {
           heartbeat,
           active: () => isRunning() && !isStale()
         }
-        for (const message of batch.messages) {
+        const { messages } = batch
+        for (let i = 0; i < messages.length;) {
           if (!control.active()) return
-          // Anything thrown here (a failed dead-letter write, a rebalance) leaves this offset unresolved: kafkajs
-          // commits what was resolved and fetches again from this message, so nothing is skipped.
-          if (await handle(message, control) === 'stopped') return
-          resolveOffset(message.offset)
+          // A run that applies cleanly is done in one round trip; the message after it (or one that fails alone)
+          // goes through handle(), which retries, waits out Redis or dead-letters it.
+          const run = await applyLeading(messages.slice(i, i + APPLY_RUN))
+          for (const message of messages.slice(i, i + run)) resolveOffset(message.offset)
+          i += run
+          if (run === 0) {
+            const message = messages[i]!
+            // Anything thrown here (a failed dead-letter write, a rebalance) leaves this offset unresolved: kafkajs
+            // commits what was resolved and fetches again from this message, so nothing is skipped.
+            if (await handle(message, control) === 'stopped') return
+            resolveOffset(message.offset)
+            i++
+          }
           await commitOffsetsIfNecessary()
           await heartbeat()
         }

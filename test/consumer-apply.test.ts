@@ -9,6 +9,8 @@ import { NO_IDENTITY, entryOf, eventOf, messageOf, metricValue, postDoc, publish
 import { POST_INDEX_KEY } from '../src/cache/keys.js'
 import { applyEvent } from '../src/consumer/apply.js'
 import { DLQ_HEADERS } from '../src/consumer/dead-letter.js'
+import { createMessageHandler } from '../src/consumer/handle-message.js'
+import type { PostDoc, UserDoc } from '../src/store/collections.js'
 import { consumerApplied, consumerFreshness, consumerLag, dlqMessages } from '../src/metrics.js'
 
 /** Every key under the app's prefix with its full content, for before/after comparisons. */
@@ -142,4 +144,31 @@ t.test('Redis down is not poison: the consumer holds the partition and applies e
   t.equal(await metricValue(dlqMessages), dead, 'still nothing dead-lettered')
   await waitFor('lag back to zero', async () => await lag() === 0, 15_000, 250)
   t.pass('lag back to zero')
+})
+
+t.test('applyLeading: a clean run goes in one round trip; it stops before a message that needs handling alone', async (t) => {
+  const app = await build(t, { role: 'read' }, NO_IDENTITY)
+  const { applyLeading } = createMessageHandler({
+    redis: app.redis,
+    ttlSeconds: 3600,
+    deadLetter: async () => { throw new Error('applyLeading never dead-letters') },
+    log: app.log
+  })
+  const msg = (value: string): KafkaMessage => ({ key: null, value: Buffer.from(value), offset: '0', timestamp: '0', attributes: 0, headers: {} })
+  const ok = (doc: PostDoc | UserDoc): KafkaMessage => msg(JSON.stringify(eventOf(doc)))
+  const applied = await metricValue(consumerApplied, { result: 'applied' })
+  const stale = await metricValue(consumerApplied, { result: 'stale' })
+  t.equal(await applyLeading([ok(postDoc(1, 2)), ok(userDoc(1, 1)), ok(postDoc(1, 1)), msg('{not json'), ok(postDoc(2, 1))]), 3,
+    'the run ends before the unparsable message')
+  t.equal((await entryOf(app.redis, 'post', 1))?.v, 2, 'the older version later in the run did not land')
+  t.equal(await entryOf(app.redis, 'post', 2), null, 'nothing after the cut was applied')
+  t.equal(await metricValue(consumerApplied, { result: 'applied' }), applied + 2)
+  t.equal(await metricValue(consumerApplied, { result: 'stale' }), stale + 1)
+  t.equal(await applyLeading([msg('{not json'), ok(postDoc(2, 1))]), 0, 'a run cannot start with it')
+  t.equal(await applyLeading([]), 0)
+
+  await app.redis.set('pb:post:5', 'not a hash')
+  t.equal(await applyLeading([ok(postDoc(4, 1)), ok(postDoc(5, 1)), ok(postDoc(6, 1))]), 1, 'the run ends at the event Redis refused')
+  t.equal((await entryOf(app.redis, 'post', 4))?.v, 1)
+  t.equal(await app.redis.get('pb:post:5'), 'not a hash')
 })

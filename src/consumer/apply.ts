@@ -11,18 +11,42 @@ import type { EntityEvent } from '../events/event.js'
  * a duplicate or an out-of-order event: nothing changes). Throws what Redis throws.
  */
 export async function applyEvent (redis: Redis, event: EntityEvent, ttlSeconds: number): Promise<boolean> {
+  const [result] = await applyEvents(redis, [event], ttlSeconds)
+  if (result instanceof Error) throw result
+  /* c8 ignore next -- one event in, one result out */
+  return result ?? false
+}
+
+/**
+ * Applies several events in one round trip, in order: per event, whether it landed (as applyEvent) or the error Redis
+ * answered for it. Throws when the round trip itself failed (Redis unreachable).
+ */
+export async function applyEvents (redis: Redis, events: EntityEvent[], ttlSeconds: number): Promise<Array<boolean | Error>> {
   defineCas(redis)
   const pipeline = redis.pipeline()
-    .postboardCas(entityKey(event.type, event.id), event.version, entityJson(event.type, event.data), jitteredTtl(ttlSeconds))
-  // The index needs no version check: membership never changes once a post exists, and ZADD of a present member with
-  // the same score is a no-op, so replays change nothing. Any version adds it, not just the first, so a post whose
-  // create event went missing (dead-lettered, index rebuilt meanwhile) is listed again with its next change. It sits
-  // after the CAS in the same round trip, so a listed id already has its entry, and it stays outside the CAS script
-  // so that entity keys and the index need not share one Redis Cluster slot.
-  if (event.type === 'post') pipeline.zadd(POST_INDEX_KEY, event.id, String(event.id))
+  /** Per event, the index of its first reply and how many it has. */
+  const spans: Array<[number, number]> = []
+  let at = 0
+  for (const event of events) {
+    pipeline.postboardCas(entityKey(event.type, event.id), event.version, entityJson(event.type, event.data), jitteredTtl(ttlSeconds))
+    // The index needs no version check: membership never changes once a post exists, and ZADD of a present member
+    // with the same score is a no-op, so replays change nothing. Any version adds it, not just the first, so a post
+    // whose create event went missing (dead-lettered, index rebuilt meanwhile) is listed again with its next change.
+    // It follows the CAS in the same round trip, so a listed id already has its entry, and it stays outside the CAS
+    // script so that entity keys and the index need not share one Redis Cluster slot.
+    if (event.type === 'post') pipeline.zadd(POST_INDEX_KEY, event.id, String(event.id))
+    const n = event.type === 'post' ? 2 : 1
+    spans.push([at, n])
+    at += n
+  }
   const replies = await pipeline.exec()
   /* c8 ignore next -- exec() yields null only for an aborted WATCH transaction; a plain pipeline has none */
   if (replies === null) throw new Error('redis pipeline was discarded')
-  for (const [err] of replies) if (err !== null) throw err
-  return replies[0]?.[1] === 1
+  return spans.map(([first, n]) => {
+    for (let i = first; i < first + n; i++) {
+      const err = replies[i]?.[0]
+      if (err !== null && err !== undefined) return err
+    }
+    return replies[first]?.[1] === 1
+  })
 }

@@ -1,14 +1,15 @@
-// Handles one events-topic message: parse, apply through the version CAS, wait out Redis outages without skipping
+// Handles events-topic messages: parse, apply through the version CAS, wait out Redis outages without skipping
 // (not the message's fault), retry any other failure a bounded number of times with backoff, then dead-letter it so
-// the partition moves on.
+// the partition moves on. Runs of messages that apply cleanly go to Redis together, one round trip per run
+// (applyLeading); the first message that does not is handled on its own, with all of the above.
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { KafkaMessage } from 'kafkajs'
 import { isRedisUnavailable } from '../cache/redis-errors.js'
-import { PoisonEvent, parseEvent } from '../events/event.js'
+import { PoisonEvent, parseEvent, type EntityEvent } from '../events/event.js'
 import { casRejections, consumerApplied, consumerApplyDuration, consumerFreshness, dlqMessages } from '../metrics.js'
-import { applyEvent } from './apply.js'
+import { applyEvent, applyEvents } from './apply.js'
 
 export interface RetryPolicy {
   /** Tries for a message that fails for its own reasons (bad JSON, unknown type, refused by Redis) before the DLQ. */
@@ -44,10 +45,63 @@ export type Outcome = 'applied' | 'stale' | 'dead_lettered' | 'stopped'
 
 type Step = { done: 'applied' | 'stale' } | { redisDown: Error } | { failed: string }
 
-export function createMessageHandler (deps: HandlerDeps): (message: KafkaMessage, control: MessageControl) => Promise<Outcome> {
+export interface MessageHandler {
+  /** Handles one message to its outcome: applied, stale, dead-lettered, or stopped (left unresolved). */
+  handle: (message: KafkaMessage, control: MessageControl) => Promise<Outcome>
+  /**
+   * Applies the longest leading run of messages that parse and apply cleanly, in one Redis round trip, and returns
+   * its length: those are done (counted, ready to resolve). Returns 0 when the first message needs `handle` (it does
+   * not parse, Redis refused it, or Redis is unreachable). Events are idempotent by version, so a run cut short by a
+   * failure is safe to apply again from its first undone message (events after the cut that landed are then counted
+   * stale, not applied).
+   */
+  applyLeading: (messages: KafkaMessage[]) => Promise<number>
+}
+
+export function createMessageHandler (deps: HandlerDeps): MessageHandler {
   const { redis, ttlSeconds, deadLetter, log } = deps
   const retry = deps.retry ?? DEFAULT_RETRY
   let redisDownSince: number | null = null
+
+  function counted (event: EntityEvent, landed: boolean): 'applied' | 'stale' {
+    if (!landed) {
+      casRejections.inc({ source: 'consumer' })
+      return 'stale'
+    }
+    const age = (Date.now() - Date.parse(event.occurred_at)) / 1000
+    if (Number.isFinite(age)) consumerFreshness.observe(Math.max(0, age))
+    return 'applied'
+  }
+
+  async function applyLeading (messages: KafkaMessage[]): Promise<number> {
+    // While Redis is known to be down, handle() waits it out (and logs its return) one message at a time.
+    if (redisDownSince !== null) return 0
+    const events: EntityEvent[] = []
+    for (const message of messages) {
+      try {
+        events.push(parseEvent(message.value))
+      } catch {
+        break // handle() dead-letters it once the run before it is done
+      }
+    }
+    if (events.length === 0) return 0
+    const started = performance.now()
+    let results: Array<boolean | Error>
+    try {
+      results = await applyEvents(redis, events, ttlSeconds)
+    } catch {
+      return 0 // Redis unreachable: handle() waits it out
+    }
+    const seconds = (performance.now() - started) / 1000
+    let done = 0
+    for (const [i, result] of results.entries()) {
+      if (result instanceof Error) break
+      consumerApplyDuration.observe(seconds)
+      consumerApplied.inc({ result: counted(events[i]!, result) })
+      done++
+    }
+    return done
+  }
 
   async function attempt (message: KafkaMessage): Promise<Step> {
     let event
@@ -66,20 +120,14 @@ export function createMessageHandler (deps: HandlerDeps): (message: KafkaMessage
         log.info({ downMs: Date.now() - redisDownSince }, 'consumer: redis is back; applying again')
         redisDownSince = null
       }
-      if (!landed) {
-        casRejections.inc({ source: 'consumer' })
-        return { done: 'stale' }
-      }
-      const age = (Date.now() - Date.parse(event.occurred_at)) / 1000
-      if (Number.isFinite(age)) consumerFreshness.observe(Math.max(0, age))
-      return { done: 'applied' }
+      return { done: counted(event, landed) }
     } catch (err) {
       if (isRedisUnavailable(err)) return { redisDown: err as Error }
       return { failed: `redis refused the event: ${(err as Error).message}` }
     }
   }
 
-  return async function handle (message, control) {
+  async function handle (message: KafkaMessage, control: MessageControl): Promise<Outcome> {
     let failures = 0
     let redisDelay = retry.baseDelayMs
     for (;;) {
@@ -113,4 +161,6 @@ export function createMessageHandler (deps: HandlerDeps): (message: KafkaMessage
       if (!control.active()) return 'stopped'
     }
   }
+
+  return { handle, applyLeading }
 }
