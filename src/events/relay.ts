@@ -100,6 +100,14 @@ export class Relay {
 
     let published = 0
     let more = false
+    // The journal first: it leaves marked documents to the marks loop below. The other way round, a marked document
+    // published and cleared just before the journal reads it would go out a second time.
+    for (const entry of entries) {
+      if (publisher.releasing(entry._id)) continue
+      const outcome = await this.republish(entry)
+      published += outcome.published
+      if (!outcome.ok) return { published, more: false } // Kafka is down: the next pass tries again
+    }
     for (const { type, docs } of scans) {
       const overdue = docs.filter((doc) => doc.pending_since !== undefined && doc.pending_since <= cutoff)
       // A version this process already has on Kafka is only waiting for its mark to be cleared: sending it again would
@@ -111,13 +119,7 @@ export class Relay {
       // after the scan is queued after ours, and one queued before it makes the publisher fold ours into it.
       const outcomes = await Promise.all(due.map(async (doc) => await publisher.publish(eventOf(type, doc, doc.pending_since), 'relay')))
       published += outcomes.filter(Boolean).length
-      if (outcomes.includes(false)) return { published, more: false } // Kafka is down: the next pass tries again
-    }
-    for (const entry of entries) {
-      if (publisher.releasing(entry._id)) continue
-      const outcome = await this.republish(entry)
-      published += outcome.published
-      if (!outcome.ok) return { published, more: false }
+      if (outcomes.includes(false)) return { published, more: false }
     }
     if (entries.length === (this.opts.journalBatchSize ?? 20)) more = true
     return { published, more }
