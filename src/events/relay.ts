@@ -30,7 +30,8 @@ export interface RelayOptions {
   journalBatchSize?: number
   /**
    * An entry older than this whose documents are not all there is given up on for the missing ones: their insert
-   * failed (no insert runs this long; the driver gives up first). Younger, a missing document may still be landing.
+   * failed. Younger, a missing document may still be landing. (One landing even later is still published by its own
+   * request; only a replica stopping in that very moment would leave it unpublished.)
    */
   abandonMs?: number
   /** Housekeeping run every few passes (expired idempotency keys). */
@@ -102,12 +103,17 @@ export class Relay {
     let more = false
     // The journal first: it leaves marked documents to the marks loop below. The other way round, a marked document
     // published and cleared just before the journal reads it would go out a second time.
+    let settled = 0
     for (const entry of entries) {
       if (publisher.releasing(entry._id)) continue
       const outcome = await this.republish(entry)
       published += outcome.published
+      if (outcome.settled) settled++
       if (!outcome.ok) return { published, more: false } // Kafka is down: the next pass tries again
     }
+    // A full page of entries means more may be waiting, unless none of it could be settled yet (documents still
+    // landing): then the next interval looks again rather than reading the same entries in a loop.
+    if (entries.length === (this.opts.journalBatchSize ?? 20) && settled > 0) more = true
     for (const { type, docs } of scans) {
       const overdue = docs.filter((doc) => doc.pending_since !== undefined && doc.pending_since <= cutoff)
       // A version this process already has on Kafka is only waiting for its mark to be cleared: sending it again would
@@ -121,7 +127,6 @@ export class Relay {
       published += outcomes.filter(Boolean).length
       if (outcomes.includes(false)) return { published, more: false }
     }
-    if (entries.length === (this.opts.journalBatchSize ?? 20)) more = true
     return { published, more }
   }
 
@@ -130,7 +135,7 @@ export class Relay {
    * A document carrying a pending mark is left to the marks' scan (a newer change of it is unpublished, and that scan
    * publishes its current state). Returns false in ok when Kafka refused.
    */
-  private async republish (doc: JournalDoc): Promise<{ published: number, ok: boolean }> {
+  private async republish (doc: JournalDoc): Promise<{ published: number, ok: boolean, settled: boolean }> {
     const { runWrite, publisher } = this.opts
     const type = ENTITY_TYPE[doc.collection]
     const ids = entryIds(doc)
@@ -141,15 +146,15 @@ export class Relay {
         await db.collection<EntityDoc>(doc.collection).findOne({ _id: id }))))
       for (const d of docs) if (d === null) missing++; else found.push(d)
     }
-    if (missing > 0 && doc.since.getTime() > Date.now() - (this.opts.abandonMs ?? 5 * 60_000)) return { published: 0, ok: true }
+    if (missing > 0 && doc.since.getTime() > Date.now() - (this.opts.abandonMs ?? 5 * 60_000)) return { published: 0, ok: true, settled: false }
     const due = found.filter((d) => d.pending !== true)
     if (due.length === 0) {
       publisher.release(doc._id)
-      return { published: 0, ok: true }
+      return { published: 0, ok: true, settled: true }
     }
     const entry: JournalEntry = { id: doc._id, unacked: due.length }
     const outcomes = await Promise.all(due.map(async (d) => await publisher.publish(eventOf(type, d, doc.since), 'relay', entry)))
-    return { published: outcomes.filter(Boolean).length, ok: !outcomes.includes(false) }
+    return { published: outcomes.filter(Boolean).length, ok: !outcomes.includes(false), settled: true }
   }
 
   private async loop (): Promise<void> {
