@@ -178,3 +178,35 @@ t.test('a slow clear never holds up the next publish', async (t) => {
   t.equal(clears, 2)
   t.notOk(publisher.awaitsClear('post', 2, 1))
 })
+
+t.test('events queued in one synchronous run leave in one produce request', async (t) => {
+  const config = testConfig({ role: 'write' })
+  const app = await buildApp(config, { logger: false })
+  t.teardown(async () => {
+    await app.close()
+    await dropNamespace(config)
+  })
+  await app.ready()
+  // The real client and broker; only the producer's Produce requests are counted, through kafkajs's instrumentation.
+  let produces = 0
+  const counting = Object.create(app.kafka) as typeof app.kafka
+  counting.producer = (options) => {
+    const producer = app.kafka.producer(options)
+    producer.on(producer.events.REQUEST, ({ payload }) => { if (payload.apiName === 'Produce') produces++ })
+    return producer
+  }
+  const publisher = new Publisher({
+    kafka: counting,
+    topic: config.eventsTopic,
+    log: silent,
+    prepare: async () => { await ensureTopics(app.kafka, [config.eventsTopic], 1) },
+    onPublished: async () => {},
+    onReleased: async () => {}
+  })
+  t.teardown(async () => { await publisher.close() })
+  await publisher.connect()
+  const event = (id: number): EntityEvent => ({ type: 'post', id, version: 1, data: { post_id: id } as Post, occurred_at: new Date().toISOString() })
+  const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => publisher.publish(event(i + 1), 'inline')))
+  t.ok(outcomes.every(Boolean), 'all 20 acknowledged')
+  t.equal(produces, 1, 'in one produce request')
+})

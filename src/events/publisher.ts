@@ -152,7 +152,10 @@ export class Publisher {
 
   private kick (): void {
     if (this.draining !== null) return
-    this.draining = this.drain().finally(() => {
+    // Started a microtask later, so every event queued in the same synchronous run (a batch of creates calls publish
+    // once per document, in one loop) leaves in the first produce request, rather than the first alone and the rest in
+    // a second one.
+    this.draining = Promise.resolve().then(async () => { await this.drain() }).finally(() => {
       this.draining = null
       if (this.queue.length > 0) this.kick()
     })
