@@ -7,7 +7,7 @@ import { compare, load, type LoadSpec } from './lib/load.js'
 import { ROOT, startServer, type Server } from './lib/processes.js'
 import { writeReport, ratio, type Extra, type Row } from './lib/report.js'
 import { benchEnv, dropNamespace, postboard, seedViaApi, token } from './lib/setup.js'
-import { drained, freshnessProbe, staleAudit } from './lib/freshness.js'
+import { drained, freshnessProbe, histogram, quantileBound, staleAudit } from './lib/freshness.js'
 import { listScale } from './lib/list-scale.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
@@ -131,12 +131,16 @@ async function main (): Promise<void> {
     ? { method: 'POST' as const, path: `/post_server/posts/${postIds[i % 50]!}/like` }
     : mixed[i % 19]!)
   const allInOne = await serve(postboard('read,write', { ...env, IDENTITY_MODE: 'lambda' }))
+  const appliedBefore = await histogram(consumer.url, 'pb_consumer_freshness_seconds')
   const probe = freshnessProbe(allInOne.url, postIds.slice(0, 50), bearer, SECONDS * 2 * 1000)
   const mix = await load(spec(allInOne.url, { requests: mixedReqs, seconds: SECONDS * 2 }))
   const fresh = await probe
+  const applied = quantileBound(appliedBefore, await histogram(consumer.url, 'pb_consumer_freshness_seconds'), 0.99)
   rows.push({ scenario: 'mixed 95/5', baselineName: '', subjectName: 'reads + likes on one read,write process (consumer separate)', subject: mix })
   const p = fresh.percentiles
-  extras.push({ name: `freshness, write acknowledged → visible through GET (${fresh.samples} samples, ${fresh.unseen} not visible within 30 s)`, value: `p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms`, target: 'p99 ≤ 100 ms', met: p.p99 <= 100 && fresh.unseen === 0 })
+  extras.push({ name: `freshness, write acknowledged → visible through GET (${fresh.samples} samples, ${fresh.unseen} not visible within 30 s; ${fresh.firstPoll} already visible at the first GET)`, value: `p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms`, target: 'p99 ≤ 100 ms', met: p.p99 <= 100 && fresh.unseen === 0 })
+  // The pipeline's own share, from the consumer's histogram over the same run: event written → applied in Redis.
+  extras.push({ name: `during the mix, event written → applied in Redis by the consumer (${applied.count} events, pb_consumer_freshness_seconds)`, value: `p99 ≤ ${applied.bound * 1000} ms (histogram bucket)` })
   const audit = await staleAudit(env, postIds.slice(0, 50))
   extras.push({ name: `stale keys after the mixed run (${audit.checked} keys compared with MongoDB)`, value: String(audit.stale), target: '0', met: audit.stale === 0 })
 

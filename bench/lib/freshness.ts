@@ -14,10 +14,14 @@ function percentiles (xs: number[]): Percentiles {
   return { p50: Math.round(at(0.5) * 10) / 10, p99: Math.round(at(0.99) * 10) / 10, max: Math.round((s.at(-1) ?? NaN) * 10) / 10 }
 }
 
-/** Likes a random post every 50 ms for `ms`, and times each until GET shows the acknowledged count. */
-export async function freshnessProbe (url: string, postIds: number[], headers: Record<string, string>, ms: number): Promise<{ samples: number, unseen: number, percentiles: Percentiles }> {
+/**
+ * Likes a random post every 50 ms for `ms`, and times each until GET shows the acknowledged count. `firstPoll` counts
+ * the samples whose very first GET already showed it: their lag is that one GET's own latency, not the pipeline's.
+ */
+export async function freshnessProbe (url: string, postIds: number[], headers: Record<string, string>, ms: number): Promise<{ samples: number, unseen: number, firstPoll: number, percentiles: Percentiles }> {
   const lags: number[] = []
   let unseen = 0
+  let firstPoll = 0
   const end = Date.now() + ms
   while (Date.now() < end) {
     const id = postIds[Math.floor(Math.random() * postIds.length)]!
@@ -26,7 +30,9 @@ export async function freshnessProbe (url: string, postIds: number[], headers: R
     const wanted = (await ack.json() as { like_count: number }).like_count
     const acked = performance.now()
     let seen = false
+    let polls = 0
     while (performance.now() - acked < 30_000) {
+      polls++
       const got = await (await fetch(`${url}/get_server/posts/${id}`, { headers })).json() as { like_count: number }
       if (got.like_count >= wanted) { seen = true; break }
       await new Promise((resolve) => setTimeout(resolve, 1))
@@ -34,9 +40,28 @@ export async function freshnessProbe (url: string, postIds: number[], headers: R
     // Not visible within 30 s counts against the target (reported), instead of ending the run.
     if (seen) lags.push(performance.now() - acked)
     else unseen++
+    if (seen && polls === 1) firstPoll++
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  return { samples: lags.length, unseen, percentiles: percentiles(lags) }
+  return { samples: lags.length, unseen, firstPoll, percentiles: percentiles(lags) }
+}
+
+/** A histogram's bucket counts from a /metrics text, by upper bound. */
+export async function histogram (url: string, name: string): Promise<Map<number, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  const out = new Map<number, number>()
+  for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)$`, 'gm'))) {
+    out.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]))
+  }
+  return out
+}
+
+/** The smallest bucket bound holding at least `q` of what was observed between two snapshots (an upper bound on it). */
+export function quantileBound (before: Map<number, number>, after: Map<number, number>, q: number): { bound: number, count: number } {
+  const bounds = [...after.keys()].sort((a, b) => a - b)
+  const count = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0)
+  const bound = bounds.find((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0) >= q * count) ?? Infinity
+  return { bound, count }
 }
 
 /** Compares each post's cached entry with MongoDB once the consumer has caught up; returns how many differ. */
