@@ -121,3 +121,12 @@ t.test('JournalReleaser: coalesces deletes, says what it is releasing, leaves a 
   await broken.idle()
   t.notOk(broken.releasing(a), 'left to the relay, not retried in a loop')
 })
+
+t.test('countJournaled: exact for a short journal, extrapolated from the first entries for a long one', async (t) => {
+  const app = await build(t, { role: 'write' }, { RELAY_INTERVAL_MS: '600000' })
+  const db = app.mongo.db!
+  const recent = new Date()
+  await journal(db).insertMany(Array.from({ length: 5 }, (_, i) => ({ _id: new ObjectId(), collection: 'posts' as const, first: 10_000 + 3 * i, count: 3, since: recent })))
+  t.equal(await countJournaled(db), 15, 'every entry summed')
+  t.equal(await countJournaled(db, 2), 15, 'two entries read, their mean size times the estimated entry count')
+})
