@@ -1,13 +1,14 @@
 // The write path's batching: creates share one counter update and one insert (ids still unique and growing, errors
 // still per request), known authors are remembered but unknown ones never are, and pending marks are cleared in the
 // background, coalesced, without ever holding up a publish.
-import t from 'tap'
+import t, { type Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
 import { buildApp } from '../src/app.js'
 import { ensureTopics } from '../plugins/kafka.js'
 import { MarkClearer, type Published } from '../src/events/mark-clearer.js'
 import type { EntityEvent } from '../src/events/event.js'
-import { Publisher } from '../src/events/publisher.js'
+import { Publisher, type PublisherOptions } from '../src/events/publisher.js'
 import type { Post } from '../src/schemas.js'
 import { reserveIds, type PostDoc } from '../src/store/collections.js'
 import { KnownIds } from '../src/store/known-ids.js'
@@ -148,7 +149,13 @@ t.test('MarkClearer: coalesces, keeps the newest version, tells the relay what i
   t.notOk(broken.awaitsClear('post', 2, 1), 'what it held is left to the relay')
 })
 
-t.test('a slow clear never holds up the next publish', async (t) => {
+const event = (id: number): EntityEvent => ({ type: 'post', id, version: 1, data: { post_id: id } as Post, occurred_at: new Date().toISOString() })
+
+/**
+ * A write-role app (closed and its namespace dropped in teardown) and a Publisher of its own on the app's topic,
+ * closed before the app; `options` may replace any of the publisher's options, given the app.
+ */
+async function ownPublisher (t: Test, options: (app: FastifyInstance) => Partial<PublisherOptions> = () => ({})): Promise<Publisher> {
   const config = testConfig({ role: 'write' })
   const app = await buildApp(config, { logger: false })
   t.teardown(async () => {
@@ -156,19 +163,26 @@ t.test('a slow clear never holds up the next publish', async (t) => {
     await dropNamespace(config)
   })
   await app.ready()
-  let clears = 0
-  let release!: () => void
-  const stuck = new Promise<void>((resolve) => { release = resolve })
   const publisher = new Publisher({
     kafka: app.kafka,
     topic: config.eventsTopic,
     log: silent,
     prepare: async () => { await ensureTopics(app.kafka, [config.eventsTopic], 1) },
-    onPublished: async () => { clears++; await stuck },
-    onReleased: async () => {}
+    onPublished: async () => {},
+    onReleased: async () => {},
+    ...options(app)
   })
-  t.teardown(async () => { release(); await publisher.close() })
-  const event = (id: number): EntityEvent => ({ type: 'post', id, version: 1, data: { post_id: id } as Post, occurred_at: new Date().toISOString() })
+  t.teardown(async () => { await publisher.close() })
+  return publisher
+}
+
+t.test('a slow clear never holds up the next publish', async (t) => {
+  let clears = 0
+  let release!: () => void
+  const stuck = new Promise<void>((resolve) => { release = resolve })
+  const publisher = await ownPublisher(t, () => ({ onPublished: async () => { clears++; await stuck } }))
+  // Registered last, so it runs first: the stuck clear must end before the publisher can close.
+  t.teardown(() => { release() })
   t.equal(await publisher.settleInline(publisher.publish(event(1), 'inline')), true, 'first published')
   t.equal(await publisher.settleInline(publisher.publish(event(2), 'inline')), true, 'the next one too, while the first clear hangs')
   t.equal(clears, 1, 'one clear in flight, the second mark waits for it')
@@ -180,32 +194,20 @@ t.test('a slow clear never holds up the next publish', async (t) => {
 })
 
 t.test('events queued in one synchronous run leave in one produce request', async (t) => {
-  const config = testConfig({ role: 'write' })
-  const app = await buildApp(config, { logger: false })
-  t.teardown(async () => {
-    await app.close()
-    await dropNamespace(config)
-  })
-  await app.ready()
   // The real client and broker; only the producer's Produce requests are counted, through kafkajs's instrumentation.
   let produces = 0
-  const counting = Object.create(app.kafka) as typeof app.kafka
-  counting.producer = (options) => {
-    const producer = app.kafka.producer(options)
-    producer.on(producer.events.REQUEST, ({ payload }) => { if (payload.apiName === 'Produce') produces++ })
-    return producer
-  }
-  const publisher = new Publisher({
-    kafka: counting,
-    topic: config.eventsTopic,
-    log: silent,
-    prepare: async () => { await ensureTopics(app.kafka, [config.eventsTopic], 1) },
-    onPublished: async () => {},
-    onReleased: async () => {}
+  const publisher = await ownPublisher(t, (app) => {
+    const counting = Object.create(app.kafka) as typeof app.kafka
+    counting.producer = (options) => {
+      const producer = app.kafka.producer(options)
+      producer.on(producer.events.REQUEST, ({ payload }) => { if (payload.apiName === 'Produce') produces++ })
+      return producer
+    }
+    return { kafka: counting }
   })
-  t.teardown(async () => { await publisher.close() })
-  await publisher.connect()
-  const event = (id: number): EntityEvent => ({ type: 'post', id, version: 1, data: { post_id: id } as Post, occurred_at: new Date().toISOString() })
+  // One event first, so the new topic has its leader and a retried first request cannot count twice.
+  t.equal(await publisher.publish(event(100), 'inline'), true, 'the topic takes events')
+  produces = 0
   const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => publisher.publish(event(i + 1), 'inline')))
   t.ok(outcomes.every(Boolean), 'all 20 acknowledged')
   t.equal(produces, 1, 'in one produce request')
