@@ -86,6 +86,7 @@ export class Relay {
   async pass (): Promise<{ published: number, more: boolean }> {
     const { runWrite, publisher, graceMs } = this.opts
     const batchSize = this.opts.batchSize ?? 200
+    const journalBatchSize = this.opts.journalBatchSize ?? 20
     const cutoff = new Date(Date.now() - graceMs)
     // One query per type serves both the gauge and the work: oldest mark first, so the overdue ones come first.
     let pending = 0
@@ -95,7 +96,7 @@ export class Relay {
       pending += docs.length < batchSize ? docs.length : await runWrite((db) => countPending(db, type))
       scans.push({ type, docs })
     }
-    const entries = await timed(mongoDuration, 'journal_scan', async () => await runWrite((db) => overdueEntries(db, cutoff, this.opts.journalBatchSize ?? 20)))
+    const entries = await timed(mongoDuration, 'journal_scan', async () => await runWrite((db) => overdueEntries(db, cutoff, journalBatchSize)))
     pending += await runWrite(countJournaled)
     outboxPending.set(pending)
 
@@ -113,7 +114,7 @@ export class Relay {
     }
     // A full page of entries means more may be waiting, unless none of it could be settled yet (documents still
     // landing): then the next interval looks again rather than reading the same entries in a loop.
-    if (entries.length === (this.opts.journalBatchSize ?? 20) && settled > 0) more = true
+    if (entries.length === journalBatchSize && settled > 0) more = true
     for (const { type, docs } of scans) {
       const overdue = docs.filter((doc) => doc.pending_since !== undefined && doc.pending_since <= cutoff)
       // A version this process already has on Kafka is only waiting for its mark to be cleared: sending it again would
