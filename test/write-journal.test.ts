@@ -50,20 +50,22 @@ t.test('a batch inserted but never published (its replica stopped) is published 
   t.same(await relay.pass(), { published: 0, more: false }, 'nothing is left to publish')
 })
 
-t.test('an entry naming documents that never landed: kept while they may still land, given up on after abandonMs', async (t) => {
+t.test('an entry naming documents that never landed: what landed goes at once, the entry waits until abandonMs', async (t) => {
   const app = await build(t, { role: 'write' }, { RELAY_INTERVAL_MS: '600000' })
   const db = app.mongo.db!
   await db.collection<PostDoc>('posts').insertOne(postDoc(900))
   await journal(db).insertOne({ _id: new ObjectId(), collection: 'posts', first: 900, count: 3, since: new Date(Date.now() - 1000) })
   // A page of one entry: a full page that could not be settled must not make the relay loop on it at once.
   const patient = new Relay({ runWrite: app.mongoWrite.run, publisher: app.publisher, log: silent, intervalMs: 100, graceMs: 0, abandonMs: 60_000, journalBatchSize: 1, onFatal: () => {} })
-  t.same(await patient.pass(), { published: 0, more: false }, 'a young entry with missing documents waits for the next interval')
-  t.equal(await countJournaled(db), 3, 'and stays')
+  t.same(await patient.pass(), { published: 1, more: false }, 'a young entry with missing documents: the landed one is published at once')
+  t.same(await patient.pass(), { published: 0, more: false }, 'and the entry is not read again before abandonMs')
+  await app.publisher.cleared()
+  t.equal(await countJournaled(db), 3, 'it stays for the documents that may still land')
   const done = new Relay({ runWrite: app.mongoWrite.run, publisher: app.publisher, log: silent, intervalMs: 100, graceMs: 0, abandonMs: 0, journalBatchSize: 1, onFatal: () => {} })
   t.same(await done.pass(), { published: 1, more: true }, 'an abandoned one publishes what landed (and a full page says more may wait)')
   await eventually(async () => await countJournaled(db) === 0 ? true : undefined, 10_000, 'the entry to be deleted')
-  const got = await readEvents(app.kafka, app.config.eventsTopic, (g) => versionsByKey(g).has('post:900'))
-  t.same(versionsByKey(got).get('post:900'), [1])
+  const got = await readEvents(app.kafka, app.config.eventsTopic, (g) => versionsByKey(g).get('post:900')?.length === 2)
+  t.same(versionsByKey(got).get('post:900'), [1, 1], 'published when first seen, and again when the entry was given up on')
 
   // Nothing that landed at all: deleted without a publish.
   await journal(db).insertOne({ _id: new ObjectId(), collection: 'users', first: 500, count: 2, since: new Date(Date.now() - 1000) })
@@ -129,4 +131,18 @@ t.test('countJournaled: exact for a short journal, extrapolated from the first e
   await journal(db).insertMany(Array.from({ length: 5 }, (_, i) => ({ _id: new ObjectId(), collection: 'posts' as const, first: 10_000 + 3 * i, count: 3, since: recent })))
   t.equal(await countJournaled(db), 15, 'every entry summed')
   t.equal(await countJournaled(db, 2), 15, 'two entries read, their mean size times the estimated entry count')
+})
+
+t.test('an incomplete entry is read again once abandonMs has passed, and then released', async (t) => {
+  const app = await build(t, { role: 'write' }, { RELAY_INTERVAL_MS: '600000' })
+  const db = app.mongo.db!
+  await db.collection<PostDoc>('posts').insertOne(postDoc(800))
+  await journal(db).insertOne({ _id: new ObjectId(), collection: 'posts', first: 800, count: 2, since: new Date(Date.now() - 1000) })
+  const relay = new Relay({ runWrite: app.mongoWrite.run, publisher: app.publisher, log: silent, intervalMs: 100, graceMs: 0, abandonMs: 1500, onFatal: () => {} })
+  t.same(await relay.pass(), { published: 1, more: false }, 'what landed, at once')
+  t.same(await relay.pass(), { published: 0, more: false }, 'not read again yet')
+  await new Promise((resolve) => setTimeout(resolve, 700))
+  t.same(await relay.pass(), { published: 1, more: false }, 'past abandonMs: read again, published, released')
+  await eventually(async () => await countJournaled(db) === 0 ? true : undefined, 10_000, 'the entry to be deleted')
+  t.pass('released')
 })

@@ -57,6 +57,11 @@ export class Relay {
   private timer: NodeJS.Timeout | undefined
   private lastSweep = 0
   private failing = false
+  /**
+   * Journal entries with documents still missing, by entry id, and when they are given up on: their landed documents
+   * are published at once, and the entry is not read again before then.
+   */
+  private readonly incomplete = new Map<string, number>()
 
   constructor (private readonly opts: RelayOptions) {}
 
@@ -105,8 +110,10 @@ export class Relay {
     // The journal first: it leaves marked documents to the marks loop below. The other way round, a marked document
     // published and cleared just before the journal reads it would go out a second time.
     let settled = 0
+    const now = Date.now()
+    for (const [id, until] of this.incomplete) if (until <= now) this.incomplete.delete(id)
     for (const entry of entries) {
-      if (publisher.releasing(entry._id)) continue
+      if (publisher.releasing(entry._id) || this.incomplete.has(entry._id.toHexString())) continue
       const outcome = await this.republish(entry)
       published += outcome.published
       if (outcome.settled) settled++
@@ -134,7 +141,9 @@ export class Relay {
   /**
    * Publishes an open journal entry's documents again; the publisher deletes the entry once all are acknowledged.
    * A document carrying a pending mark is left to the marks' scan (a newer change of it is unpublished, and that scan
-   * publishes its current state). Returns false in ok when Kafka refused.
+   * publishes its current state). While some of its documents are missing and the entry is younger than abandonMs,
+   * the landed ones are published but the entry stays, unread until then (see `incomplete`). Returns false in ok when
+   * Kafka refused, and settled false when the entry must wait.
    */
   private async republish (doc: JournalDoc): Promise<{ published: number, ok: boolean, settled: boolean }> {
     const { runWrite, publisher } = this.opts
@@ -147,15 +156,17 @@ export class Relay {
         await db.collection<EntityDoc>(doc.collection).findOne({ _id: id }))))
       for (const d of docs) if (d === null) missing++; else found.push(d)
     }
-    if (missing > 0 && doc.since.getTime() > Date.now() - (this.opts.abandonMs ?? 5 * 60_000)) return { published: 0, ok: true, settled: false }
+    const giveUpAt = doc.since.getTime() + (this.opts.abandonMs ?? 5 * 60_000)
+    const complete = missing === 0 || giveUpAt <= Date.now()
     const due = found.filter((d) => d.pending !== true)
-    if (due.length === 0) {
-      publisher.release(doc._id)
-      return { published: 0, ok: true, settled: true }
-    }
-    const entry: JournalEntry = { id: doc._id, unacked: due.length }
+    // Incomplete, one more than will ever be acknowledged: the countdown cannot release the entry this time.
+    const entry: JournalEntry = { id: doc._id, unacked: complete ? due.length : due.length + 1 }
     const outcomes = await Promise.all(due.map(async (d) => await publisher.publish(eventOf(type, d, doc.since), 'relay', entry)))
-    return { published: outcomes.filter(Boolean).length, ok: !outcomes.includes(false), settled: true }
+    const ok = !outcomes.includes(false)
+    if (complete && due.length === 0) publisher.release(doc._id)
+    // Only once what landed is on Kafka: after a refusal the next pass tries the entry again.
+    if (!complete && ok) this.incomplete.set(doc._id.toHexString(), giveUpAt)
+    return { published: outcomes.filter(Boolean).length, ok, settled: complete }
   }
 
   private async loop (): Promise<void> {
