@@ -102,7 +102,7 @@ export class Publisher {
       this.kick()
     }
     // `done` never rejects (a failed send resolves false), so this chain needs no catch.
-    if (entry !== undefined) done.then((ok) => { if (ok && --entry.unacked === 0) this.release(entry.id) }, undefined)
+    if (entry !== undefined) done.then((ok) => { if (ok && --entry.unacked === 0 && entry.keep !== true) this.release(entry.id) }, undefined)
     return done
   }
 

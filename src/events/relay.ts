@@ -11,7 +11,7 @@ import kafkajs from 'kafkajs'
 import type { FastifyBaseLogger } from 'fastify'
 import { mongoDuration, outboxPending } from '../metrics.js'
 import { timed } from '../cache/timed.js'
-import { countPending, eventOf, pendingDocs, type EntityDoc } from '../store/outbox.js'
+import { countPending, entities, eventOf, pendingDocs, type EntityDoc } from '../store/outbox.js'
 import { countJournaled, ENTITY_TYPE, entryIds, overdueEntries, type JournalDoc, type JournalEntry } from '../store/journal.js'
 import type { EntityType } from './event.js'
 import type { Publisher } from './publisher.js'
@@ -153,14 +153,13 @@ export class Relay {
     let missing = 0
     for (let i = 0; i < ids.length; i += READ_CONCURRENCY) {
       const docs = await runWrite(async (db) => await Promise.all(ids.slice(i, i + READ_CONCURRENCY).map(async (id) =>
-        await db.collection<EntityDoc>(doc.collection).findOne({ _id: id }))))
+        await entities(db, type).findOne({ _id: id }))))
       for (const d of docs) if (d === null) missing++; else found.push(d)
     }
     const giveUpAt = doc.since.getTime() + (this.opts.abandonMs ?? 5 * 60_000)
     const complete = missing === 0 || giveUpAt <= Date.now()
     const due = found.filter((d) => d.pending !== true)
-    // Incomplete, one more than will ever be acknowledged: the countdown cannot release the entry this time.
-    const entry: JournalEntry = { id: doc._id, unacked: complete ? due.length : due.length + 1 }
+    const entry: JournalEntry = complete ? { id: doc._id, unacked: due.length } : { id: doc._id, unacked: due.length, keep: true }
     const outcomes = await Promise.all(due.map(async (d) => await publisher.publish(eventOf(type, d, doc.since), 'relay', entry)))
     const ok = !outcomes.includes(false)
     if (complete && due.length === 0) publisher.release(doc._id)

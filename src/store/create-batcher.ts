@@ -88,8 +88,8 @@ async function insertBatch (db: Db, name: EntityCollection, batch: Waiter[], bat
     // Counted before any event is queued, so an acknowledgement cannot bring it to zero early.
     const entry: JournalEntry = { id: entryId, unacked: docs.length - failed.size }
     // Nothing landed (every name taken, say): nothing to publish, so the entry goes now rather than wait for the relay.
-    // Best effort: an entry left behind costs the relay a look once it is abandoned (see Relay), and must not fail the
-    // requests below, which each have their own answer.
+    // Best effort: an entry left behind only costs the relay a look when it is overdue and one when it is abandoned (see
+    // Relay), and must not fail the requests below, which each have their own answer.
     if (entry.unacked === 0) await deleteEntries(db, [entryId]).catch(() => 0)
     const retry: Waiter[] = []
     for (const [i, doc] of docs.entries()) {

@@ -22,11 +22,13 @@ export interface JournalDoc {
 
 /**
  * One entry in memory: how many of its inserted documents still wait for Kafka's acknowledgement. The publisher
- * counts it down, and releases the entry (deletes it) at zero.
+ * counts it down, and releases the entry (deletes it) at zero, unless `keep` says documents it names may still land.
  */
 export interface JournalEntry {
   readonly id: ObjectId
   unacked: number
+  /** Set by the relay for an entry whose missing documents may still land: acknowledgements never release it. */
+  readonly keep?: true
 }
 
 export const ENTITY_TYPE = { users: 'user', posts: 'post' } as const satisfies Record<EntityCollection, EntityType>

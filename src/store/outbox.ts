@@ -11,7 +11,8 @@ export type EntityDoc = UserDoc | PostDoc
 
 const COLLECTION = { user: 'users', post: 'posts' } as const satisfies Record<EntityType, string>
 
-const entities = (db: Db, type: EntityType) => db.collection<EntityDoc>(COLLECTION[type])
+/** An entity type's collection. */
+export const entities = (db: Db, type: EntityType) => db.collection<EntityDoc>(COLLECTION[type])
 
 // An equality on a boolean, not a range on pending_since: FerretDB pushes a top-level equality down to PostgreSQL
 // and fetches only the pending documents, where any range or $exists made it fetch and decode the whole collection
