@@ -6,6 +6,7 @@ import type { IdentityMode } from '../src/config.js'
 import { Unauthorized, Unavailable } from '../src/errors.js'
 import { bearerToken, challenge } from '../src/identity/bearer.js'
 import { createChecker, type IdentityChecker } from '../src/identity/checker.js'
+import { tokenKey } from '../src/identity/verdict-cache.js'
 import type { Verdict } from '../src/identity/validator.js'
 import { VerifierUnavailableError } from '../src/identity/verifier.js'
 
@@ -58,18 +59,37 @@ export default fp(async (app) => {
     return err instanceof Error ? err : new Error(String(err))
   }
 
+  // Each connection remembers the last Authorization header it sent and that token's cache key. A keep-alive client
+  // sends the same header on every request, and this spares each of them the header parse and the SHA-256 (together
+  // ~3% of a cached read's CPU). The raw header lives only as long as its own connection and is replaced by the next
+  // different one; the verdict cache itself still holds hashes only. Expiry is unaffected: the verdict is looked up
+  // by key on every request.
+  const lastHeader = new WeakMap<object, { header: string, key: string }>()
+
   // A callback hook, not an async one: a cached verdict (nearly every request) settles it at once, with no promise.
   function authenticate (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     if (settings.mode === 'off') return done()
     // Wired into a scope this process was not built to check: refuse (500) rather than pass.
     if (checker === null) return done(new Error('identity: the hook is used by a role that has no verifier'))
-    const token = bearerToken(req.headers.authorization)
-    if (token === null) {
-      reply.header('www-authenticate', challenge())
-      return done(new Unauthorized('a bearer token is required (Authorization: Bearer <token>)'))
+    const header = req.headers.authorization
+    const socket = req.raw.socket
+    const memo = lastHeader.get(socket)
+    let key: string
+    if (memo !== undefined && memo.header === header) {
+      key = memo.key
+    } else {
+      const token = bearerToken(header)
+      if (token === null) {
+        reply.header('www-authenticate', challenge())
+        return done(new Unauthorized('a bearer token is required (Authorization: Bearer <token>)'))
+      }
+      key = tokenKey(token)
+      lastHeader.set(socket, { header: header!, key })
     }
-    const cached = checker.cached(token)
+    const cached = checker.cachedByKey(key)
     if (cached !== undefined) return done(admit(req, reply, cached))
+    // Only a header that parsed is ever remembered, so the token is there.
+    const token = bearerToken(header)!
     checker.check(token).then((verdict) => admit(req, reply, verdict), (err: unknown) => noVerdict(req, err)).then(done, done)
   }
 

@@ -1,10 +1,10 @@
 // buildApp: the shared plugins every role uses, then only the chosen roles' routes or loops.
 // This one function answers "what does --role=read start?".
-import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import { lazyChildLogger } from './lazy-logger.js'
+import { requestIdGenerator } from './request-id.js'
 import configPlugin from '../plugins/config.js'
 import errorsPlugin, { errorBody } from '../plugins/errors.js'
 import metricsPlugin from '../plugins/metrics.js'
@@ -16,6 +16,7 @@ import storePlugin from '../plugins/store.js'
 import nearCachePlugin from '../plugins/near-cache.js'
 import consumerPlugin from '../plugins/consumer.js'
 import healthRoutes from '../routes/health.js'
+import metricsRoutes from '../routes/metrics.js'
 import readRoutes from '../routes/read/index.js'
 import writeRoutes from '../routes/write/index.js'
 
@@ -43,9 +44,9 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     // the later of headersTimeout and requestTimeout (Node's headersTimeout defaults to 60 s). Headers get 10 s.
     http: { connectionsCheckingInterval: 1000, headersTimeout: 10_000 },
     return503OnClosing: true,
-    // The router's X-Request-Id (or a fresh UUID) ties a request's log lines together across router and replica.
+    // The router's X-Request-Id (or one of ours) ties a request's log lines together across router and replica.
     requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    genReqId: requestIdGenerator(),
     childLoggerFactory: lazyChildLogger,
     routerOptions: { maxParamLength: 100 },
     // The router refuses a malformed %-escape (400) or an over-long path parameter (414) before any route or error
@@ -58,8 +59,8 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(configPlugin, { config })
   await app.register(errorsPlugin)
   await app.register(import('../plugins/identity.js'))
+  await app.register(metricsPlugin) // before any route, docs' own included: it gives every route its onResponse hook
   await app.register(docsPlugin) // before any route: the OpenAPI document is built from the routes registered after it
-  await app.register(metricsPlugin) // before any route: its onResponse hook times every request
   await app.register(redisPlugin)
   await app.register(mongoPlugin)
   await app.register(storePlugin)
@@ -69,6 +70,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   if (roles.has('write')) await app.register(import('../plugins/producer.js')) // publisher + relay (writes publish events)
 
   await app.register(healthRoutes, { prefix: '/health' })
+  await app.register(metricsRoutes)
   if (roles.has('read')) await app.register(readRoutes, { prefix: '/get_server' })
   if (roles.has('write')) await app.register(writeRoutes, { prefix: '/post_server' })
   if (roles.has('consumer')) await app.register(consumerPlugin)

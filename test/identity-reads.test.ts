@@ -91,6 +91,46 @@ t.test('100 concurrent requests with one token make one invoke; cached verdicts 
   t.equal(await invokes() - mid, 20, 'one invoke each')
 })
 
+t.test('one keep-alive connection changing its token: each request is judged by the header it sends', async (t) => {
+  // The hook remembers a connection's last header and its token's key; a different header on the same connection,
+  // or none, must be judged afresh, and a remembered header whose verdict expired must be verified again.
+  const app = await build(t, { role: 'read' }, { ...LAMBDA, IDENTITY_NEGATIVE_CACHE_SECONDS: '1' })
+  const id = await createUser(app, 'one-connection')
+  let connections = 0
+  app.server.on('connection', () => { connections++ })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  t.teardown(() => { agent.destroy() })
+  const port = (app.server.address() as AddressInfo).port
+  const get = async (headers: Record<string, string>): Promise<{ status: number, body: string }> => {
+    const req = http.get({ host: '127.0.0.1', port, path: `/get_server/users/${id}`, headers, agent })
+    const [res] = await once(req, 'response') as [http.IncomingMessage]
+    let body = ''
+    for await (const chunk of res) body += String(chunk)
+    return { status: res.statusCode!, body }
+  }
+  const good = await mintToken(app.config.token, String(id), 600)
+  const forged = await mintToken({ ...app.config.token, secret: 'another-secret-that-is-at-least-32-characters' }, String(id), 600)
+
+  t.equal((await get(bearer(good))).status, 200, 'a valid token reads')
+  t.equal((await get(bearer(good))).status, 200, 'and again, from the connection\'s remembered key')
+  const refused = await get(bearer(forged))
+  t.equal(refused.status, 401, 'another token on the same connection is judged on its own')
+  t.match(refused.body, /bad signature/)
+  t.equal((await get({})).status, 401, 'no header after a good one: refused')
+  t.match((await get({ authorization: `Basic ${btoa('u:p')}` })).body, /bearer token is required/, 'another scheme: refused')
+  t.equal((await get(bearer(good))).status, 200, 'the valid token again')
+
+  const before = await invokes()
+  t.equal((await get(bearer('x.y.z'))).status, 401)
+  t.equal((await get(bearer('x.y.z'))).status, 401)
+  t.equal(await invokes() - before, 1, 'the negative verdict was cached')
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  t.equal((await get(bearer('x.y.z'))).status, 401, 'a remembered header whose verdict expired is still refused')
+  t.equal(await invokes() - before, 2, 'after being verified again')
+  t.equal(connections, 1, 'every request went over one connection')
+})
+
 t.test('negative verdicts are cached briefly', async (t) => {
   const app = await build(t, { role: 'read' }, { ...LAMBDA, IDENTITY_NEGATIVE_CACHE_SECONDS: '1' })
   const before = await invokes()

@@ -8,7 +8,7 @@ const children = new Set<ChildProcess>()
 
 process.on('exit', () => { for (const c of children) c.kill('SIGKILL') })
 
-export interface Server { url: string, stop: () => Promise<void> }
+export interface Server { url: string, pid: number, stop: () => Promise<void> }
 
 /**
  * Starts `node args...`; the server is up when it prints `listening <port>` (the ceiling) or, given `port`, when its
@@ -47,6 +47,7 @@ export async function startServer (args: string[], env: Record<string, string>, 
   child.stderr?.resume()
   return {
     url,
+    pid: child.pid!,
     stop: async () => {
       children.delete(child)
       if (child.exitCode !== null) return

@@ -5,7 +5,7 @@ import { identityInvokeDuration, identityVerdicts } from '../metrics.js'
 import { createLambdaVerifier } from './lambda-verifier.js'
 import { createLocalVerifier } from './local-verifier.js'
 import type { Verdict } from './validator.js'
-import { VerdictCache } from './verdict-cache.js'
+import { VerdictCache, tokenKey } from './verdict-cache.js'
 import { validatorSettings, type Verifier } from './verifier.js'
 
 // Bound once: a cached verdict is counted on every read, so its series is not looked up per request.
@@ -29,7 +29,12 @@ export class IdentityChecker {
 
   /** The token's cached verdict (counted as a cache verdict), or undefined when only check() can give one. */
   cached (token: string): Verdict | undefined {
-    const verdict = this.cache.peek(token)
+    return this.cachedByKey(tokenKey(token))
+  }
+
+  /** cached(), for a caller that already holds the token's key (tokenKey). */
+  cachedByKey (key: string): Verdict | undefined {
+    const verdict = this.cache.get(key)
     if (verdict !== undefined) fromCache[verdict.valid ? 'valid' : 'invalid'].inc()
     return verdict
   }

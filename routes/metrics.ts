@@ -1,0 +1,30 @@
+// GET /metrics: the Prometheus text exposition of the series this process's roles own.
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsync } from 'fastify'
+import { metricsFor, registry } from '../src/metrics.js'
+
+const routes: FastifyPluginAsync = async (app) => {
+  app.get('/metrics', {
+    schema: {
+      tags: ['ops'],
+      summary: 'Prometheus metrics',
+      description: 'The Prometheus text exposition of the series this process\'s roles own (see README, Operations).',
+      response: {
+        200: {
+          description: 'Prometheus text format 0.0.4',
+          content: {
+            [registry.contentType]: {
+              schema: Type.String(),
+              example: '# HELP pb_http_requests_total HTTP requests by route template and status\n' +
+                '# TYPE pb_http_requests_total counter\n' +
+                'pb_http_requests_total{method="GET",route="/get_server/posts/:id",status="200"} 42\n'
+            }
+          }
+        }
+      }
+    }
+  }, async (_req, reply) => {
+    return await reply.type(registry.contentType).send(await metricsFor(app.config.roles))
+  })
+}
+export default routes
