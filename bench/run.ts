@@ -11,7 +11,7 @@ import { drained, freshnessProbe, histogram, quantileBound, staleAudit } from '.
 import { listScale } from './lib/list-scale.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const CONNECTIONS = 50
 /** Connections for the write rows (BENCH_WRITE_CONNECTIONS to compare with the 5 earlier reports used). */
 const WRITE_CONNECTIONS = Number(process.env.BENCH_WRITE_CONNECTIONS ?? 50)
@@ -31,15 +31,16 @@ async function serve (p: Promise<Server>): Promise<Server> {
   return s
 }
 
-function spec (url: string, extra: Partial<LoadSpec> = {}): LoadSpec {
-  return { url, connections: CONNECTIONS, seconds: SECONDS, ...extra }
+/** Load on a server: its process id lets the report show what a request costs it in CPU. */
+function spec (server: Server, extra: Partial<LoadSpec> = {}): LoadSpec {
+  return { url: server.url, pid: server.pid, connections: CONNECTIONS, seconds: SECONDS, ...extra }
 }
 
 async function pair (scenario: string, baselineName: string, baseline: LoadSpec, subjectName: string, subject: LoadSpec,
   judge?: { target: string, met: (r: Row) => boolean }, note?: string): Promise<Row> {
   log(`${scenario}: ${subjectName} vs ${baselineName}`)
   const res = await compare(baseline, subject, ROUNDS, (m) => log(`  ${m}`))
-  const row: Row = { scenario, baselineName, subjectName, baseline: res.baseline, subject: res.subject, note }
+  const row: Row = { scenario, baselineName, subjectName, baseline: res.baseline, subject: res.subject, ratios: res.ratios, note }
   if (judge !== undefined) {
     row.target = judge.target
     row.met = judge.met(row)
@@ -72,8 +73,8 @@ async function main (): Promise<void> {
   const samplePost = await (await fetch(`${readOpen.url}/get_server/posts/${postIds[0]!}`)).text()
   await redis.set('pbbench:ceiling:post', samplePost)
   const ceiling = await serve(startServer(['--import', 'tsx', 'bench/ceiling-server.ts'], { CEILING_KEY: 'pbbench:ceiling:post' }))
-  await pair('ceilings', 'Fastify hello world', spec(ceiling.url, { path: '/hello' }),
-    'Fastify + one Redis GET', spec(ceiling.url, { path: '/redis/1' }))
+  await pair('ceilings', 'Fastify hello world', spec(ceiling, { path: '/hello' }),
+    'Fastify + one Redis GET', spec(ceiling, { path: '/redis/1' }))
 
   // Warm the cache: one read of every post and user.
   const posts = postIds.map((id) => ({ path: `/get_server/posts/${id}`, headers: bearer }))
@@ -82,28 +83,28 @@ async function main (): Promise<void> {
 
   // The ceiling is asked exactly what the subject is asked (the same number of distinct paths, the same token
   // header), so autocannon, which shares the machine, does the same work on both sides of the ratio.
-  const redisCeiling = spec(ceiling.url, { requests: posts.map((_, i) => ({ path: `/redis/${i + 1}`, headers: bearer })) })
+  const redisCeiling = spec(ceiling, { requests: posts.map((_, i) => ({ path: `/redis/${i + 1}`, headers: bearer })) })
   await pair('cached GET post by id', 'Fastify + Redis GET', redisCeiling, 'GET /get_server/posts/{id}, identity validated',
-    spec(readAuth.url, { requests: posts }),
+    spec(readAuth, { requests: posts }),
     { target: '≥ 0.9× ceiling, p99 ≤ 10 ms', met: (r) => (ratio(r) ?? 0) >= 0.9 && r.subject.p99 <= 10 })
   await pair('cached GET user by id', 'Fastify + Redis GET', redisCeiling, 'GET /get_server/users/{id}, identity validated',
-    spec(readAuth.url, { requests: users }),
+    spec(readAuth, { requests: users }),
     { target: '≥ 0.9× ceiling, p99 ≤ 10 ms', met: (r) => (ratio(r) ?? 0) >= 0.9 && r.subject.p99 <= 10 })
-  await pair('identity cost', 'GET post, IDENTITY_MODE=off', spec(readOpen.url, { requests: posts.map((p) => ({ path: p.path })) }),
-    'GET post, identity validated (cached verdicts)', spec(readAuth.url, { requests: posts }),
+  await pair('identity cost', 'GET post, IDENTITY_MODE=off', spec(readOpen, { requests: posts.map((p) => ({ path: p.path })) }),
+    'GET post, identity validated (cached verdicts)', spec(readAuth, { requests: posts }),
     { target: '≥ 0.95×', met: (r) => (ratio(r) ?? 0) >= 0.95 })
   // The stretch: the same reads through a read role whose near cache (NEAR_CACHE_ENTRIES) skips Redis on a hit.
   const readNear = await serve(postboard('read', { ...env, IDENTITY_MODE: 'lambda', NEAR_CACHE_ENTRIES: '100000' }))
   await pair('near cache (opt-in)', 'Fastify + Redis GET', redisCeiling, 'GET /get_server/posts/{id}, identity validated, NEAR_CACHE_ENTRIES=100000',
-    spec(readNear.url, { requests: posts }), undefined,
+    spec(readNear, { requests: posts }), undefined,
     'entries invalidated by Redis client tracking; its added staleness is measured below (freshness with and without it)')
   await pair('list pages', 'Fastify + Redis GET', redisCeiling, 'GET /get_server/posts?limit=20',
-    spec(readAuth.url, { path: '/get_server/posts?limit=20', headers: bearer }))
+    spec(readAuth, { path: '/get_server/posts?limit=20', headers: bearer }))
 
   // Misses: a read server whose entries live one second, reading ids spread over every post.
   const readCold = await serve(postboard('read', { ...env, IDENTITY_MODE: 'off', CACHE_TTL_SECONDS: '1' }))
-  await pair('misses', 'GET post, cached', spec(readOpen.url, { requests: posts.map((p) => ({ path: p.path })) }),
-    `GET post, 1 s TTL over ${POSTS} ids (each id refilled every second)`, spec(readCold.url, { requests: shuffle(posts.map((p) => ({ path: p.path }))) }),
+  await pair('misses', 'GET post, cached', spec(readOpen, { requests: posts.map((p) => ({ path: p.path })) }),
+    `GET post, 1 s TTL over ${POSTS} ids (each id refilled every second)`, spec(readCold, { requests: shuffle(posts.map((p) => ({ path: p.path }))) }),
     undefined, 'each miss is a MongoDB read plus a CAS fill; FerretDB (PostgreSQL backend) is the store here, mongo:7 in production')
 
   // Writes (write-path owner): 50 connections, like every other row. 2,000 creates/s at 5 connections would need
@@ -116,15 +117,15 @@ async function main (): Promise<void> {
   // Writes warm up for longer than reads (the JIT, FerretDB's and PostgreSQL's caches, the producer): their rate
   // still climbed through the first 5 s rounds in earlier runs, so the pooled write role first takes 10 s of creates.
   log(`warming the write role: ${WRITE_WARM_SECONDS} s of creates`)
-  await load(spec(write.url, { requests: creates, connections: W, seconds: WRITE_WARM_SECONDS }))
-  await pair(`POST /posts, ${W} connections`, 'write role, per-request connections (seed 000)', spec(writePerRequest.url, { requests: creates, connections: W }),
-    'write role, pooled connections', spec(write.url, { requests: creates, connections: W }),
+  await load(spec(write, { requests: creates, connections: W, seconds: WRITE_WARM_SECONDS }))
+  await pair(`POST /posts, ${W} connections`, 'write role, per-request connections (seed 000)', spec(writePerRequest, { requests: creates, connections: W }),
+    'write role, pooled connections', spec(write, { requests: creates, connections: W }),
     { target: 'pooled ≥ 2,000/s', met: (r) => r.subject.rps >= 2000 }, `measured after ${WRITE_WARM_SECONDS} s of creates to warm the write role up`)
-  await pair(`POST /posts cache update, ${W} connections`, 'events (consumer fills Redis)', spec(write.url, { requests: creates, connections: W }),
-    'write-through (+ Redis CAS before answering)', spec(writeThrough.url, { requests: creates, connections: W }))
+  await pair(`POST /posts cache update, ${W} connections`, 'events (consumer fills Redis)', spec(write, { requests: creates, connections: W }),
+    'write-through (+ Redis CAS before answering)', spec(writeThrough, { requests: creates, connections: W }))
   const likes = shuffle(postIds).slice(0, 200).map((id) => ({ method: 'POST' as const, path: `/post_server/posts/${id}/like` }))
-  await pair(`likes, ${W} connections`, 'POST /posts (pooled)', spec(write.url, { requests: creates, connections: W }),
-    'POST /posts/{id}/like over 200 posts', spec(write.url, { requests: likes, connections: W }))
+  await pair(`likes, ${W} connections`, 'POST /posts (pooled)', spec(write, { requests: creates, connections: W }),
+    'POST /posts/{id}/like over 200 posts', spec(write, { requests: likes, connections: W }))
 
   // Mixed 95/5 with end-to-end freshness, then every touched key compared with MongoDB.
   // The write scenarios leave a backlog on the local FerretDB; start the mixed run from a drained pipeline.
@@ -138,7 +139,7 @@ async function main (): Promise<void> {
   const allInOne = await serve(postboard('read,write', { ...env, IDENTITY_MODE: 'lambda' }))
   const appliedBefore = await histogram(consumer.url, 'pb_consumer_freshness_seconds')
   const probe = freshnessProbe(allInOne.url, postIds.slice(0, 50), bearer, SECONDS * 2 * 1000)
-  const mix = await load(spec(allInOne.url, { requests: mixedReqs, seconds: SECONDS * 2 }))
+  const mix = await load(spec(allInOne, { requests: mixedReqs, seconds: SECONDS * 2 }))
   const fresh = await probe
   const applied = quantileBound(appliedBefore, await histogram(consumer.url, 'pb_consumer_freshness_seconds'), 0.99)
   rows.push({ scenario: 'mixed 95/5', baselineName: '', subjectName: 'reads + likes on one read,write process (consumer separate)', subject: mix })

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process'
 import { cpus } from 'node:os'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { LoadResult } from './load.js'
+import { median, type LoadResult } from './load.js'
 
 export interface Row {
   scenario: string
@@ -11,6 +11,8 @@ export interface Row {
   subjectName: string
   baseline?: LoadResult
   subject: LoadResult
+  /** Subject over baseline req/s in each round (pairs run back to back). */
+  ratios?: number[]
   /** What the subject is judged by, e.g. ratio ≥ 0.9 or p99 ≤ 10 ms. */
   target?: string
   met?: boolean
@@ -29,8 +31,23 @@ function commit (root: string): string {
 
 const fmt = (n: number): string => n >= 100 ? String(Math.round(n)) : n.toFixed(2)
 
+/** The median of the rounds' ratios where the row has them; otherwise subject over baseline of the medians. */
 export function ratio (row: Row): number | undefined {
+  if (row.ratios !== undefined && row.ratios.length > 0) return median(row.ratios)
   return row.baseline === undefined || row.baseline.rps === 0 ? undefined : row.subject.rps / row.baseline.rps
+}
+
+function ratioCell (row: Row): string {
+  const q = ratio(row)
+  if (q === undefined) return ''
+  if (row.ratios === undefined || row.ratios.length < 2) return q.toFixed(3)
+  return `${q.toFixed(3)} (${Math.min(...row.ratios).toFixed(2)}–${Math.max(...row.ratios).toFixed(2)})`
+}
+
+function cpuCell (row: Row): string {
+  const us = (r: LoadResult | undefined): string => r?.cpuUs === undefined ? '–' : r.cpuUs.toFixed(0)
+  if (row.subject.cpuUs === undefined && row.baseline?.cpuUs === undefined) return ''
+  return row.baseline === undefined ? us(row.subject) : `${us(row.baseline)} / ${us(row.subject)}`
 }
 
 export function writeReport (root: string, rows: Row[], extras: Extra[], seconds: number): string {
@@ -40,14 +57,16 @@ export function writeReport (root: string, rows: Row[], extras: Extra[], seconds
     '',
     `${meta.date} · commit ${meta.commit} · ${meta.cores} cores (${meta.cpu}) · Node ${meta.node} · ${meta.seconds}s per round`,
     '',
-    'Every subject ran alternately with its baseline in the same run (medians of the rounds); latencies in ms.',
+    'Every subject ran alternately with its baseline in the same run, the subject first in every other round. req/s',
+    'and latencies (ms) are medians of the rounds; the ratio is the median of the rounds\' own ratios (subject over',
+    'baseline, back to back), with their range. Server CPU is the server process\'s user + system time per request, in',
+    'microseconds (median of the rounds): on a shared machine it swings far less than throughput does.',
     '',
-    '| scenario | baseline | req/s | subject | req/s | ratio | p50 | p99 | max | errors/non-2xx | target | met |',
-    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |'
+    '| scenario | baseline | req/s | subject | req/s | ratio (range) | server CPU µs/req (baseline / subject) | p50 | p99 | max | errors/non-2xx | target | met |',
+    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |'
   ]
   for (const r of rows) {
-    const q = ratio(r)
-    lines.push(`| ${r.scenario} | ${r.baselineName} | ${r.baseline === undefined ? '' : fmt(r.baseline.rps)} | ${r.subjectName} | ${fmt(r.subject.rps)} | ${q === undefined ? '' : q.toFixed(3)} | ${fmt(r.subject.p50)} | ${fmt(r.subject.p99)} | ${fmt(r.subject.max)} | ${r.subject.errors}/${r.subject.non2xx} | ${r.target ?? ''} | ${r.met === undefined ? '' : r.met ? 'yes' : '**no**'} |`)
+    lines.push(`| ${r.scenario} | ${r.baselineName} | ${r.baseline === undefined ? '' : fmt(r.baseline.rps)} | ${r.subjectName} | ${fmt(r.subject.rps)} | ${ratioCell(r)} | ${cpuCell(r)} | ${fmt(r.subject.p50)} | ${fmt(r.subject.p99)} | ${fmt(r.subject.max)} | ${r.subject.errors}/${r.subject.non2xx} | ${r.target ?? ''} | ${r.met === undefined ? '' : r.met ? 'yes' : '**no**'} |`)
   }
   if (extras.length > 0) {
     lines.push('', '| measurement | value | target | met |', '| --- | --- | --- | --- |')
