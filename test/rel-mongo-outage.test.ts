@@ -8,7 +8,10 @@ import { call, converged, figure, loop, outage, prng, seedPosts, serve, sleep, s
 
 const POSTS = 20
 const PHASE_MS = 2000
-const OUTAGE_MS = 4000 // longer than serverSelectionTimeoutMS (3 s), so writes really fail rather than wait it out
+// Longer than serverSelectionTimeoutMS (3 s), so writes really fail rather than wait it out, and long enough that a
+// write started after the stop (behind the writes that hung across it, and a create behind another create's counter
+// update) is refused while the outage still lasts: at 4 s a slow stop once left no write that both began and ended in it.
+const OUTAGE_MS = 8000
 const UNAVAILABLE = { statusCode: 503, error: 'Service Unavailable', message: 'the data store is unavailable; try again shortly' }
 
 t.test('MongoDB stopped: cached reads answer, writes 503 with no internals, then resume with no id reused', async (t) => {

@@ -5,7 +5,7 @@ import { identityInvokeDuration, identityVerdicts } from '../metrics.js'
 import { createLambdaVerifier } from './lambda-verifier.js'
 import { createLocalVerifier } from './local-verifier.js'
 import type { Verdict } from './validator.js'
-import { VerdictCache, tokenKey } from './verdict-cache.js'
+import { VerdictCache } from './verdict-cache.js'
 import { validatorSettings, type Verifier } from './verifier.js'
 
 // Bound once: a cached verdict is counted on every read, so its series is not looked up per request.
@@ -27,12 +27,10 @@ export class IdentityChecker {
     return result.verdict
   }
 
-  /** The token's cached verdict (counted as a cache verdict), or undefined when only check() can give one. */
-  cached (token: string): Verdict | undefined {
-    return this.cachedByKey(tokenKey(token))
-  }
-
-  /** cached(), for a caller that already holds the token's key (tokenKey). */
+  /**
+   * The cached verdict for a token's key (tokenKey), counted as a cache verdict, or undefined when only check() can
+   * give one. The hook holds the key already (see plugins/identity.ts), so this takes the key, not the token.
+   */
   cachedByKey (key: string): Verdict | undefined {
     const verdict = this.cache.get(key)
     if (verdict !== undefined) fromCache[verdict.valid ? 'valid' : 'invalid'].inc()

@@ -49,11 +49,7 @@ export class VerdictCache {
     return { verdict: await flight, source: 'invoke' }
   }
 
-  /** The cached verdict for a token, if any, without starting a load: the synchronous fast path of the hook. */
-  peek (token: string): Verdict | undefined {
-    return this.get(tokenKey(token))
-  }
-
+  /** The cached verdict for a token's key (tokenKey), if any, without starting a load: the hook's fast path. */
   get (key: string): Verdict | undefined {
     const entry = this.entries.get(key)
     if (entry === undefined) return undefined
