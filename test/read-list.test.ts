@@ -69,6 +69,15 @@ t.test('paging across inserts: newest first, default 20, no gaps or repeats, nex
   t.same(healed.items.map((p) => p.post_id), [5, 4, 3, 2, 1], 'a listed post is never hidden by a negative entry')
   t.equal((await entryOf(app.redis, 'post', 3))?.v, 1, 'and the fill replaced that entry')
   t.same(last.items[0], { post_id: 5, user_id: 1, title: 'title 5', content: 'content of post 5', like_count: 0, dislike_count: 0, created_at: '2024-01-01T00:00:05.000Z' })
+  // A page's entries are read by one script; a key of the wrong type fails it whole (WRONGTYPE), and then every
+  // entry of the page is read from MongoDB rather than the page failing.
+  await app.redis.del(entityKey('post', 4))
+  await app.redis.set(entityKey('post', 4), 'not a hash')
+  const errors = await metricValue(cacheLookups, { entity: 'post', result: 'error' })
+  const spoiled = await app.inject(`/get_server/posts?limit=5&cursor=${encodeCursor(6)}`)
+  t.equal(spoiled.statusCode, 200, 'a key of the wrong type does not fail the page')
+  t.same(spoiled.json<PostPage>().items.map((p) => p.post_id), [5, 4, 3, 2, 1], 'every post, from MongoDB')
+  t.equal(await metricValue(cacheLookups, { entity: 'post', result: 'error' }) - errors, 5, 'each entry counted as a lookup error')
 })
 
 t.test('a cold index is rebuilt from MongoDB once, while cold pages are answered from MongoDB', async (t) => {

@@ -8,6 +8,7 @@ import type { Db } from 'mongodb'
 import { listRebuilds, mongoDuration, redisDuration } from '../metrics.js'
 import { allPostIds } from '../store/read.js'
 import { POST_INDEX_KEY, POST_INDEX_LOCK_KEY, POST_INDEX_READY } from './keys.js'
+import { defineReadScripts } from './read-scripts.js'
 import { SingleFlight } from './single-flight.js'
 import { timed } from './timed.js'
 
@@ -27,15 +28,11 @@ export class PostIndex {
    */
   async page (count: number, before?: number): Promise<number[] | null> {
     const max = before === undefined ? '+inf' : `(${before}`
-    const replies = await timed(redisDuration, 'index_page', async () => await this.redis.multi()
-      .zscore(POST_INDEX_KEY, POST_INDEX_READY)
-      .zrevrangebyscore(POST_INDEX_KEY, max, 1, 'LIMIT', 0, count)
-      .exec())
-    /* c8 ignore next -- exec() yields null only for a WATCHed transaction that was aborted, and nothing is WATCHed */
-    if (replies === null) throw new Error('redis discarded the transaction')
-    for (const [err] of replies) if (err !== null) throw err
-    const [[, ready], [, range]] = replies as [[null, string | null], [null, string[]]]
-    if (ready === null) {
+    defineReadScripts(this.redis)
+    // One script: the ready mark and the range in one atomic command (read-scripts.ts).
+    const range = await timed(redisDuration, 'index_page', async () =>
+      await this.redis.postboardIndexPage(POST_INDEX_KEY, POST_INDEX_READY, max, count))
+    if (range === null) {
       this.startRebuild()
       return null
     }

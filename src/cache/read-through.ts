@@ -10,6 +10,7 @@ import type { Versioned } from '../store/read.js'
 import { ABSENT_VERSION, casSet, jitteredTtl } from './cas.js'
 import { entityJson, isEntityJson } from './entity-json.js'
 import { entityKey } from './keys.js'
+import { defineReadScripts } from './read-scripts.js'
 import type { NearCache, Ticket } from './near-cache.js'
 import { SingleFlight } from './single-flight.js'
 import { timed } from './timed.js'
@@ -130,25 +131,19 @@ export class ReadThrough<T> {
     })
   }
 
-  /** One round trip for all ids (pipelined when several); a Redis failure makes every id an 'error' (MongoDB answers). */
+  /** One round trip for all ids (one script when several); a Redis failure makes every id an 'error' (MongoDB answers). */
   private async lookup (ids: number[]): Promise<Lookup[]> {
     if (ids.length === 1) return [await this.lookupOne(ids[0]!)]
     const { redis, type, log } = this.opts
-    let replies: Array<[Error | null, unknown]> | null
+    defineReadScripts(redis)
     try {
-      replies = await timed(redisDuration, 'lookup', async () =>
-        await redis.pipeline(ids.map((id) => ['hget', entityKey(type, id), 'd'])).exec())
+      const texts = await timed(redisDuration, 'lookup', async () =>
+        await redis.postboardEntityTexts(ids.length, ...ids.map((id) => entityKey(type, id))))
+      return texts.map((d) => classify(d))
     } catch (err) {
-      /* c8 ignore next 3 -- a pipeline reports failures per command (below); this is for a throw of its own */
       log.debug({ err }, 'cache lookup failed; reading MongoDB')
       return ids.map(() => ERROR)
     }
-    // A missing reply counts as a failure too.
-    return ids.map((_, i) => {
-      const [err, reply] = replies?.[i] ?? [new Error('no reply'), null]
-      if (err !== null) return ERROR
-      return classify(reply as string | null)
-    })
   }
 
   /** The single-flight body: read MongoDB, then CAS-fill Redis (an absent id gets the short negative TTL). */

@@ -1,0 +1,34 @@
+// Read-only Lua scripts for list pages, each one command where a pipeline was several. A profile of list pages put
+// ioredis and the garbage collector at half of a page's CPU: every command is its own Command object, promise and
+// timeout timer, and a pipeline adds its own objects on top. Both scripts touch only keys passed in KEYS, as Redis
+// requires of scripts.
+import type { Redis, Result } from 'ioredis'
+
+/** The newest ids of the post index below a bound, or nil while the index lacks its ready mark (a cold index). */
+const INDEX_PAGE_SCRIPT = `
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return false end
+return redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[2], 1, 'LIMIT', 0, ARGV[3])
+`
+
+/** The d field of every entity hash given, nil where there is none (false keeps the Lua array without holes). */
+const ENTITY_TEXTS_SCRIPT = `
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HGET', key, 'd') end
+return out
+`
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    postboardIndexPage: (key: string, readyMember: string, max: string, count: number) => Result<string[] | null, Context>
+    postboardEntityTexts: (numberOfKeys: number, ...keys: string[]) => Result<Array<string | null>, Context>
+  }
+}
+
+/** Registers the scripts once per client (ioredis sends EVALSHA and falls back to EVAL when Redis lacks the script). */
+export function defineReadScripts (redis: Redis): void {
+  if (typeof (redis as Partial<Redis>).postboardIndexPage !== 'function') {
+    redis.defineCommand('postboardIndexPage', { numberOfKeys: 1, lua: INDEX_PAGE_SCRIPT, readOnly: true })
+    // No fixed key count: the caller passes it first, and ioredis prefixes exactly that many keys.
+    redis.defineCommand('postboardEntityTexts', { lua: ENTITY_TEXTS_SCRIPT, readOnly: true })
+  }
+}
