@@ -19,7 +19,9 @@ const ZADD_CHUNK = 1000
 export class PostIndex {
   private readonly rebuilds = new SingleFlight<'rebuild', boolean>()
 
-  constructor (private readonly redis: Redis, private readonly db: Db, private readonly log: FastifyBaseLogger) {}
+  constructor (private readonly redis: Redis, private readonly db: Db, private readonly log: FastifyBaseLogger) {
+    defineReadScripts(redis) // once per client, not on every page
+  }
 
   /**
    * Up to count post ids below `before` (all when undefined), newest first, or null when the index is cold (a
@@ -28,7 +30,6 @@ export class PostIndex {
    */
   async page (count: number, before?: number): Promise<number[] | null> {
     const max = before === undefined ? '+inf' : `(${before}`
-    defineReadScripts(this.redis)
     // One script: the ready mark and the range in one atomic command (read-scripts.ts).
     const range = await timed(redisDuration, 'index_page', async () =>
       await this.redis.postboardIndexPage(POST_INDEX_KEY, POST_INDEX_READY, max, count))

@@ -46,6 +46,7 @@ export class ReadThrough<T> {
   private readonly lookupTime = redisDuration.bind({ op: 'lookup' })
 
   constructor (private readonly opts: ReadThroughOptions<T>) {
+    defineReadScripts(opts.redis) // once per client, not on every page
     this.write = opts.write ?? casSet
     const count = (result: string): { inc: () => void } => cacheLookups.bind({ entity: opts.type, result })
     this.counted = { near_hit: count('near_hit'), hit: count('hit'), negative_hit: count('negative_hit'), miss: count('miss'), error: count('error') }
@@ -135,7 +136,6 @@ export class ReadThrough<T> {
   private async lookup (ids: number[]): Promise<Lookup[]> {
     if (ids.length === 1) return [await this.lookupOne(ids[0]!)]
     const { redis, type, log } = this.opts
-    defineReadScripts(redis)
     try {
       const texts = await timed(redisDuration, 'lookup', async () =>
         await redis.postboardEntityTexts(ids.length, ...ids.map((id) => entityKey(type, id))))
