@@ -75,10 +75,11 @@ export default fp(async (app) => {
     const socket = req.raw.socket
     const memo = lastHeader.get(socket)
     let key: string
+    let token: string | null = null
     if (memo !== undefined && memo.header === header) {
       key = memo.key
     } else {
-      const token = bearerToken(header)
+      token = bearerToken(header)
       if (token === null) {
         reply.header('www-authenticate', challenge())
         return done(new Unauthorized('a bearer token is required (Authorization: Bearer <token>)'))
@@ -88,8 +89,8 @@ export default fp(async (app) => {
     }
     const cached = checker.cachedByKey(key)
     if (cached !== undefined) return done(admit(req, reply, cached))
-    // Only a header that parsed is ever remembered, so the token is there.
-    const token = bearerToken(header)!
+    // Parsed above unless the header was remembered; only a header that parsed is ever remembered, so it parses.
+    token ??= bearerToken(header)!
     checker.check(token).then((verdict) => admit(req, reply, verdict), (err: unknown) => noVerdict(req, err)).then(done, done)
   }
 
