@@ -10,7 +10,7 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifySchema } from 'fastify'
-import { CreatePostBody, CreateUserBody, ErrorBody, Post, PostPage, User } from '../src/schemas.js'
+import { CreatePostBody, CreateUserBody, ErrorBody, Post, PostPage, User } from '../src/shared/schemas.js'
 
 const user = { user_id: 7, username: 'ada', created_at: '2025-01-31T09:15:00.000Z' }
 const post = {

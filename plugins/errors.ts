@@ -5,7 +5,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyError } from 'fastify'
 import { MongoBulkWriteError, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError } from 'mongodb'
 import kafkajs from 'kafkajs'
-import { isSocketError } from '../src/socket-errors.js'
+import { isSocketError } from '../src/shared/socket-errors.js'
 
 /**
  * Server replies that mean "not now" rather than "never": MongoDB's shutdown, failover and host errors (the codes its

@@ -2,8 +2,8 @@
 // demand a token) and `request.identity` (the verified subject). IDENTITY_MODE picks Lambda, in-process, or off.
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import type { IdentityMode } from '../src/config.js'
-import { Unauthorized, Unavailable } from '../src/errors.js'
+import type { IdentityMode } from '../src/shared/config.js'
+import { Unauthorized, Unavailable } from '../src/shared/errors.js'
 import { bearerToken, challenge } from '../src/identity/bearer.js'
 import { createChecker, type IdentityChecker } from '../src/identity/checker.js'
 import { tokenKey } from '../src/identity/verdict-cache.js'

@@ -3,7 +3,7 @@
 // `unmatched`.
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify'
-import { httpDuration, httpRequests } from '../src/metrics.js'
+import { httpDuration, httpRequests } from '../src/shared/metrics.js'
 
 export const UNMATCHED = 'unmatched'
 

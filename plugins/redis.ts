@@ -4,7 +4,7 @@
 import fp from 'fastify-plugin'
 import fastifyRedis, { type FastifyRedis } from '@fastify/redis'
 import { Redis } from 'ioredis'
-import { redact } from '../src/config.js'
+import { redact } from '../src/shared/config.js'
 
 export default fp(async (app) => {
   const client = new Redis(app.config.redisUrl, {

@@ -1,7 +1,7 @@
 // GET /metrics: the Prometheus text exposition of the series this process's roles own.
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
-import { metricsFor, registry } from '../src/metrics.js'
+import { metricsFor, registry } from '../src/shared/metrics.js'
 
 const routes: FastifyPluginAsync = async (app) => {
   app.get('/metrics', {

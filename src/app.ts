@@ -2,9 +2,9 @@
 // This one function answers "what does --role=read start?".
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { Config } from './config.js'
-import { lazyChildLogger } from './lazy-logger.js'
-import { requestIdGenerator } from './request-id.js'
+import type { Config } from './shared/config.js'
+import { lazyChildLogger } from './shared/lazy-logger.js'
+import { requestIdGenerator } from './shared/request-id.js'
 import configPlugin from '../plugins/config.js'
 import errorsPlugin, { errorBody } from '../plugins/errors.js'
 import metricsPlugin from '../plugins/metrics.js'

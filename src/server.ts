@@ -6,7 +6,7 @@ import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import { stdSerializers, type LoggerOptions } from 'pino'
 import { buildApp } from './app.js'
-import { redact, type Config } from './config.js'
+import { redact, type Config } from './shared/config.js'
 
 /** Longer than the slowest onClose (a consumer leaving its group); orchestrators must wait longer still (20 s). */
 export const SHUTDOWN_GRACE_MS = 15_000

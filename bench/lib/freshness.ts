@@ -2,7 +2,7 @@
 // (event → Kafka → consumer → Redis → read). And the audit afterwards: every touched key in Redis equals MongoDB.
 import { Redis } from 'ioredis'
 import { MongoClient } from 'mongodb'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/shared/config.js'
 import { entityKey } from '../../src/cache/keys.js'
 import { findPostVersioned } from '../../src/store/read.js'
 

@@ -5,7 +5,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { MongoClient } from 'mongodb'
 import { Redis } from 'ioredis'
 import { mintToken } from '../../src/identity/token.js'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/shared/config.js'
 import { startServer, type Server } from './processes.js'
 
 export const NS = 'pbbench'

@@ -1,12 +1,12 @@
 // GET /get_server/posts/{id} and the newest-first list, both served from Redis with MongoDB behind it.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { PostIndex } from '../../src/cache/post-index.js'
-import { PostList } from '../../src/cache/post-list.js'
+import { PostIndex } from '../../src/read/post-index.js'
+import { PostList } from '../../src/read/post-list.js'
 import { sendJsonText } from '../../src/cache/entity-json.js'
-import { readThroughFor } from '../../src/cache/read-through.js'
-import { decodeCursor } from '../../src/cursor.js'
-import { BadCursor, PostNotFound } from '../../src/errors.js'
-import { ListPostsQuery, Post, PostPage, ReadIdParams, errors } from '../../src/schemas.js'
+import { readThroughFor } from '../../src/read/read-through.js'
+import { decodeCursor } from '../../src/shared/cursor.js'
+import { BadCursor, PostNotFound } from '../../src/shared/errors.js'
+import { ListPostsQuery, Post, PostPage, ReadIdParams, errors } from '../../src/shared/schemas.js'
 import { findPostVersioned } from '../../src/store/read.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {

@@ -1,9 +1,9 @@
 // GET /get_server/users/{id}, served from Redis with MongoDB behind it.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { sendJsonText } from '../../src/cache/entity-json.js'
-import { readThroughFor } from '../../src/cache/read-through.js'
-import { UserNotFound } from '../../src/errors.js'
-import { User, ReadIdParams, errors } from '../../src/schemas.js'
+import { readThroughFor } from '../../src/read/read-through.js'
+import { UserNotFound } from '../../src/shared/errors.js'
+import { User, ReadIdParams, errors } from '../../src/shared/schemas.js'
 import { findUserVersioned } from '../../src/store/read.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {

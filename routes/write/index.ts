@@ -1,6 +1,6 @@
 // The write role's routes, mounted under /post_server. Hooks registered here apply to writes only.
 import type { FastifyPluginAsync, preHandlerAsyncHookHandler } from 'fastify'
-import { Forbidden } from '../../src/errors.js'
+import { Forbidden } from '../../src/shared/errors.js'
 import users from './users.js'
 import posts from './posts.js'
 

@@ -1,8 +1,8 @@
 // POST /post_server/posts and the like/dislike reactions.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { InvalidBody, PostNotFound } from '../../src/errors.js'
-import { idempotent } from '../../src/idempotency.js'
-import { CreatePostBody, IdempotencyHeaders, MAX_CONTENT_BYTES, Post, PostParams, errors } from '../../src/schemas.js'
+import { InvalidBody, PostNotFound } from '../../src/shared/errors.js'
+import { idempotent } from '../../src/write/idempotency.js'
+import { CreatePostBody, IdempotencyHeaders, MAX_CONTENT_BYTES, Post, PostParams, errors } from '../../src/shared/schemas.js'
 import { toPost, type PostDoc } from '../../src/store/collections.js'
 import { createPost, react } from '../../src/store/posts.js'
 import { strictJson } from '../../src/write/strict-json.js'

@@ -1,7 +1,7 @@
 // POST /post_server/users: create a user.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { idempotent } from '../../src/idempotency.js'
-import { CreateUserBody, IdempotencyHeaders, User, errors } from '../../src/schemas.js'
+import { idempotent } from '../../src/write/idempotency.js'
+import { CreateUserBody, IdempotencyHeaders, User, errors } from '../../src/shared/schemas.js'
 import { toUser, type UserDoc } from '../../src/store/collections.js'
 import { createUser } from '../../src/store/users.js'
 import { strictJson } from '../../src/write/strict-json.js'

@@ -7,8 +7,8 @@
 // to confirm the text starts with this entity's own id member and is one JSON object; anything else was not written
 // by this code and is read past (a miss, answered from MongoDB), as an unparseable entry always was.
 import type { FastifyReply } from 'fastify'
-import type { EntityType } from '../events/event.js'
-import type { Post, User } from '../schemas.js'
+import type { EntityType } from '../shared/event.js'
+import type { Post, User } from '../shared/schemas.js'
 
 export function postJson (p: Post): string {
   return JSON.stringify({

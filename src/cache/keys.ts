@@ -1,6 +1,6 @@
 // Redis key layout: one hash per entity ("pb:post:42", "pb:user:7"), one sorted set of post ids for lists, and the
 // lock that keeps index rebuilds to one at a time. Every key gets the deployment's REDIS_KEY_PREFIX from ioredis.
-import type { EntityType } from '../events/event.js'
+import type { EntityType } from '../shared/event.js'
 
 export const entityKey = (type: EntityType, id: number): string => `${entityKeyPrefix(type)}${id}`
 

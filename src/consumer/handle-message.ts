@@ -7,9 +7,9 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { KafkaMessage } from 'kafkajs'
 import { isRedisUnavailable } from '../cache/redis-errors.js'
-import { PoisonEvent, parseEvent, type EntityEvent } from '../events/event.js'
-import { casRejections, consumerApplied, consumerApplyDuration, consumerFreshness, dlqMessages } from '../metrics.js'
-import { applyEvent, applyEvents } from './apply.js'
+import { PoisonEvent, parseEvent, type EntityEvent } from '../shared/event.js'
+import { casRejections, consumerApplied, consumerApplyDuration, consumerFreshness, dlqMessages } from '../shared/metrics.js'
+import { applyEvent, applyEvents } from '../cache/apply.js'
 
 export interface RetryPolicy {
   /** Tries for a message that fails for its own reasons (bad JSON, unknown type, refused by Redis) before the DLQ. */

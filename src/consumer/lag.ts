@@ -3,7 +3,7 @@
 // consumer is stuck (Redis down), which is exactly when an operator looks at it.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Kafka } from 'kafkajs'
-import { consumerLag } from '../metrics.js'
+import { consumerLag } from '../shared/metrics.js'
 
 export interface LagPoller { stop: () => Promise<void> }
 

@@ -1,7 +1,7 @@
 // Dependency probes for readiness, each bounded in time, and the rule for what each role needs.
 import type { FastifyInstance } from 'fastify'
 import type { Admin, Kafka } from 'kafkajs'
-import type { Role } from '../roles.js'
+import type { Role } from '../shared/roles.js'
 
 type Dep = 'redis' | 'mongo' | 'kafka'
 type Verdict = 'ok' | 'down'

@@ -1,7 +1,7 @@
 // Identity checks as the server makes them: the verdict cache first, then the verifier (one call per token at a
 // time), each outcome counted by where the verdict came from.
-import type { Config } from '../config.js'
-import { identityInvokeDuration, identityVerdicts } from '../metrics.js'
+import type { Config } from '../shared/config.js'
+import { identityInvokeDuration, identityVerdicts } from '../shared/metrics.js'
 import { createLambdaVerifier } from './lambda-verifier.js'
 import { createLocalVerifier } from './local-verifier.js'
 import type { Verdict } from './validator.js'

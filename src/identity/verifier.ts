@@ -1,5 +1,5 @@
 // The one seam between the server and whatever checks tokens: verify(token) → Verdict, over AWS Lambda or in-process.
-import type { Config } from '../config.js'
+import type { Config } from '../shared/config.js'
 import type { Verdict } from './validator.js'
 
 export interface Verifier {

@@ -4,7 +4,7 @@
 // the same single-document write that makes the change). Creates are covered by the create journal instead
 // (journal.ts): a batch's entry is written before its insert.
 import { MongoServerError, type Db } from 'mongodb'
-import type { Post, User } from '../schemas.js'
+import type { Post, User } from '../shared/schemas.js'
 import { docKey, withDocLock } from './doc-lock.js'
 import { journal } from './journal.js'
 

@@ -7,7 +7,7 @@
 // An entry outliving its grace period means a publish failed, timed out, or its replica stopped: the relay publishes
 // the entry's documents again (consumers are idempotent by version) and then deletes it.
 import { ObjectId, type Db } from 'mongodb'
-import type { EntityType } from '../events/event.js'
+import type { EntityType } from '../shared/event.js'
 import type { EntityCollection } from './collections.js'
 
 export interface JournalDoc {

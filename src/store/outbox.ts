@@ -3,7 +3,7 @@
 // helpers turn a document into its event, find what is still pending, and clear a mark once exactly that version is
 // published.
 import type { Db } from 'mongodb'
-import type { EntityEvent, EntityType } from '../events/event.js'
+import type { EntityEvent, EntityType } from '../shared/event.js'
 import { toPost, toUser, type PostDoc, type UserDoc } from './collections.js'
 import { docKey, withDocLocks } from './doc-lock.js'
 

@@ -1,7 +1,7 @@
 // Post writes and lookups against MongoDB.
 import type { Db } from 'mongodb'
-import { UnknownAuthor } from '../errors.js'
-import type { CreatePostBody, Post } from '../schemas.js'
+import { UnknownAuthor } from '../shared/errors.js'
+import type { CreatePostBody, Post } from '../shared/schemas.js'
 import { posts, toPost, type PostDoc } from './collections.js'
 import { insertWithNewId, type CreateCommitted } from './create-batcher.js'
 import { docKey, withDocLock } from './doc-lock.js'

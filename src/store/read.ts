@@ -1,7 +1,7 @@
 // Read-only MongoDB queries for the read path's cache: the entity together with its version (a cache fill needs both
 // for the CAS), and a stream of every post id for rebuilding the list index.
 import type { Db } from 'mongodb'
-import type { Post, User } from '../schemas.js'
+import type { Post, User } from '../shared/schemas.js'
 import { posts, toPost, toUser, users } from './collections.js'
 
 export interface Versioned<T> { data: T, version: number }

@@ -1,6 +1,6 @@
 // User writes and lookups against MongoDB.
 import type { Db } from 'mongodb'
-import { UsernameTaken } from '../errors.js'
+import { UsernameTaken } from '../shared/errors.js'
 import { isDuplicateKey, users, type UserDoc } from './collections.js'
 import { insertWithNewId, type CreateCommitted } from './create-batcher.js'
 import { KnownIds } from './known-ids.js'

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifySchemaCompiler, FastifySchemaValidationError } from 'fastify'
 import { Kind, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { UnsupportedMediaType } from '../errors.js'
+import { UnsupportedMediaType } from '../shared/errors.js'
 
 /** At most this many problems in one message: enough to fix a request, short enough to read. */
 const MAX_REPORTED = 3

@@ -3,11 +3,11 @@
 // request waits a bounded time for Kafka's acknowledgement. Neither Redis nor Kafka can fail an accepted write.
 import type { FastifyInstance } from 'fastify'
 import type { Db } from 'mongodb'
-import { timed } from '../cache/timed.js'
+import { timed } from '../shared/timed.js'
 import { isRedisUnavailable } from '../cache/redis-errors.js'
-import { applyEvent } from '../consumer/apply.js'
-import type { EntityEvent, EntityType } from '../events/event.js'
-import { casRejections, mongoDuration, redisDuration } from '../metrics.js'
+import { applyEvent } from '../cache/apply.js'
+import type { EntityEvent, EntityType } from '../shared/event.js'
+import { casRejections, mongoDuration, redisDuration } from '../shared/metrics.js'
 import { eventOf, type EntityDoc } from '../store/outbox.js'
 import type { JournalEntry } from '../store/journal.js'
 

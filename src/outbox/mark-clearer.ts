@@ -2,7 +2,7 @@
 // published version of each entity is kept: clearing it is exactly what clearing each would leave.
 import type { FastifyBaseLogger } from 'fastify'
 import { BackgroundFlush } from './background-flush.js'
-import { eventKey, type EntityEvent } from './event.js'
+import { eventKey, type EntityEvent } from '../shared/event.js'
 
 export type Published = Pick<EntityEvent, 'type' | 'id' | 'version'>
 

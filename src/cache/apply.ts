@@ -1,10 +1,10 @@
 // Applies one event to Redis: the entity entry through the version CAS, and every post into the list index. Shared by
 // the consumer and the write role's write-through mode.
 import type { Redis } from 'ioredis'
-import { defineCas, jitteredTtl } from '../cache/cas.js'
-import { entityJson } from '../cache/entity-json.js'
-import { POST_INDEX_KEY, entityKey } from '../cache/keys.js'
-import type { EntityEvent } from '../events/event.js'
+import { defineCas, jitteredTtl } from './cas.js'
+import { entityJson } from './entity-json.js'
+import { POST_INDEX_KEY, entityKey } from './keys.js'
+import type { EntityEvent } from '../shared/event.js'
 
 /**
  * True when the event's version landed, false when the cache already held that version or a newer one (a replay,

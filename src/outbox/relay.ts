@@ -4,16 +4,16 @@
 // change it missed; a mark is cleared only for the version published, and an entry deleted only once all its
 // documents are on Kafka. Several replicas may relay at once: they may publish a document twice (consumers are
 // idempotent by version) but never clear a version nobody published.
-import { isSocketError } from '../socket-errors.js'
+import { isSocketError } from '../shared/socket-errors.js'
 import type { Db } from 'mongodb'
 import { MongoError } from 'mongodb'
 import kafkajs from 'kafkajs'
 import type { FastifyBaseLogger } from 'fastify'
-import { mongoDuration, outboxPending } from '../metrics.js'
-import { timed } from '../cache/timed.js'
+import { mongoDuration, outboxPending } from '../shared/metrics.js'
+import { timed } from '../shared/timed.js'
 import { countPending, entities, eventOf, pendingDocs, type EntityDoc } from '../store/outbox.js'
 import { countJournaled, ENTITY_TYPE, entryIds, overdueEntries, type JournalDoc, type JournalEntry } from '../store/journal.js'
-import type { EntityType } from './event.js'
+import type { EntityType } from '../shared/event.js'
 import type { Publisher } from './publisher.js'
 
 export interface RelayOptions {

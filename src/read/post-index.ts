@@ -5,12 +5,12 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Db } from 'mongodb'
-import { listRebuilds, mongoDuration, redisDuration } from '../metrics.js'
+import { listRebuilds, mongoDuration, redisDuration } from '../shared/metrics.js'
 import { allPostIds } from '../store/read.js'
-import { POST_INDEX_KEY, POST_INDEX_LOCK_KEY, POST_INDEX_READY } from './keys.js'
-import { defineReadScripts } from './read-scripts.js'
-import { SingleFlight } from './single-flight.js'
-import { timed } from './timed.js'
+import { POST_INDEX_KEY, POST_INDEX_LOCK_KEY, POST_INDEX_READY } from '../cache/keys.js'
+import { defineReadScripts } from '../cache/read-scripts.js'
+import { SingleFlight } from '../shared/single-flight.js'
+import { timed } from '../shared/timed.js'
 
 /** How long a rebuild may hold the cross-process lock before another replica may try (it then only repeats work). */
 const REBUILD_LOCK_MS = 120_000

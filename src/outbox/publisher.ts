@@ -5,9 +5,9 @@
 import kafkajs, { type Kafka, type Producer } from 'kafkajs'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ObjectId } from 'mongodb'
-import { eventsPublished, producerErrors } from '../metrics.js'
+import { eventsPublished, producerErrors } from '../shared/metrics.js'
 import type { JournalEntry } from '../store/journal.js'
-import { eventKey, type EntityEvent } from './event.js'
+import { eventKey, type EntityEvent } from '../shared/event.js'
 import { JournalReleaser } from './journal-releaser.js'
 import { MarkClearer, type Published } from './mark-clearer.js'
 

@@ -2,7 +2,7 @@
 // one partition, value = the entity's full state and version, which makes applying idempotent and order-tolerant.
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
-import { Post, User } from '../schemas.js'
+import { Post, User } from './schemas.js'
 
 export const UserEvent = Type.Object({
   type: Type.Literal('user'),

@@ -3,15 +3,15 @@
 // requests for the same page then share one MongoDB query. The page is JSON text assembled from the entities' cached
 // texts (entity-json.ts): nothing is parsed or serialized on a warm page.
 import type { Db } from 'mongodb'
-import { encodeCursor } from '../cursor.js'
-import { cacheLookups, mongoDuration, singleFlightJoins } from '../metrics.js'
-import type { Post } from '../schemas.js'
-import { pageJson, postJson } from './entity-json.js'
+import { encodeCursor } from '../shared/cursor.js'
+import { cacheLookups, mongoDuration, singleFlightJoins } from '../shared/metrics.js'
+import type { Post } from '../shared/schemas.js'
+import { pageJson, postJson } from '../cache/entity-json.js'
 import { listPosts } from '../store/posts.js'
 import type { PostIndex } from './post-index.js'
 import type { ReadThrough } from './read-through.js'
-import { SingleFlight } from './single-flight.js'
-import { timed } from './timed.js'
+import { SingleFlight } from '../shared/single-flight.js'
+import { timed } from '../shared/timed.js'
 
 export class PostList {
   private readonly fallback = new SingleFlight<string, Post[]>()

@@ -3,10 +3,10 @@
 // caller (the token's subject under --auth-writes) and kept for config.idempotencyTtlSeconds.
 import { createHash } from 'node:crypto'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { IdempotencyConflict, IdempotencyMismatch } from './errors.js'
-import { idempotentReplays, mongoDuration } from './metrics.js'
-import { timed } from './cache/timed.js'
-import { claimKey, completeKey, releaseKey } from './store/idempotency-keys.js'
+import { IdempotencyConflict, IdempotencyMismatch } from '../shared/errors.js'
+import { idempotentReplays, mongoDuration } from '../shared/metrics.js'
+import { timed } from '../shared/timed.js'
+import { claimKey, completeKey, releaseKey } from '../store/idempotency-keys.js'
 
 /** Set on a response answered from a stored result. */
 export const REPLAYED_HEADER = 'idempotent-replayed'
