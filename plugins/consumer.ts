@@ -4,7 +4,7 @@
 // messages are applied in order (runs of them in one Redis round trip, each event after the one before it).
 import fp from 'fastify-plugin'
 import kafkajs, { type Consumer } from 'kafkajs'
-import { ensureTopics } from './kafka.js'
+import { ensureTopics } from '../src/bus/kafka.js'
 import { deadLetter } from '../src/consumer/dead-letter.js'
 import { createMessageHandler } from '../src/consumer/handle-message.js'
 import { pollLag, type LagPoller } from '../src/consumer/lag.js'
@@ -33,7 +33,8 @@ export default fp(async (app) => {
     deadLetter: async (from, message, reason, attempts) => {
       await deadLetter(dlqProducer, dlqTopic, from, message, reason, attempts)
     },
-    log: app.log
+    log: app.log,
+    metrics: app.metrics
   })
 
   app.addHook('onReady', async () => {
@@ -83,7 +84,7 @@ export default fp(async (app) => {
       // Rethrown out of band: close-with-grace runs the shutdown and exits 1, so an orchestrator restarts it.
       setImmediate(() => { throw err })
     })
-    lag = pollLag(app.kafka, consumerGroup, eventsTopic, LAG_POLL_MS, app.log)
+    lag = pollLag(app.kafka, consumerGroup, eventsTopic, LAG_POLL_MS, app.log, app.metrics)
   })
 
   // kafkajs gives up after its retries and stops the consumer: that must end the process, not leave a silent replica.
@@ -102,4 +103,4 @@ export default fp(async (app) => {
     await consumer.disconnect() // waits for the batch in hand, commits what was resolved, leaves the group
     await dlqProducer.disconnect()
   })
-}, { name: 'consumer', dependencies: ['kafka', 'redis'] })
+}, { name: 'consumer', dependencies: ['config', 'metrics', 'kafka', 'redis'] })

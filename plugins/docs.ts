@@ -10,6 +10,7 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifySchema } from 'fastify'
+import { ROLES, ROLE_MANIFEST, checksIdentity, type Role } from '../src/shared/roles.js'
 import { CreatePostBody, CreateUserBody, ErrorBody, Post, PostPage, User } from '../src/shared/schemas.js'
 
 const user = { user_id: 7, username: 'ada', created_at: '2025-01-31T09:15:00.000Z' }
@@ -103,19 +104,32 @@ function errorResponse (status: number, url: string): object {
   }
 }
 
+/** The role whose routes live under the url's prefix (from the role manifest), or undefined for health, metrics, docs. */
+function roleOf (url: string): Role | undefined {
+  return ROLES.find((r) => { const prefix = ROLE_MANIFEST[r].routes?.prefix; return prefix !== undefined && url.startsWith(`${prefix}/`) })
+}
+
+/** Whether a route demands a bearer token: its role's manifest says so (for writes, only under --auth-writes). */
+function needsToken (url: string, authWrites: boolean): boolean {
+  const role = roleOf(url)
+  return role !== undefined && checksIdentity(new Set([role]), authWrites)
+}
+
 /** The error statuses a route can answer beyond the ones its own schema declares. */
 function implicitErrors (schema: FastifySchema, url: string, authWrites: boolean): number[] {
   const codes = [500]
   if (schema.body !== undefined) codes.push(400, 413, 415)
   if (schema.params !== undefined || schema.querystring !== undefined) codes.push(400)
-  if (url.startsWith('/get_server/')) codes.push(401, 503) // identity fails closed
-  if (url.startsWith('/post_server/')) codes.push(503, ...(authWrites ? [401, 403] : []))
+  // A role's routes answer 503 when a dependency is out, and 401 (identity fails closed, 503 too) when they need a
+  // token; a write needing a token also answers 403 for a post made as someone else.
+  if (roleOf(url) !== undefined) codes.push(503)
+  if (needsToken(url, authWrites)) codes.push(401, ...(roleOf(url) === 'write' ? [403] : []))
   return codes
 }
 
 export default fp(async (app) => {
   const { authWrites, roles } = app.config
-  const bearer = (url: string): boolean => url.startsWith('/get_server/') || (authWrites && url.startsWith('/post_server/'))
+  const bearer = (url: string): boolean => needsToken(url, authWrites)
 
   await app.register(swagger, {
     openapi: {
@@ -129,8 +143,7 @@ export default fp(async (app) => {
       // Relative, so the document stays right behind the router and on any host or port.
       servers: [{ url: '/', description: 'this server, or the router in front of it' }],
       tags: [
-        { name: 'read', description: 'Read role (/get_server): cached reads; every call needs a bearer token' },
-        { name: 'write', description: 'Write role (/post_server): creates and reactions' },
+        ...ROLES.flatMap((r) => { const spec = ROLE_MANIFEST[r].routes; return spec === null ? [] : [{ name: spec.tag, description: spec.description }] }),
         { name: 'health', description: 'Liveness and readiness for orchestrators' },
         { name: 'ops', description: 'Metrics' }
       ],

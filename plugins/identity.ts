@@ -3,6 +3,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { IdentityMode } from '../src/shared/config.js'
+import { checksIdentity } from '../src/shared/roles.js'
 import { Unauthorized, Unavailable } from '../src/shared/errors.js'
 import { bearerToken, challenge } from '../src/identity/bearer.js'
 import { createChecker, type IdentityChecker } from '../src/identity/checker.js'
@@ -28,9 +29,9 @@ declare module 'fastify' {
 
 export default fp(async (app) => {
   const { identity: settings, roles, authWrites } = app.config
-  // A consumer replica, or a writer without --auth-writes, never checks a token: it gets no Lambda client.
-  const checks = roles.has('read') || (authWrites && roles.has('write'))
-  const checker = settings.mode !== 'off' && checks ? createChecker(app.config) : null
+  // The role manifest says which roles check tokens (a writer only under --auth-writes); only those get a verifier.
+  const checks = checksIdentity(roles, authWrites)
+  const checker = settings.mode !== 'off' && checks ? createChecker(app.config, app.metrics) : null
 
   if (settings.mode === 'off' && checks) {
     app.log.warn('IDENTITY_MODE=off: requests are served WITHOUT any identity check. ' +
@@ -97,4 +98,4 @@ export default fp(async (app) => {
   app.decorate('identity', { mode: settings.mode, checker, authenticate } satisfies Identity)
   app.decorateRequest('identity', null)
   app.addHook('onClose', async () => { await checker?.close() })
-}, { name: 'identity', dependencies: ['config'] })
+}, { name: 'identity', dependencies: ['config', 'metrics'] })

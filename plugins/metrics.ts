@@ -1,20 +1,19 @@
-// HTTP metrics for every route; routes/metrics.ts serves them. Requests are labelled by route template
+// This app's metric series (created here, so two apps in one process never share a count), decorated as `metrics`,
+// and HTTP metrics for every route; routes/metrics.ts serves them. Requests are labelled by route template
 // (`/get_server/posts/:id`), never the raw URL, so cardinality stays bounded; a request no route matched is labelled
 // `unmatched`.
 import fp from 'fastify-plugin'
-import type { FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify'
-import { httpDuration, httpRequests } from '../src/shared/metrics.js'
+import type { onResponseHookHandler } from 'fastify'
+import { createMetrics, type Metrics } from '../src/shared/metrics.js'
+
+declare module 'fastify' {
+  interface FastifyInstance { metrics: Metrics }
+}
 
 export const UNMATCHED = 'unmatched'
 
-/** Counts one response into its route's series (the slow path: label objects; used for unmatched requests). */
-function count (req: FastifyRequest, reply: FastifyReply, route: string): void {
-  httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) })
-  httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000)
-}
-
 /** One route's onResponse hook: its series' handles bound on first use, by method and status. */
-function routeHook (route: string): onResponseHookHandler {
+function routeHook ({ httpRequests, httpDuration }: Metrics, route: string): onResponseHookHandler {
   const handles = new Map<string, { requests: { inc: () => void }, duration: { observe: (seconds: number) => void } }>()
   return (req, reply, done) => {
     const status = reply.statusCode
@@ -34,16 +33,21 @@ function routeHook (route: string): onResponseHookHandler {
 }
 
 export default fp(async (app) => {
+  const metrics = createMetrics()
+  app.decorate('metrics', metrics)
   // Each route gets its own onResponse hook holding its series' handles, so a response costs a Map lookup by status
   // and two additions: no label object, no label-key join, and no read of request.routeOptions (a getter that builds
   // a fresh object per call). buildApp registers this plugin before any route, so onRoute sees them all.
   app.addHook('onRoute', (route) => {
-    const hook = routeHook(route.url)
+    const hook = routeHook(metrics, route.url)
     route.onResponse = route.onResponse === undefined ? [hook] : [hook, ...[route.onResponse].flat()]
   })
   // What no route matched (404s, and the router's own 400/414 refusals) is counted once, as `unmatched`.
   app.addHook('onResponse', (req, reply, done) => {
-    if (req.is404) count(req, reply, UNMATCHED)
+    if (req.is404) {
+      metrics.httpRequests.inc({ method: req.method, route: UNMATCHED, status: String(reply.statusCode) })
+      metrics.httpDuration.observe({ method: req.method, route: UNMATCHED }, reply.elapsedTime / 1000)
+    }
     done()
   })
 }, { name: 'metrics', dependencies: ['config'] })

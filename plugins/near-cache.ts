@@ -1,5 +1,4 @@
-// The read role's near cache (src/cache/near-cache.ts), decorated as `nearCache`: null unless this process serves
-// reads and NEAR_CACHE_ENTRIES is above 0.
+// The read role's near cache (src/cache/near-cache.ts), decorated as `nearCache`: null when NEAR_CACHE_ENTRIES is 0.
 import fp from 'fastify-plugin'
 import { entityKeyPrefix } from '../src/cache/keys.js'
 import { NearCache } from '../src/cache/near-cache.js'
@@ -11,8 +10,8 @@ declare module 'fastify' {
 }
 
 export default fp(async (app) => {
-  const { roles, nearCache: { entries, maxAgeMs } } = app.config
-  const near = roles.has('read') && entries > 0 ? new NearCache({ maxEntries: entries, maxAgeMs, log: app.log }) : null
+  const { entries, maxAgeMs } = app.config.nearCache
+  const near = entries > 0 ? new NearCache({ maxEntries: entries, maxAgeMs, log: app.log }) : null
   if (near !== null) {
     // Entity keys only ("pb:post:", "pb:user:"), never the list index, under this deployment's key prefix.
     const prefix = app.redis.options.keyPrefix ?? ''

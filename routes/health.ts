@@ -4,7 +4,7 @@
 // says what the role does meanwhile. While the server shuts down every route, ready included, answers 503.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { KafkaProbe, checkDependencies } from '../src/health/checks.js'
+import { KafkaProbe, checkDependencies, type Probes } from '../src/health/checks.js'
 
 const Check = Type.Union([Type.Literal('ok'), Type.Literal('down')])
 const Ready = Type.Object({
@@ -20,8 +20,16 @@ const Ready = Type.Object({
 })
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  const kafka = app.hasDecorator('kafka') ? new KafkaProbe(app.kafka) : null
-  if (kafka !== null) {
+  // One probe per client this process opened (the role manifest decided which): a dependency the roles do not use
+  // is never probed, so it can be down (or absent) without making this process unready.
+  const roles = [...app.config.roles]
+  const probes: Probes = { redis: async () => await app.redis.ping() }
+  const readDb = app.mongo?.read?.db
+  if (readDb !== undefined) probes.mongo = async () => await readDb.command({ ping: 1 })
+  else if (app.hasDecorator('runWrite')) probes.mongo = async () => await app.runWrite(async (db) => await db.command({ ping: 1 }))
+  if (app.hasDecorator('kafka')) {
+    const kafka = new KafkaProbe(app.kafka)
+    probes.kafka = async () => await kafka.describe()
     app.addHook('onReady', async () => { kafka.warm() })
     app.addHook('onClose', async () => { await kafka.close() })
   }
@@ -64,7 +72,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (_req, reply) => {
-    const result = await checkDependencies(app, kafka)
+    const result = await checkDependencies(roles, probes)
     return await reply.code(result.status === 'unavailable' ? 503 : 200).send(result)
   })
 }

@@ -1,19 +1,19 @@
 // GET /metrics: the Prometheus text exposition of the series this process's roles own.
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
-import { metricsFor, registry } from '../src/shared/metrics.js'
+import { METRICS_CONTENT_TYPE, metricsText } from '../src/shared/metrics.js'
 
 const routes: FastifyPluginAsync = async (app) => {
   app.get('/metrics', {
     schema: {
       tags: ['ops'],
       summary: 'Prometheus metrics',
-      description: 'The Prometheus text exposition of the series this process\'s roles own (see README, Operations).',
+      description: 'The Prometheus text exposition of the series this process\'s roles own (see docs/operations.md, Metrics).',
       response: {
         200: {
           description: 'Prometheus text format 0.0.4',
           content: {
-            [registry.contentType]: {
+            [METRICS_CONTENT_TYPE]: {
               schema: Type.String(),
               example: '# HELP pb_http_requests_total HTTP requests by route template and status\n' +
                 '# TYPE pb_http_requests_total counter\n' +
@@ -24,7 +24,7 @@ const routes: FastifyPluginAsync = async (app) => {
       }
     }
   }, async (_req, reply) => {
-    return await reply.type(registry.contentType).send(await metricsFor(app.config.roles))
+    return await reply.type(METRICS_CONTENT_TYPE).send(await metricsText(app.metrics, app.config.roles))
   })
 }
 export default routes

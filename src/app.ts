@@ -1,6 +1,7 @@
-// buildApp: the shared plugins every role uses, then only the chosen roles' routes or loops.
-// This one function answers "what does --role=read start?".
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+// buildApp: what every role has (configuration, errors, metrics, docs, health), then what the role manifest
+// (src/shared/roles.ts) lists for the chosen roles: their shared plugins, their routes, or the consumer loop.
+// Together with that table, this one function answers "what does --role=read start?".
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './shared/config.js'
 import { lazyChildLogger } from './shared/lazy-logger.js'
@@ -10,15 +11,37 @@ import errorsPlugin, { errorBody } from '../plugins/errors.js'
 import metricsPlugin from '../plugins/metrics.js'
 import docsPlugin from '../plugins/docs.js'
 import redisPlugin from '../plugins/redis.js'
-import mongoPlugin from '../plugins/mongo.js'
-import kafkaPlugin from '../plugins/kafka.js'
+import mongoReadPlugin from '../plugins/mongo-read.js'
+import mongoWritePlugin from '../plugins/mongo-write.js'
 import storePlugin from '../plugins/store.js'
+import kafkaPlugin from '../plugins/kafka.js'
+import identityPlugin from '../plugins/identity.js'
 import nearCachePlugin from '../plugins/near-cache.js'
+import readsPlugin from '../plugins/reads.js'
+import writesPlugin from '../plugins/writes.js'
 import consumerPlugin from '../plugins/consumer.js'
 import healthRoutes from '../routes/health.js'
 import metricsRoutes from '../routes/metrics.js'
 import readRoutes from '../routes/read/index.js'
 import writeRoutes from '../routes/write/index.js'
+import { ROLE_MANIFEST, pluginsFor, type PluginName, type Role } from './shared/roles.js'
+
+/** The module behind each plugin name of the role manifest. */
+const PLUGIN_MODULES: Record<PluginName, FastifyPluginAsync> = {
+  redis: redisPlugin,
+  'mongo-read': mongoReadPlugin,
+  'mongo-write': mongoWritePlugin,
+  store: storePlugin,
+  kafka: kafkaPlugin,
+  identity: identityPlugin,
+  'near-cache': nearCachePlugin,
+  reads: readsPlugin,
+  writes: writesPlugin,
+  consumer: consumerPlugin
+}
+
+/** Each HTTP role's route plugins, mounted at the manifest's prefix. */
+const ROUTE_MODULES: Partial<Record<Role, FastifyPluginAsync>> = { read: readRoutes, write: writeRoutes }
 
 export interface BuildOptions {
   /** pino options, or false for silence (tests); defaults to JSON at config.logLevel. */
@@ -56,23 +79,21 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // Every role: configuration, the one error handler, metrics (before any route: it gives each its onResponse hook)
+  // and docs (before any route: the OpenAPI document is built from the routes registered after it).
   await app.register(configPlugin, { config })
   await app.register(errorsPlugin)
-  await app.register(import('../plugins/identity.js'))
-  await app.register(metricsPlugin) // before any route, docs' own included: it gives every route its onResponse hook
-  await app.register(docsPlugin) // before any route: the OpenAPI document is built from the routes registered after it
-  await app.register(redisPlugin)
-  await app.register(mongoPlugin)
-  await app.register(storePlugin)
-  await app.register(nearCachePlugin)
-  const { roles } = config
-  if (roles.has('write') || roles.has('consumer')) await app.register(kafkaPlugin)
-  if (roles.has('write')) await app.register(import('../plugins/producer.js')) // publisher + relay (writes publish events)
+  await app.register(metricsPlugin)
+  await app.register(docsPlugin)
+  // Then what the role manifest says the chosen roles need, in its order: nothing else is opened or connected.
+  for (const name of pluginsFor(config.roles)) await app.register(PLUGIN_MODULES[name])
 
   await app.register(healthRoutes, { prefix: '/health' })
   await app.register(metricsRoutes)
-  if (roles.has('read')) await app.register(readRoutes, { prefix: '/get_server' })
-  if (roles.has('write')) await app.register(writeRoutes, { prefix: '/post_server' })
-  if (roles.has('consumer')) await app.register(consumerPlugin)
+  for (const role of config.roles) {
+    const routes = ROUTE_MODULES[role]
+    const spec = ROLE_MANIFEST[role].routes
+    if (routes !== undefined && spec !== null) await app.register(routes, { prefix: spec.prefix })
+  }
   return app
 }

@@ -1,13 +1,11 @@
 // GET /get_server/users/{id}, served from Redis with MongoDB behind it.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { sendJsonText } from '../../src/cache/entity-json.js'
-import { readThroughFor } from '../../src/read/read-through.js'
 import { UserNotFound } from '../../src/shared/errors.js'
 import { User, ReadIdParams, errors } from '../../src/shared/schemas.js'
-import { findUserVersioned } from '../../src/store/read.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  const users = readThroughFor<User>(app, 'user', findUserVersioned)
+  const { users } = app.reads
 
   app.get('/users/:id', {
     schema: {

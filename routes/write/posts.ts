@@ -3,10 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { InvalidBody, PostNotFound } from '../../src/shared/errors.js'
 import { idempotent } from '../../src/write/idempotency.js'
 import { CreatePostBody, IdempotencyHeaders, MAX_CONTENT_BYTES, Post, PostParams, errors } from '../../src/shared/schemas.js'
-import { toPost, type PostDoc } from '../../src/store/collections.js'
-import { createPost, react } from '../../src/store/posts.js'
 import { strictJson } from '../../src/write/strict-json.js'
-import { writeEntity } from '../../src/write/write-entity.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   strictJson(app)
@@ -24,12 +21,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     // The schema bounds characters; storage and Kafka care about bytes, and one character can be four.
     const bytes = Buffer.byteLength(req.body.content, 'utf8')
     if (bytes > MAX_CONTENT_BYTES) throw new InvalidBody(`body/content: ${bytes} bytes of UTF-8, at most ${MAX_CONTENT_BYTES} allowed`)
-    return await idempotent(req, reply, 201, async () => {
-      const doc = await writeEntity<PostDoc>(app, 'post', 'create_post', async (db, committed) => await createPost(db, req.body, committed))
-      /* c8 ignore next -- a create either returns its document or throws */
-      if (doc === null) throw new Error('create returned no document')
-      return toPost(doc)
-    })
+    return await idempotent(app.idempotency, req, reply, 201, async () => await app.writes.createPost(req.body))
   })
 
   for (const kind of ['like', 'dislike'] as const) {
@@ -44,10 +36,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }, async (req, reply) => {
       rejectBody(req.body, kind)
-      return await idempotent(req, reply, 200, async () => {
-        const doc = await writeEntity<PostDoc>(app, 'post', `post_${kind}`, async (db, committed) => await react(db, req.params.id, kind, committed))
-        if (doc === null) throw new PostNotFound(req.params.id)
-        return toPost(doc)
+      return await idempotent(app.idempotency, req, reply, 200, async () => {
+        const post = await app.writes.react(req.params.id, kind)
+        if (post === null) throw new PostNotFound(req.params.id)
+        return post
       })
     })
   }

@@ -2,10 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { idempotent } from '../../src/write/idempotency.js'
 import { CreateUserBody, IdempotencyHeaders, User, errors } from '../../src/shared/schemas.js'
-import { toUser, type UserDoc } from '../../src/store/collections.js'
-import { createUser } from '../../src/store/users.js'
 import { strictJson } from '../../src/write/strict-json.js'
-import { writeEntity } from '../../src/write/write-entity.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   strictJson(app)
@@ -19,12 +16,6 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: CreateUserBody,
       response: { 201: User, ...errors(400, 401, 409, 413, 415, 422, 503) }
     }
-  }, async (req, reply) => await idempotent(req, reply, 201, async () => {
-    const doc = await writeEntity<UserDoc>(app, 'user', 'create_user',
-      async (db, committed) => await createUser(db, req.body.username, committed))
-    /* c8 ignore next -- a create either returns its document or throws */
-    if (doc === null) throw new Error('create returned no document')
-    return toUser(doc)
-  }))
+  }, async (req, reply) => await idempotent(app.idempotency, req, reply, 201, async () => await app.writes.createUser(req.body.username)))
 }
 export default routes

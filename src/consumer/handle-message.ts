@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis'
 import type { KafkaMessage } from 'kafkajs'
 import { isRedisUnavailable } from '../cache/redis-errors.js'
 import { PoisonEvent, parseEvent, type EntityEvent } from '../shared/event.js'
-import { casRejections, consumerApplied, consumerApplyDuration, consumerFreshness, dlqMessages } from '../shared/metrics.js'
+import type { Metrics } from '../shared/metrics.js'
 import { applyEvent, applyEvents } from '../cache/apply.js'
 
 export interface RetryPolicy {
@@ -28,6 +28,7 @@ export interface HandlerDeps {
   /** Writes the message to the dead-letter topic; throws when it could not (the message is then not skipped). */
   deadLetter: (from: MessageSource, message: KafkaMessage, reason: string, attempts: number) => Promise<void>
   log: FastifyBaseLogger
+  metrics: Pick<Metrics, 'casRejections' | 'consumerApplied' | 'consumerApplyDuration' | 'consumerFreshness' | 'dlqMessages'>
   retry?: RetryPolicy
 }
 
@@ -60,6 +61,7 @@ export interface MessageHandler {
 
 export function createMessageHandler (deps: HandlerDeps): MessageHandler {
   const { redis, ttlSeconds, deadLetter, log } = deps
+  const { casRejections, consumerApplied, consumerApplyDuration, consumerFreshness, dlqMessages } = deps.metrics
   const retry = deps.retry ?? DEFAULT_RETRY
   let redisDownSince: number | null = null
 

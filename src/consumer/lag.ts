@@ -3,11 +3,12 @@
 // consumer is stuck (Redis down), which is exactly when an operator looks at it.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Kafka } from 'kafkajs'
-import { consumerLag } from '../shared/metrics.js'
+import type { Metrics } from '../shared/metrics.js'
 
 export interface LagPoller { stop: () => Promise<void> }
 
-export function pollLag (kafka: Kafka, groupId: string, topic: string, intervalMs: number, log: FastifyBaseLogger): LagPoller {
+export function pollLag (kafka: Kafka, groupId: string, topic: string, intervalMs: number, log: FastifyBaseLogger,
+  { consumerLag }: Pick<Metrics, 'consumerLag'>): LagPoller {
   const admin = kafka.admin()
   let connected: Promise<void> | null = null
   let timer: NodeJS.Timeout | undefined

@@ -1,34 +1,9 @@
-// Dependency probes for readiness, each bounded in time, and the rule for what each role needs.
-import type { FastifyInstance } from 'fastify'
+// Readiness: each dependency a process's roles use, probed within a bound, judged by the role manifest (which says
+// what each role needs and what it does while a dependency is down).
 import type { Admin, Kafka } from 'kafkajs'
-import type { Role } from '../shared/roles.js'
+import { ROLE_MANIFEST, type Dependency, type Role } from '../shared/roles.js'
 
-type Dep = 'redis' | 'mongo' | 'kafka'
 type Verdict = 'ok' | 'down'
-
-/** What each role needs, and which of those it can run without (degraded). */
-const NEEDS: Record<Role, { required: Dep[], optional: Dep[] }> = {
-  read: { required: [], optional: ['redis', 'mongo'] }, // either one can answer (AP); both down is unavailable
-  write: { required: ['mongo'], optional: ['kafka', 'redis'] }, // the relay publishes once Kafka is back
-  consumer: { required: ['kafka', 'redis'], optional: [] }
-}
-
-/** What a role does while a dependency is down: the readiness body says it, so an operator sees the fallback. */
-const EFFECT: Record<Role, Partial<Record<Dep, string>>> = {
-  read: {
-    redis: 'cache bypassed: reads are served from MongoDB',
-    mongo: 'cached entities still answer; cache misses and post lists answer 503'
-  },
-  write: {
-    mongo: 'writes cannot be stored; they answer 503',
-    kafka: 'writes are stored and marked pending; the relay publishes them when Kafka is back',
-    redis: 'writes still succeed; the cache is brought up to date from the events'
-  },
-  consumer: {
-    kafka: 'no events can be consumed',
-    redis: 'events cannot be applied; offsets stay uncommitted, so nothing is lost'
-  }
-}
 
 const BOTH_DOWN = 'reads cannot be answered: neither the cache nor the store is reachable'
 
@@ -93,16 +68,8 @@ export class KafkaProbe {
   }
 }
 
-const probes: Record<Dep, (app: FastifyInstance, kafka: KafkaProbe | null) => Promise<unknown>> = {
-  redis: async (app) => await app.redis.ping(),
-  mongo: async (app) => await app.mongo.db!.command({ ping: 1 }),
-  kafka: async (_app, kafka) => {
-    // Unreachable: only roles with a Kafka client (write, consumer) list Kafka among their needs.
-    /* c8 ignore next */
-    if (kafka === null) throw new Error('no Kafka client in this role')
-    return await kafka.describe()
-  }
-}
+/** One probe per dependency the roles use: resolves when it answers. */
+export type Probes = Partial<Record<Dependency, () => Promise<unknown>>>
 
 export interface Readiness {
   status: 'ok' | 'degraded' | 'unavailable'
@@ -112,29 +79,34 @@ export interface Readiness {
   detail?: Record<string, string>
 }
 
-export async function checkDependencies (app: FastifyInstance, kafka: KafkaProbe | null): Promise<Readiness> {
-  const roles = [...app.config.roles]
-  const deps = new Set<Dep>(roles.flatMap((r) => [...NEEDS[r].required, ...NEEDS[r].optional]))
+export async function checkDependencies (roles: readonly Role[], probes: Probes): Promise<Readiness> {
+  const deps = new Set<Dependency>(roles.flatMap((r) => Object.keys(ROLE_MANIFEST[r].needs) as Dependency[]))
   const checks: Record<string, Verdict> = {}
-  await Promise.all([...deps].map(async (d) => { checks[d] = await withTimeout(probes[d](app, kafka)) }))
+  await Promise.all([...deps].map(async (d) => {
+    const probe = probes[d]
+    // A dependency the manifest lists without a probe would be a wiring bug: it reads as down, never as ok.
+    /* c8 ignore next */
+    checks[d] = probe === undefined ? 'down' : await withTimeout(probe())
+  }))
 
   let status: 'ok' | 'degraded' | 'unavailable' = 'ok'
   for (const role of roles) {
-    const { required, optional } = NEEDS[role]
-    if (required.some((d) => checks[d] === 'down')) status = 'unavailable'
+    const needs = Object.entries(ROLE_MANIFEST[role].needs) as Array<[Dependency, { required: boolean }]>
+    const optional = needs.filter(([, n]) => !n.required).map(([d]) => d)
+    if (needs.some(([d, n]) => n.required && checks[d] === 'down')) status = 'unavailable'
     // Both down under a read role: see BOTH_DOWN below for why no test reaches it.
     /* c8 ignore next */
     else if (role === 'read' && optional.every((d) => checks[d] === 'down')) status = 'unavailable'
     else if (status === 'ok' && optional.some((d) => checks[d] === 'down')) status = 'degraded'
   }
-  const down = Object.keys(checks).filter((d) => checks[d] === 'down') as Dep[]
-  if (down.length === 0) return { status, roles, checks }
+  const down = Object.keys(checks).filter((d) => checks[d] === 'down') as Dependency[]
+  if (down.length === 0) return { status, roles: [...roles], checks }
   const detail = Object.fromEntries(down.map((d) => [d, roles.flatMap((r) => {
     // Both down under a read role needs MongoDB to fail after boot (boot needs it); no test stops it that late.
     /* c8 ignore next */
-    const effect = r === 'read' && checks.redis === 'down' && checks.mongo === 'down' ? BOTH_DOWN : EFFECT[r][d]
+    const effect = r === 'read' && checks.redis === 'down' && checks.mongo === 'down' ? BOTH_DOWN : ROLE_MANIFEST[r].needs[d]?.whileDown
     // A role that does not use the dependency (reads never touch Kafka) has nothing to say about it.
     return effect === undefined ? [] : [roles.length > 1 ? `${r}: ${effect}` : effect]
   }).join('; ')]))
-  return { status, roles, checks, detail }
+  return { status, roles: [...roles], checks, detail }
 }

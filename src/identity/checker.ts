@@ -1,18 +1,23 @@
 // Identity checks as the server makes them: the verdict cache first, then the verifier (one call per token at a
 // time), each outcome counted by where the verdict came from.
 import type { Config } from '../shared/config.js'
-import { identityInvokeDuration, identityVerdicts } from '../shared/metrics.js'
+import type { Metrics } from '../shared/metrics.js'
 import { createLambdaVerifier } from './lambda-verifier.js'
 import { createLocalVerifier } from './local-verifier.js'
 import type { Verdict } from './validator.js'
 import { VerdictCache } from './verdict-cache.js'
 import { validatorSettings, type Verifier } from './verifier.js'
 
-// Bound once: a cached verdict is counted on every read, so its series is not looked up per request.
-const fromCache = { valid: identityVerdicts.bind({ source: 'cache', result: 'valid' }), invalid: identityVerdicts.bind({ source: 'cache', result: 'invalid' }) }
+export type IdentityMetrics = Pick<Metrics, 'identityVerdicts' | 'identityInvokeDuration'>
 
 export class IdentityChecker {
-  constructor (readonly verifier: Verifier, readonly cache: VerdictCache) {}
+  // Bound once: a cached verdict is counted on every read, so its series is not looked up per request.
+  private readonly fromCache: Record<'valid' | 'invalid', { inc: () => void }>
+
+  constructor (readonly verifier: Verifier, readonly cache: VerdictCache, private readonly metrics: IdentityMetrics) {
+    const { identityVerdicts } = metrics
+    this.fromCache = { valid: identityVerdicts.bind({ source: 'cache', result: 'valid' }), invalid: identityVerdicts.bind({ source: 'cache', result: 'invalid' }) }
+  }
 
   /** The token's verdict; throws VerifierUnavailableError when none can be had. */
   async check (token: string): Promise<Verdict> {
@@ -20,10 +25,10 @@ export class IdentityChecker {
     try {
       result = await this.cache.resolve(token, (t) => this.timedVerify(t))
     } catch (err) {
-      identityVerdicts.inc({ source: 'invoke', result: 'unavailable' })
+      this.metrics.identityVerdicts.inc({ source: 'invoke', result: 'unavailable' })
       throw err
     }
-    identityVerdicts.inc({ source: result.source, result: result.verdict.valid ? 'valid' : 'invalid' })
+    this.metrics.identityVerdicts.inc({ source: result.source, result: result.verdict.valid ? 'valid' : 'invalid' })
     return result.verdict
   }
 
@@ -33,14 +38,14 @@ export class IdentityChecker {
    */
   cachedByKey (key: string): Verdict | undefined {
     const verdict = this.cache.get(key)
-    if (verdict !== undefined) fromCache[verdict.valid ? 'valid' : 'invalid'].inc()
+    if (verdict !== undefined) this.fromCache[verdict.valid ? 'valid' : 'invalid'].inc()
     return verdict
   }
 
   async close (): Promise<void> { await this.verifier.close() }
 
   private async timedVerify (token: string): Promise<Verdict> {
-    const end = identityInvokeDuration.startTimer()
+    const end = this.metrics.identityInvokeDuration.startTimer()
     try {
       return await this.verifier.verify(token)
     } finally {
@@ -50,10 +55,10 @@ export class IdentityChecker {
 }
 
 /** The checker IDENTITY_MODE asks for (lambda or local); off has none. */
-export function createChecker (config: Config): IdentityChecker {
+export function createChecker (config: Config, metrics: IdentityMetrics): IdentityChecker {
   const { mode, lambdaEndpoint, functionName, region, timeoutMs, verdictCacheMaxSeconds, negativeVerdictSeconds } = config.identity
   const verifier = mode === 'local'
     ? createLocalVerifier(validatorSettings(config))
     : createLambdaVerifier({ endpoint: lambdaEndpoint, functionName, region, timeoutMs })
-  return new IdentityChecker(verifier, new VerdictCache({ maxSeconds: verdictCacheMaxSeconds, negativeSeconds: negativeVerdictSeconds }))
+  return new IdentityChecker(verifier, new VerdictCache({ maxSeconds: verdictCacheMaxSeconds, negativeSeconds: negativeVerdictSeconds }), metrics)
 }

@@ -5,7 +5,7 @@
 import kafkajs, { type Kafka, type Producer } from 'kafkajs'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ObjectId } from 'mongodb'
-import { eventsPublished, producerErrors } from '../shared/metrics.js'
+import type { Metrics } from '../shared/metrics.js'
 import type { JournalEntry } from '../store/journal.js'
 import { eventKey, type EntityEvent } from '../shared/event.js'
 import { JournalReleaser } from './journal-releaser.js'
@@ -15,6 +15,7 @@ export type PublishPath = 'inline' | 'relay'
 
 export interface PublisherOptions {
   kafka: Kafka
+  metrics: Pick<Metrics, 'eventsPublished' | 'producerErrors'>
   topic: string
   log: FastifyBaseLogger
   /** Runs before the first send (and again after a failure, until it succeeds): create missing topics. */
@@ -83,9 +84,10 @@ export class Publisher {
 
   /**
    * Queues an event; resolves true once Kafka acknowledged it (or a newer version of the same entity), false when it
-   * was not published (Kafka down, closing, queue full). Call it while holding the document's lock, right after the
-   * write, so one entity's events are queued in version order. Inline events skip the queue while Kafka is known to
-   * be down; the relay's always go, which makes the relay the probe that finds Kafka back.
+   * was not published (Kafka down, closing, queue full). An older version queued while a newer one of the same entity is
+   * queued or in flight waits for the newer one, which carries its change too; one arriving after the newer one was
+   * acknowledged goes out and consumers drop it (version CAS). Inline events skip the queue while Kafka is known to be
+   * down; the relay's always go, which makes the relay the probe that finds Kafka back.
    * A create's event comes with its batch's journal entry (and its document has no mark): the entry is counted down
    * when the event is acknowledged, and deleted in the background at zero.
    */
@@ -152,10 +154,10 @@ export class Publisher {
 
   private kick (): void {
     if (this.draining !== null) return
-    // Started a microtask later, so every event queued in the same synchronous run (a batch of creates calls publish
-    // once per document, in one loop) leaves in the first produce request, rather than the first alone and the rest in
-    // a second one.
-    this.draining = Promise.resolve().then(async () => { await this.drain() }).finally(() => {
+    // Started after the current turn's promise jobs, so every event queued in it (a batch of creates answers all of
+    // its requests in one loop, and each request then publishes its own event a few promise hops later) leaves in
+    // the first produce request, rather than the first alone and the rest in a second one.
+    this.draining = new Promise<void>((resolve) => { setImmediate(resolve) }).then(async () => { await this.drain() }).finally(() => {
       this.draining = null
       if (this.queue.length > 0) this.kick()
     })
@@ -192,7 +194,7 @@ export class Publisher {
         messages: batch.map(({ event }) => ({ key: eventKey(event.type, event.id), value: JSON.stringify(event) }))
       })
     } catch (err) {
-      producerErrors.inc()
+      this.opts.metrics.producerErrors.inc()
       if (!this.failureLogged) this.opts.log.warn({ err }, 'kafka: publish failed; events stay pending and the relay publishes them once Kafka is back')
       this.failureLogged = true
       this.down = true
@@ -206,8 +208,8 @@ export class Publisher {
     this.failureLogged = false
     let relayed = 0
     for (const item of batch) if (item.path === 'relay') relayed++
-    if (relayed > 0) eventsPublished.inc({ path: 'relay' }, relayed)
-    if (batch.length > relayed) eventsPublished.inc({ path: 'inline' }, batch.length - relayed)
+    if (relayed > 0) this.opts.metrics.eventsPublished.inc({ path: 'relay' }, relayed)
+    if (batch.length > relayed) this.opts.metrics.eventsPublished.inc({ path: 'inline' }, batch.length - relayed)
     return true
   }
 

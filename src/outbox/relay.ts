@@ -5,20 +5,21 @@
 // documents are on Kafka. Several replicas may relay at once: they may publish a document twice (consumers are
 // idempotent by version) but never clear a version nobody published.
 import { isSocketError } from '../shared/socket-errors.js'
-import type { Db } from 'mongodb'
-import { MongoError } from 'mongodb'
+import { MongoError, type Db } from 'mongodb'
 import kafkajs from 'kafkajs'
 import type { FastifyBaseLogger } from 'fastify'
-import { mongoDuration, outboxPending } from '../shared/metrics.js'
+import type { Metrics } from '../shared/metrics.js'
 import { timed } from '../shared/timed.js'
+import type { RunWrite } from '../store/write-db.js'
 import { countPending, entities, eventOf, pendingDocs, type EntityDoc } from '../store/outbox.js'
 import { countJournaled, ENTITY_TYPE, entryIds, overdueEntries, type JournalDoc, type JournalEntry } from '../store/journal.js'
 import type { EntityType } from '../shared/event.js'
 import type { Publisher } from './publisher.js'
 
 export interface RelayOptions {
-  /** Runs fn with the write role's database handle (app.mongoWrite.run). */
-  runWrite: <T>(fn: (db: Db) => Promise<T>) => Promise<T>
+  /** Runs fn with the write role's database handle. */
+  runWrite: RunWrite
+  metrics: Pick<Metrics, 'mongoDuration' | 'outboxPending'>
   publisher: Publisher
   log: FastifyBaseLogger
   intervalMs: number
@@ -89,7 +90,7 @@ export class Relay {
    * outbox gauge. Returns whether a batch came back full (more is waiting), and stops early when Kafka is down.
    */
   async pass (): Promise<{ published: number, more: boolean }> {
-    const { runWrite, publisher, graceMs } = this.opts
+    const { runWrite, publisher, graceMs, metrics: { mongoDuration, outboxPending } } = this.opts
     const batchSize = this.opts.batchSize ?? 200
     const journalBatchSize = this.opts.journalBatchSize ?? 20
     const cutoff = new Date(Date.now() - graceMs)

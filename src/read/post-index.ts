@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Db } from 'mongodb'
-import { listRebuilds, mongoDuration, redisDuration } from '../shared/metrics.js'
+import type { ReadMetrics } from './read-through.js'
 import { allPostIds } from '../store/read.js'
 import { POST_INDEX_KEY, POST_INDEX_LOCK_KEY, POST_INDEX_READY } from '../cache/keys.js'
 import { defineReadScripts } from '../cache/read-scripts.js'
@@ -19,7 +19,8 @@ const ZADD_CHUNK = 1000
 export class PostIndex {
   private readonly rebuilds = new SingleFlight<'rebuild', boolean>()
 
-  constructor (private readonly redis: Redis, private readonly db: Db, private readonly log: FastifyBaseLogger) {
+  constructor (private readonly redis: Redis, private readonly db: Db, private readonly log: FastifyBaseLogger,
+    private readonly metrics: ReadMetrics) {
     defineReadScripts(redis) // once per client, not on every page
   }
 
@@ -31,7 +32,7 @@ export class PostIndex {
   async page (count: number, before?: number): Promise<number[] | null> {
     const max = before === undefined ? '+inf' : `(${before}`
     // One script: the ready mark and the range in one atomic command (read-scripts.ts).
-    const range = await timed(redisDuration, 'index_page', async () =>
+    const range = await timed(this.metrics.redisDuration, 'index_page', async () =>
       await this.redis.postboardIndexPage(POST_INDEX_KEY, POST_INDEX_READY, max, count))
     if (range === null) {
       this.startRebuild()
@@ -54,7 +55,7 @@ export class PostIndex {
     return await this.rebuilds.do('rebuild', async () => {
       const token = randomUUID()
       if (await this.redis.set(POST_INDEX_LOCK_KEY, token, 'PX', REBUILD_LOCK_MS, 'NX') !== 'OK') return false
-      listRebuilds.inc()
+      this.metrics.listRebuilds.inc()
       const started = Date.now()
       try {
         const scanned = await this.fill()
@@ -87,7 +88,7 @@ export class PostIndex {
       chunk = []
       await this.redis.zadd(POST_INDEX_KEY, ...members)
     }
-    await timed(mongoDuration, 'index_rebuild', async () => {
+    await timed(this.metrics.mongoDuration, 'index_rebuild', async () => {
       for await (const id of allPostIds(this.db)) {
         chunk.push(id)
         scanned++

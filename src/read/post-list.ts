@@ -4,23 +4,24 @@
 // texts (entity-json.ts): nothing is parsed or serialized on a warm page.
 import type { Db } from 'mongodb'
 import { encodeCursor } from '../shared/cursor.js'
-import { cacheLookups, mongoDuration, singleFlightJoins } from '../shared/metrics.js'
 import type { Post } from '../shared/schemas.js'
 import { pageJson, postJson } from '../cache/entity-json.js'
 import { listPosts } from '../store/posts.js'
 import type { PostIndex } from './post-index.js'
-import type { ReadThrough } from './read-through.js'
+import type { ReadMetrics, ReadThrough } from './read-through.js'
 import { SingleFlight } from '../shared/single-flight.js'
 import { timed } from '../shared/timed.js'
 
 export class PostList {
   private readonly fallback = new SingleFlight<string, Post[]>()
 
-  constructor (private readonly index: PostIndex, private readonly posts: ReadThrough<Post>, private readonly db: Db) {}
+  constructor (private readonly index: PostIndex, private readonly posts: ReadThrough<Post>, private readonly db: Db,
+    private readonly metrics: ReadMetrics) {}
 
   /** The page body: `limit` posts with ids below `before`, newest first; next_cursor only when more exist. */
   async pageJson (limit: number, before?: number): Promise<string> {
     // One id beyond the page tells whether a next page exists without a second query.
+    const { cacheLookups, mongoDuration, singleFlightJoins } = this.metrics
     let ids: number[] | null
     try {
       ids = await this.index.page(limit + 1, before)

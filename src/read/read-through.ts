@@ -1,10 +1,9 @@
 // Read-through cache for one entity type: Redis first; on a miss one MongoDB read per key per process (single
 // flight), then a version-CAS fill. While Redis is unreachable every read goes to MongoDB (design invariant 3).
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
-import type { Db } from 'mongodb'
 import type { EntityType } from '../shared/event.js'
-import { cacheFills, cacheLookups, casRejections, mongoDuration, redisDuration, singleFlightJoins } from '../shared/metrics.js'
+import type { Metrics } from '../shared/metrics.js'
 import type { Post, User } from '../shared/schemas.js'
 import type { Versioned } from '../store/read.js'
 import { ABSENT_VERSION, casSet, jitteredTtl } from '../cache/cas.js'
@@ -17,6 +16,8 @@ import { timed } from '../shared/timed.js'
 
 export type CacheWrite = typeof casSet
 
+export type ReadMetrics = Pick<Metrics, 'cacheFills' | 'cacheLookups' | 'casRejections' | 'mongoDuration' | 'redisDuration' | 'singleFlightJoins' | 'listRebuilds'>
+
 export interface ReadThroughOptions<T> {
   redis: Redis
   type: EntityType
@@ -25,6 +26,7 @@ export interface ReadThroughOptions<T> {
   ttlSeconds: number
   negativeTtlSeconds: number
   log: FastifyBaseLogger
+  metrics: ReadMetrics
   /** How a fill is written: casSet. A seam for the test that holds a fill between its MongoDB read and its write. */
   write?: CacheWrite
   /** The read role's near cache (NEAR_CACHE_ENTRIES > 0), with the deployment's Redis key prefix its keys carry. */
@@ -43,12 +45,13 @@ export class ReadThrough<T> {
 
   // Bound metric handles: every lookup counts into one of these series, so none is looked up per request.
   private readonly counted: Record<'near_hit' | 'hit' | 'negative_hit' | 'miss' | 'error', { inc: () => void }>
-  private readonly lookupTime = redisDuration.bind({ op: 'lookup' })
+  private readonly lookupTime: { observe: (seconds: number) => void }
 
   constructor (private readonly opts: ReadThroughOptions<T>) {
     defineReadScripts(opts.redis) // once per client, not on every page
     this.write = opts.write ?? casSet
-    const count = (result: string): { inc: () => void } => cacheLookups.bind({ entity: opts.type, result })
+    this.lookupTime = opts.metrics.redisDuration.bind({ op: 'lookup' })
+    const count = (result: string): { inc: () => void } => opts.metrics.cacheLookups.bind({ entity: opts.type, result })
     this.counted = { near_hit: count('near_hit'), hit: count('hit'), negative_hit: count('negative_hit'), miss: count('miss'), error: count('error') }
   }
 
@@ -112,7 +115,7 @@ export class ReadThrough<T> {
   private async miss (id: number, entry: Lookup | undefined): Promise<Found<T>> {
     const { type } = this.opts
     this.counted[entry === undefined || entry.state === 'error' ? 'error' : 'miss'].inc()
-    return await this.flight.do(id, async () => await this.loadAndFill(id), () => singleFlightJoins.inc({ entity: type }))
+    return await this.flight.do(id, async () => await this.loadAndFill(id), () => this.opts.metrics.singleFlightJoins.inc({ entity: type }))
   }
 
   /**
@@ -135,7 +138,7 @@ export class ReadThrough<T> {
   /** One round trip for all ids (one script when several); a Redis failure makes every id an 'error' (MongoDB answers). */
   private async lookup (ids: number[]): Promise<Lookup[]> {
     if (ids.length === 1) return [await this.lookupOne(ids[0]!)]
-    const { redis, type, log } = this.opts
+    const { redis, type, log, metrics: { redisDuration } } = this.opts
     try {
       const texts = await timed(redisDuration, 'lookup', async () =>
         await redis.postboardEntityTexts(ids.length, ...ids.map((id) => entityKey(type, id))))
@@ -148,7 +151,7 @@ export class ReadThrough<T> {
 
   /** The single-flight body: read MongoDB, then CAS-fill Redis (an absent id gets the short negative TTL). */
   private async loadAndFill (id: number): Promise<Found<T>> {
-    const { redis, type, load, log, ttlSeconds, negativeTtlSeconds } = this.opts
+    const { redis, type, load, log, ttlSeconds, negativeTtlSeconds, metrics: { mongoDuration, redisDuration, cacheFills, casRejections } } = this.opts
     const loaded = await timed(mongoDuration, `find_${type}`, async () => await load(id))
     const found = loaded === null ? null : { ...loaded, json: entityJson(type, loaded.data as Post | User) }
     // Redis known down: answer from MongoDB without a fill attempt that can only fail.
@@ -178,24 +181,4 @@ const ABSENT: Lookup = { state: 'absent' }
 function classify (d: string | null): Lookup {
   if (d === null) return MISS
   return d === '' ? ABSENT : { state: 'hit', text: d }
-}
-
-/**
- * The read-through cache for one entity type as a route uses it: MongoDB through the pooled read client, the
- * configured TTLs, and reads still in flight finished before the app closes.
- */
-export function readThroughFor<T> (app: FastifyInstance, type: EntityType,
-  find: (db: Db, id: number) => Promise<Versioned<T> | null>): ReadThrough<T> {
-  const db = app.mongo.db!
-  const cache = new ReadThrough<T>({
-    near: app.nearCache === null ? undefined : { cache: app.nearCache, keyPrefix: app.redis.options.keyPrefix ?? '' },
-    redis: app.redis,
-    type,
-    load: async (id) => await find(db, id),
-    ttlSeconds: app.config.cacheTtlSeconds,
-    negativeTtlSeconds: app.config.negativeTtlSeconds,
-    log: app.log
-  })
-  app.addHook('onClose', async () => { await cache.idle() })
-  return cache
 }

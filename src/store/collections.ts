@@ -5,8 +5,6 @@
 // (journal.ts): a batch's entry is written before its insert.
 import { MongoServerError, type Db } from 'mongodb'
 import type { Post, User } from '../shared/schemas.js'
-import { docKey, withDocLock } from './doc-lock.js'
-import { journal } from './journal.js'
 
 export interface Versioned {
   version: number
@@ -70,48 +68,8 @@ export function toPost (doc: PostDoc): Post {
   }
 }
 
-/**
- * Indexes every role relies on; createIndex is a no-op when the index exists. Only plain and unique indexes: FerretDB
- * v1 rejects TTL (expireAfterSeconds) and partial indexes (msg_createindexes.go), so expiry is a sweep and the
- * pending index also holds the (null) entries of published documents.
- */
-export async function ensureIndexes (db: Db): Promise<void> {
-  await users(db).createIndex({ username: 1 }, { unique: true, name: 'username_unique' })
-  await users(db).createIndex({ pending: 1, pending_since: 1 }, { name: 'pending' })
-  await posts(db).createIndex({ pending: 1, pending_since: 1 }, { name: 'pending' })
-  await idempotencyKeys(db).createIndex({ expires_at: 1 }, { name: 'expires_at' })
-  await journal(db).createIndex({ since: 1 }, { name: 'since' })
-}
-
 const DUPLICATE_KEY = 11000
 
 export function isDuplicateKey (err: unknown): err is MongoServerError {
   return err instanceof MongoServerError && err.code === DUPLICATE_KEY
-}
-
-/**
- * Reserves `count` consecutive ids for a collection with one $inc upsert on its counter and returns the first, so ids
- * only grow and are never handed out twice, and a batch of creates costs one counter update instead of one each.
- */
-export async function reserveIds (db: Db, name: EntityCollection, count: number): Promise<number> {
-  // The lock makes the counter exact within a process on FerretDB (see doc-lock.ts); across processes there a lost
-  // increment can repeat an id, which the create batcher detects by the unique _id and answers with the next one.
-  return await withDocLock(docKey(db.databaseName, 'counters', name), async () => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const doc = await counters(db).findOneAndUpdate(
-          { _id: name },
-          { $inc: { seq: count } },
-          { upsert: true, returnDocument: 'after' }
-        )
-        /* c8 ignore next -- an upsert with returnDocument 'after' always returns the document */
-        if (doc === null) throw new Error(`counter ${name} did not return a value`)
-        return doc.seq - count + 1
-      } catch (err) {
-        // Two first-ever upserts racing both try to insert the counter; the loser just goes again.
-        /* c8 ignore next -- needs two processes creating the very first entity at once */
-        if (!isDuplicateKey(err) || attempt >= 3) throw err
-      }
-    }
-  })
 }

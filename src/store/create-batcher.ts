@@ -3,12 +3,13 @@
 // flight (no timer, no added latency when idle); ids are handed out in the order the creates arrived. Each batch writes
 // one create-journal entry before its insert (see journal.ts): that is the whole outbox cost of a batch.
 import { MongoBulkWriteError, MongoServerError, type Db, type WriteError } from 'mongodb'
-import { isDuplicateKey, reserveIds, type EntityCollection } from './collections.js'
-import { docKey, withDocLocks } from './doc-lock.js'
+import type { StoreCapabilities } from './capabilities.js'
+import { counters, isDuplicateKey, type EntityCollection } from './collections.js'
+import { docKey, type DocLocks } from './doc-lock.js'
 import { deleteEntries, openEntry, type JournalEntry } from './journal.js'
 
-/** Called under the new document's lock once it is inserted, with the journal entry its event releases. */
-export type CreateCommitted<T> = (doc: T, entry: JournalEntry) => void
+/** A new document and the journal entry its event releases once Kafka has it. */
+export interface Created<T> { doc: T, entry: JournalEntry }
 
 /** Creates per batch; the driver still splits a batch whose documents exceed one message. */
 const MAX_BATCH = 256
@@ -16,76 +17,97 @@ const MAX_ID_ATTEMPTS = 10
 
 interface Waiter {
   build: (id: number) => { _id: number }
-  committed: CreateCommitted<{ _id: number }>
-  resolve: (doc: { _id: number }) => void
+  resolve: (created: Created<{ _id: number }>) => void
   reject: (err: unknown) => void
   attempts: number
 }
 
-interface Batcher { queue: Waiter[], running: boolean }
+interface Queue { waiters: Waiter[], running: boolean }
 
-// Keyed by the Db handle: the pooled write client has one (so its creates batch together), while a per-request
-// connection has its own and is closed when its request ends, so it never carries another request's create.
-const batchers = new WeakMap<Db, Map<EntityCollection, Batcher>>()
+export class CreateBatcher {
+  // Keyed by the Db handle: the pooled write client has one (so its creates batch together), while a per-request
+  // connection has its own and is closed when its request ends, so it never carries another request's create.
+  private readonly queues = new WeakMap<Db, Map<EntityCollection, Queue>>()
 
-/**
- * Inserts a new entity under the next id. `committed` (which queues its event) runs while the new document's lock is
- * held, so it comes before any later change of the same document; it gets the batch's journal entry, which the
- * publisher deletes once every event of the batch is acknowledged (an entry nobody releases is left to the relay).
- * A duplicate key on _id means a counter race between processes on FerretDB (see reserveIds) and is retried with a
- * fresh id; any other duplicate (the username index) is rethrown, as a MongoServerError with code 11000, for the caller
- * to explain.
- */
-export async function insertWithNewId<T extends { _id: number }> (
-  db: Db, name: EntityCollection, build: (id: number) => T, committed: CreateCommitted<T>
-): Promise<T> {
-  let byName = batchers.get(db)
-  if (byName === undefined) batchers.set(db, byName = new Map())
-  let batcher = byName.get(name)
-  if (batcher === undefined) byName.set(name, batcher = { queue: [], running: false })
-  const mine = batcher
-  return await new Promise<T>((resolve, reject) => {
-    mine.queue.push({ build, committed: committed as Waiter['committed'], resolve: resolve as Waiter['resolve'], reject, attempts: 0 })
-    if (!mine.running) {
-      mine.running = true
-      drain(db, name, mine).catch(/* c8 ignore next -- drain settles every waiter itself and does not throw */ reject)
-    }
-  })
-}
+  constructor (private readonly caps: StoreCapabilities, private readonly locks: DocLocks) {}
 
-async function drain (db: Db, name: EntityCollection, batcher: Batcher): Promise<void> {
-  try {
-    while (batcher.queue.length > 0) {
-      const batch = batcher.queue.splice(0, MAX_BATCH)
-      try {
-        await insertBatch(db, name, batch, batcher)
-      } catch (err) {
-        // The whole batch failed the same way (MongoDB unreachable, say): each request answers with that error.
-        for (const w of batch) w.reject(err)
+  /**
+   * Inserts a new entity under the next id, and answers it with its batch's journal entry, which the publisher
+   * deletes once every event of the batch is acknowledged (an entry nobody releases is left to the relay).
+   * A duplicate key on _id means a counter race between processes on a store without atomic updates (see reserveIds)
+   * and is retried with a fresh id; any other duplicate (the username index) is rethrown, as a MongoServerError with
+   * code 11000, for the caller to explain.
+   */
+  async insert<T extends { _id: number }> (db: Db, name: EntityCollection, build: (id: number) => T): Promise<Created<T>> {
+    let byName = this.queues.get(db)
+    if (byName === undefined) this.queues.set(db, byName = new Map())
+    let queue = byName.get(name)
+    if (queue === undefined) byName.set(name, queue = { waiters: [], running: false })
+    const mine = queue
+    return await new Promise<Created<T>>((resolve, reject) => {
+      mine.waiters.push({ build, resolve: resolve as Waiter['resolve'], reject, attempts: 0 })
+      if (!mine.running) {
+        mine.running = true
+        this.drain(db, name, mine).catch(/* c8 ignore next -- drain settles every waiter itself and does not throw */ reject)
       }
-    }
-  } finally {
-    batcher.running = false
+    })
   }
-}
 
-async function insertBatch (db: Db, name: EntityCollection, batch: Waiter[], batcher: Batcher): Promise<void> {
-  const first = await reserveIds(db, name, batch.length)
-  const docs = batch.map((w, i) => w.build(first + i))
-  const collection = db.collection<{ _id: number }>(name)
-  // Before the insert: if the insert fails midway (or its answer is lost), the entry still names whatever landed.
-  const entryId = await openEntry(db, name, first, docs.length)
-  await withDocLocks(docs.map((d) => docKey(db.databaseName, name, d._id)), async () => {
+  /**
+   * Reserves `count` consecutive ids with one $inc upsert on the collection's counter and returns the first, so ids
+   * only grow and are never handed out twice, and a batch costs one counter update instead of one per create.
+   */
+  async reserveIds (db: Db, name: EntityCollection, count: number): Promise<number> {
+    // Without atomic updates the lock makes the counter exact within a process; across processes a lost increment
+    // can repeat an id, which insertBatch detects by the unique _id and answers with the next one.
+    return await this.locks.withLock(docKey(db.databaseName, 'counters', name), async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const doc = await counters(db).findOneAndUpdate({ _id: name }, { $inc: { seq: count } }, { upsert: true, returnDocument: 'after' })
+          /* c8 ignore next -- an upsert with returnDocument 'after' always returns the document */
+          if (doc === null) throw new Error(`counter ${name} did not return a value`)
+          return doc.seq - count + 1
+        } catch (err) {
+          // Two first-ever upserts racing both try to insert the counter; the loser just goes again.
+          /* c8 ignore next -- needs two processes creating the very first entity at once */
+          if (!isDuplicateKey(err) || attempt >= 3) throw err
+        }
+      }
+    })
+  }
+
+  private async drain (db: Db, name: EntityCollection, queue: Queue): Promise<void> {
+    try {
+      while (queue.waiters.length > 0) {
+        const batch = queue.waiters.splice(0, MAX_BATCH)
+        try {
+          await this.insertBatch(db, name, batch, queue)
+        } catch (err) {
+          // The whole batch failed the same way (MongoDB unreachable, say): each request answers with that error.
+          for (const w of batch) w.reject(err)
+        }
+      }
+    } finally {
+      queue.running = false
+    }
+  }
+
+  private async insertBatch (db: Db, name: EntityCollection, batch: Waiter[], queue: Queue): Promise<void> {
+    const first = await this.reserveIds(db, name, batch.length)
+    const docs = batch.map((w, i) => w.build(first + i))
+    // Before the insert: if the insert fails midway (or its answer is lost), the entry still names whatever landed.
+    const entryId = await openEntry(db, name, first, docs.length)
     const failed = new Map<number, WriteError>()
     try {
-      await collection.insertMany(docs, { ordered: false })
+      await db.collection<{ _id: number }>(name).insertMany(docs, { ordered: false })
     } catch (err) {
       // Unordered: every document without a write error of its own was inserted.
       const writeErrors = err instanceof MongoBulkWriteError ? [err.writeErrors].flat() : []
       if (writeErrors.length === 0) throw err
       for (const we of writeErrors) failed.set(we.index, we)
     }
-    // Counted before any event is queued, so an acknowledgement cannot bring it to zero early.
+    // Counted before any request is answered (and so before any event is queued), so an acknowledgement cannot
+    // bring it to zero early.
     const entry: JournalEntry = { id: entryId, unacked: docs.length - failed.size }
     // Nothing landed (every name taken, say): nothing to publish, so the entry goes now rather than wait for the relay.
     // Best effort: an entry left behind only costs the relay a look when it is overdue and one when it is abandoned (see
@@ -96,13 +118,12 @@ async function insertBatch (db: Db, name: EntityCollection, batch: Waiter[], bat
       const w = batch[i]!
       const we = failed.get(i)
       if (we === undefined) {
-        w.committed(doc, entry)
-        w.resolve(doc)
+        w.resolve({ doc, entry })
         continue
       }
       const { keyPattern, keyValue } = we.err as { keyPattern?: Record<string, unknown>, keyValue?: Record<string, unknown> }
       const err = new MongoServerError({ message: we.errmsg ?? `write error ${we.code}`, errmsg: we.errmsg, code: we.code, keyPattern, keyValue })
-      if (!isDuplicateKey(err) || !await onId(db, name, doc._id, keyPattern)) {
+      if (!isDuplicateKey(err) || !await this.onId(db, name, doc._id, keyPattern)) {
         w.reject(err)
         continue
       }
@@ -112,13 +133,13 @@ async function insertBatch (db: Db, name: EntityCollection, batch: Waiter[], bat
       else retry.push(w)
     }
     // Queued only once every answer of this batch is settled: if a check above threw, drain fails them all instead.
-    batcher.queue.push(...retry)
-  })
-}
+    queue.waiters.push(...retry)
+  }
 
-/** Whether a duplicate key was on _id. MongoDB names the index in keyPattern; FerretDB does not, so ask. */
-async function onId (db: Db, name: EntityCollection, id: number, keyPattern?: Record<string, unknown>): Promise<boolean> {
-  /* c8 ignore next -- keyPattern comes from MongoDB 7; FerretDB (the test store) leaves it out */
-  if (keyPattern !== undefined) return '_id' in keyPattern
-  return await db.collection<{ _id: number }>(name).countDocuments({ _id: id }, { limit: 1 }) > 0
+  /** Whether a duplicate key was on _id: named by the error where the store names indexes, else asked of the store. */
+  private async onId (db: Db, name: EntityCollection, id: number, keyPattern?: Record<string, unknown>): Promise<boolean> {
+    /* c8 ignore next -- keyPattern comes from MongoDB 7; FerretDB (the test store) leaves it out */
+    if (this.caps.namesDuplicateKeyIndex && keyPattern !== undefined) return '_id' in keyPattern
+    return await db.collection<{ _id: number }>(name).countDocuments({ _id: id }, { limit: 1 }) > 0
+  }
 }

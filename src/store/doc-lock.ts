@@ -1,45 +1,63 @@
-// Serializes this process's updates to one document. FerretDB v1 (the dev/test store) runs every update, $inc and
-// findAndModify included, as "read the document, change it in Go, write the whole document back" with no transaction
-// around the pair (handler/common/update.go, backends/postgresql/collection.go; FerretDB issue #3040), so two
-// concurrent updates of one document lose one of them: 100 concurrent $inc counted 2 to 23. MongoDB 7 applies each
-// update atomically and needs none of this; there the lock only queues same-document writes MongoDB would queue anyway.
-// The lock is per process: several write replicas on FerretDB can still lose a concurrent update (README, Writes).
+// Serializes this process's updates to one document, for a store whose single-document updates are not atomic
+// (StoreCapabilities.atomicUpdates false: FerretDB 1.x). The lock is per process: several write replicas on such a
+// store can still lose a concurrent update (docs/design.md, Store capabilities). Where updates are atomic (MongoDB)
+// docLocks() returns a lock that runs fn at once.
+import type { StoreCapabilities } from './capabilities.js'
 
-const tails = new Map<string, Promise<void>>()
+export interface DocLocks {
+  /** Runs fn once every earlier call for the same key has settled; calls for different keys run concurrently. */
+  withLock: <T>(key: string, fn: () => Promise<T>) => Promise<T>
+  /**
+   * Runs fn holding several documents' locks. Taken in sorted order, so two callers holding several can never wait
+   * on each other in a cycle (everyone else holds one lock at a time and takes no other while holding it).
+   */
+  withLocks: <T>(keys: string[], fn: () => Promise<T>) => Promise<T>
+  /** Keys currently locked or queued; for tests that check the map does not grow. */
+  readonly size: number
+}
 
-/** Runs fn once every earlier call for the same key has settled; calls for different keys run concurrently. */
-export async function withDocLock<T> (key: string, fn: () => Promise<T>): Promise<T> {
-  const previous = tails.get(key)
-  let release!: () => void
-  const done = new Promise<void>((resolve) => { release = resolve })
-  const tail = previous === undefined ? done : previous.then(() => done)
-  tails.set(key, tail)
-  if (previous !== undefined) await previous
-  try {
-    return await fn()
-  } finally {
-    release()
-    // The last holder removes the entry, so the map only ever holds keys with a write in progress.
-    if (tails.get(key) === tail) tails.delete(key)
+class QueueLocks implements DocLocks {
+  private readonly tails = new Map<string, Promise<void>>()
+
+  async withLock<T> (key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key)
+    let release!: () => void
+    const done = new Promise<void>((resolve) => { release = resolve })
+    const tail = previous === undefined ? done : previous.then(() => done)
+    this.tails.set(key, tail)
+    if (previous !== undefined) await previous
+    try {
+      return await fn()
+    } finally {
+      release()
+      // The last holder removes the entry, so the map only ever holds keys with a write in progress.
+      if (this.tails.get(key) === tail) this.tails.delete(key)
+    }
+  }
+
+  async withLocks<T> (keys: string[], fn: () => Promise<T>): Promise<T> {
+    const sorted = [...new Set(keys)].sort()
+    const run = sorted.reduceRight<() => Promise<T>>((inner, key) => async () => await this.withLock(key, inner), fn)
+    return await run()
+  }
+
+  get size (): number {
+    return this.tails.size
   }
 }
 
-/**
- * Runs fn holding several documents' locks. Taken in sorted order, so two callers holding several can never wait on
- * each other in a cycle (everyone else holds one lock at a time and takes no other while holding it).
- */
-export async function withDocLocks<T> (keys: string[], fn: () => Promise<T>): Promise<T> {
-  const sorted = [...new Set(keys)].sort()
-  const run = sorted.reduceRight<() => Promise<T>>((inner, key) => async () => await withDocLock(key, inner), fn)
-  return await run()
+const NO_LOCKS: DocLocks = {
+  withLock: async (_key, fn) => await fn(),
+  withLocks: async (_keys, fn) => await fn(),
+  size: 0
+}
+
+/** The locks a store with these capabilities needs: a queue per document, or none. */
+export function docLocks (caps: StoreCapabilities): DocLocks {
+  return caps.atomicUpdates ? NO_LOCKS : new QueueLocks()
 }
 
 /** One document's lock key: database, collection and id, so test namespaces and deployments never share a lock. */
 export function docKey (database: string, collection: string, id: number | string): string {
   return `${database}/${collection}/${id}`
-}
-
-/** Keys currently locked or queued; for tests that check the map does not grow. */
-export function lockedKeys (): number {
-  return tails.size
 }

@@ -5,7 +5,8 @@
 import type { Db } from 'mongodb'
 import type { EntityEvent, EntityType } from '../shared/event.js'
 import { toPost, toUser, type PostDoc, type UserDoc } from './collections.js'
-import { docKey, withDocLocks } from './doc-lock.js'
+import { docKey } from './doc-lock.js'
+import type { StoreState } from './state.js'
 
 export type EntityDoc = UserDoc | PostDoc
 
@@ -34,28 +35,22 @@ export function eventOf (type: EntityType, doc: EntityDoc, occurredAt?: Date): E
 }
 
 /**
- * Update statements per command. FerretDB v1 keeps each statement's query (and its pooled backend connection) open
- * until the whole command returns (handler/msg_update.go defers the close inside its loop), so a command of hundreds
- * of statements exhausts its PostgreSQL pool and hangs the server for good. A few per command stays far below any pool.
- */
-const STATEMENTS_PER_UPDATE = 8
-
-/**
  * Clears the pending marks of published events, each only if its document is still at the published version: a change
  * that landed meanwhile keeps its mark (and is published on its own), so no relay or replica can clear a version
- * nobody published. One update statement per document, a few per round trip, each with a plain `{_id, version}`
+ * nobody published. One update statement per document, as many per round trip as the store takes (capabilities), each with a plain `{_id, version}`
  * filter: MongoDB answers each from the _id index, and FerretDB pushes such equality filters down to its backend (an
  * $or or $in filter, by contrast, it matches in Go against every document of the collection).
  * Returns how many marks were cleared.
  */
-export async function clearPublished (db: Db, events: Array<Pick<EntityEvent, 'type' | 'id' | 'version'>>): Promise<number> {
+export async function clearPublished (store: StoreState, db: Db, events: Array<Pick<EntityEvent, 'type' | 'id' | 'version'>>): Promise<number> {
   let cleared = 0
   for (const type of ['user', 'post'] as const) {
     const mine = events.filter((e) => e.type === type)
-    for (let i = 0; i < mine.length; i += STATEMENTS_PER_UPDATE) {
-      const chunk = mine.slice(i, i + STATEMENTS_PER_UPDATE)
+    const perCommand = store.caps.updateStatementsPerCommand
+    for (let i = 0; i < mine.length; i += perCommand) {
+      const chunk = mine.slice(i, i + perCommand)
       // Locked per command, not per batch: a like of one of these waits for a few statements, not for the whole batch.
-      cleared += await withDocLocks(chunk.map((e) => docKey(db.databaseName, COLLECTION[type], e.id)), async () => {
+      cleared += await store.locks.withLocks(chunk.map((e) => docKey(db.databaseName, COLLECTION[type], e.id)), async () => {
         const res = await entities(db, type).bulkWrite(chunk.map((e) => ({
           updateOne: { filter: { _id: e.id, version: e.version }, update: { $unset: { pending: '', pending_since: '' } } }
         })), { ordered: false })
@@ -69,19 +64,6 @@ export async function clearPublished (db: Db, events: Array<Pick<EntityEvent, 't
 /** Pending documents, oldest mark first (so the overdue ones come first): what the relay looks at. */
 export async function pendingDocs (db: Db, type: EntityType, limit: number): Promise<EntityDoc[]> {
   return await entities(db, type).find(PENDING).sort({ pending_since: 1 }).limit(limit).toArray()
-}
-
-/**
- * Flags marks written before `pending` existed (pending_since alone), so the relay's equality filter sees them.
- * Run once when a write role starts: a full scan on FerretDB, a no-op once every mark carries the flag.
- */
-export async function adoptUnflaggedMarks (db: Db): Promise<number> {
-  let adopted = 0
-  for (const type of ['user', 'post'] as const) {
-    const res = await entities(db, type).updateMany({ pending_since: { $exists: true }, pending: { $exists: false } }, { $set: { pending: true } })
-    adopted += res.modifiedCount
-  }
-  return adopted
 }
 
 /** How many documents of a type still wait for their latest version to be published. */

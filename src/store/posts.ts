@@ -3,18 +3,19 @@ import type { Db } from 'mongodb'
 import { UnknownAuthor } from '../shared/errors.js'
 import type { CreatePostBody, Post } from '../shared/schemas.js'
 import { posts, toPost, type PostDoc } from './collections.js'
-import { insertWithNewId, type CreateCommitted } from './create-batcher.js'
-import { docKey, withDocLock } from './doc-lock.js'
+import type { Created } from './create-batcher.js'
+import { docKey } from './doc-lock.js'
+import type { StoreState } from './state.js'
 import { userExists } from './users.js'
 
 export type Reaction = 'like' | 'dislike'
 
-/** Creates a post at version 1, journaled with its batch (see journal.ts); `committed` runs under its lock. */
-export async function createPost (db: Db, body: CreatePostBody, committed: CreateCommitted<PostDoc> = () => {}): Promise<PostDoc> {
+/** Creates a post at version 1, journaled with its batch (see journal.ts). */
+export async function createPost (store: StoreState, db: Db, body: CreatePostBody): Promise<Created<PostDoc>> {
   // Users are never deleted, so an author that exists now still exists when the insert lands.
-  if (!await userExists(db, body.user_id)) throw new UnknownAuthor(body.user_id)
+  if (!await userExists(store, db, body.user_id)) throw new UnknownAuthor(body.user_id)
   const now = new Date()
-  return await insertWithNewId<PostDoc>(db, 'posts', (id) => ({
+  return await store.creates.insert<PostDoc>(db, 'posts', (id) => ({
     _id: id,
     user_id: body.user_id,
     title: body.title,
@@ -23,7 +24,7 @@ export async function createPost (db: Db, body: CreatePostBody, committed: Creat
     dislike_count: 0,
     created_at: now,
     version: 1
-  }), committed)
+  }))
 }
 
 /**
@@ -31,17 +32,13 @@ export async function createPost (db: Db, body: CreatePostBody, committed: Creat
  * $min keeps the oldest unpublished change's time, so a post liked nonstop still reaches the relay's grace period.
  * Returns the post after the change, or null when it does not exist.
  */
-export async function react (db: Db, id: number, kind: Reaction, committed: (doc: PostDoc) => void = () => {}): Promise<PostDoc | null> {
+export async function react (store: StoreState, db: Db, id: number, kind: Reaction): Promise<PostDoc | null> {
   const field = kind === 'like' ? 'like_count' : 'dislike_count'
-  return await withDocLock(docKey(db.databaseName, 'posts', id), async () => {
-    const doc = await posts(db).findOneAndUpdate(
-      { _id: id },
-      { $inc: { [field]: 1, version: 1 }, $set: { pending: true }, $min: { pending_since: new Date() } },
-      { returnDocument: 'after' }
-    )
-    if (doc !== null) committed(doc)
-    return doc
-  })
+  return await store.locks.withLock(docKey(db.databaseName, 'posts', id), async () => await posts(db).findOneAndUpdate(
+    { _id: id },
+    { $inc: { [field]: 1, version: 1 }, $set: { pending: true }, $min: { pending_since: new Date() } },
+    { returnDocument: 'after' }
+  ))
 }
 
 /** Newest first, keyset-paged on the id (ids grow with creation), so a page costs the same at any depth. */

@@ -2,23 +2,21 @@
 import type { Db } from 'mongodb'
 import { UsernameTaken } from '../shared/errors.js'
 import { isDuplicateKey, users, type UserDoc } from './collections.js'
-import { insertWithNewId, type CreateCommitted } from './create-batcher.js'
-import { KnownIds } from './known-ids.js'
+import type { Created } from './create-batcher.js'
+import type { StoreState } from './state.js'
 
 /**
- * Creates a user at version 1, journaled with its batch (see journal.ts). `committed` runs under the new document's lock
- * (it queues the event, so the event is ordered before any later change). A taken name is a 409, decided by the
- * unique index when two requests race for it.
+ * Creates a user at version 1, journaled with its batch (see journal.ts). A taken name is a 409, decided by the unique
+ * index when two requests race for it.
  */
-export async function createUser (db: Db, username: string, committed: CreateCommitted<UserDoc> = () => {}): Promise<UserDoc> {
+export async function createUser (store: StoreState, db: Db, username: string): Promise<Created<UserDoc>> {
   // Checked first so a taken name costs no id; the unique index below is what actually decides a race.
   if (await users(db).countDocuments({ username }, { limit: 1 }) > 0) throw new UsernameTaken(username)
   const now = new Date()
   try {
-    const doc = await insertWithNewId<UserDoc>(db, 'users',
-      (id) => ({ _id: id, username, created_at: now, version: 1 }), committed)
-    knownUsers.remember(db.databaseName, doc._id)
-    return doc
+    const created = await store.creates.insert<UserDoc>(db, 'users', (id) => ({ _id: id, username, created_at: now, version: 1 }))
+    store.knownUsers.remember(db.databaseName, created.doc._id)
+    return created
   } catch (err) {
     if (isDuplicateKey(err)) throw new UsernameTaken(username)
     throw err
@@ -30,8 +28,6 @@ export async function createUser (db: Db, username: string, committed: CreateCom
  * post's author check costs no MongoDB read after the first; a no is never remembered, since the user may be created
  * the next moment. Concurrent checks of one unknown id share one read.
  */
-export async function userExists (db: Db, id: number): Promise<boolean> {
-  return await knownUsers.check(db.databaseName, id, async () => (await users(db).countDocuments({ _id: id }, { limit: 1 })) > 0)
+export async function userExists (store: StoreState, db: Db, id: number): Promise<boolean> {
+  return await store.knownUsers.check(db.databaseName, id, async () => (await users(db).countDocuments({ _id: id }, { limit: 1 })) > 0)
 }
-
-export const knownUsers = new KnownIds(100_000)

@@ -4,28 +4,36 @@
 import { createHash } from 'node:crypto'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { IdempotencyConflict, IdempotencyMismatch } from '../shared/errors.js'
-import { idempotentReplays, mongoDuration } from '../shared/metrics.js'
+import type { Metrics } from '../shared/metrics.js'
 import { timed } from '../shared/timed.js'
 import { claimKey, completeKey, releaseKey } from '../store/idempotency-keys.js'
+import type { RunWrite } from '../store/write-db.js'
 
 /** Set on a response answered from a stored result. */
 export const REPLAYED_HEADER = 'idempotent-replayed'
+
+export interface IdempotencyDeps {
+  runWrite: RunWrite
+  ttlSeconds: number
+  metrics: Pick<Metrics, 'idempotentReplays' | 'mongoDuration'>
+}
 
 /**
  * Runs a write at most once per Idempotency-Key. Without the header it just runs. The result (or a 4xx it threw) is
  * stored for replay; a 5xx or an outage releases the key, since a retry should then really try again.
  */
-export async function idempotent<T> (req: FastifyRequest, reply: FastifyReply, status: number, run: () => Promise<T>): Promise<T> {
+export async function idempotent<T> (deps: IdempotencyDeps, req: FastifyRequest, reply: FastifyReply, status: number,
+  run: () => Promise<T>): Promise<T> {
   const key = req.headers['idempotency-key']
   if (typeof key !== 'string') {
     reply.code(status)
     return await run()
   }
-  const app = req.server
+  const { runWrite, ttlSeconds, metrics } = deps
   // A space cannot occur in a key (the schema allows printable ASCII only), so scoped ids never collide.
   const id = req.identity == null ? key : `${req.identity} ${key}`
-  const claim = await timed(mongoDuration, 'idempotency_claim', async () =>
-    await app.mongoWrite.run((db) => claimKey(db, id, fingerprint(req), app.config.idempotencyTtlSeconds)))
+  const claim = await timed(metrics.mongoDuration, 'idempotency_claim', async () =>
+    await runWrite((db) => claimKey(db, id, fingerprint(req), ttlSeconds)))
 
   if (claim.kind === 'mismatch') {
     throw new IdempotencyMismatch('this Idempotency-Key was already used for a different request; use a new key for a new request')
@@ -35,7 +43,7 @@ export async function idempotent<T> (req: FastifyRequest, reply: FastifyReply, s
   }
   if (claim.kind === 'done') {
     const { record } = claim
-    idempotentReplays.inc()
+    metrics.idempotentReplays.inc()
     reply.header(REPLAYED_HEADER, 'true')
     if (record.error !== undefined) throw replayedError(record.status ?? 400, record.error)
     reply.code(record.status ?? status)
@@ -44,7 +52,7 @@ export async function idempotent<T> (req: FastifyRequest, reply: FastifyReply, s
 
   const store = async (response: Parameters<typeof completeKey>[3]): Promise<void> => {
     try {
-      await app.mongoWrite.run((db) => completeKey(db, id, claim.lockedAt, response))
+      await runWrite((db) => completeKey(db, id, claim.lockedAt, response))
     /* c8 ignore next 4 -- needs MongoDB to fail between the write and storing its response */
     } catch (err) {
       // The write itself stands; a retry within the lease gets a 409, after it runs again.
@@ -60,7 +68,7 @@ export async function idempotent<T> (req: FastifyRequest, reply: FastifyReply, s
       await store({ status: code, error: { code: (err as FastifyError).code, message: (err as Error).message } })
     /* c8 ignore next 5 -- needs MongoDB (or a bug) to fail the write after the key was claimed */
     } else {
-      await app.mongoWrite.run((db) => releaseKey(db, id, claim.lockedAt)).catch((releaseErr: unknown) => {
+      await runWrite((db) => releaseKey(db, id, claim.lockedAt)).catch((releaseErr: unknown) => {
         req.log.error({ err: releaseErr }, 'idempotency: could not release the key')
       })
     }

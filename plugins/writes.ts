@@ -1,19 +1,26 @@
-// The write role's Kafka side: decorates `publisher` (the idempotent producer behind a queue) and runs the relay that
-// publishes whatever is still pending. Connects when the server is ready without waiting for Kafka (a write role
-// without Kafka still takes writes); in onClose the relay stops, then the queue is flushed and the producer leaves.
-// An error the relay cannot recover from ends the process through the same close path (rethrown out of band).
+// The write role's model, decorated as `writes` (src/write/writes.ts), with its outbox: `publisher` (the idempotent
+// producer behind a queue) and the relay that publishes whatever is still pending. The producer connects when the
+// server is ready without waiting for Kafka (a write role without Kafka still takes writes); in onClose the relay
+// stops, then the queue is flushed and the producer leaves. An error the relay cannot recover from ends the process
+// through the same close path (rethrown out of band).
 import fp from 'fastify-plugin'
-import { ensureTopics } from './kafka.js'
+import { ensureTopics } from '../src/bus/kafka.js'
 import { Publisher } from '../src/outbox/publisher.js'
 import { Relay } from '../src/outbox/relay.js'
 import { timed } from '../src/shared/timed.js'
-import { mongoDuration } from '../src/shared/metrics.js'
-import { adoptUnflaggedMarks, clearPublished } from '../src/store/outbox.js'
-import { deleteEntries } from '../src/store/journal.js'
 import { sweepExpiredKeys } from '../src/store/idempotency-keys.js'
+import { deleteEntries } from '../src/store/journal.js'
+import { clearPublished } from '../src/store/outbox.js'
+import type { IdempotencyDeps } from '../src/write/idempotency.js'
+import { Writes } from '../src/write/writes.js'
 
 declare module 'fastify' {
-  interface FastifyInstance { publisher: Publisher }
+  interface FastifyInstance {
+    publisher: Publisher
+    writes: Writes
+    /** What the write routes' Idempotency-Key handling needs (src/write/idempotency.ts). */
+    idempotency: IdempotencyDeps
+  }
 }
 
 /** How long a request waits for Kafka before leaving its event to the relay. */
@@ -21,21 +28,24 @@ export const INLINE_PUBLISH_TIMEOUT_MS = 1000
 
 export default fp(async (app) => {
   const { eventsTopic, dlqTopic, topicPartitions, relayIntervalMs } = app.config
+  const { runWrite, store, metrics } = app
   const publisher = new Publisher({
     kafka: app.kafka,
+    metrics,
     topic: eventsTopic,
     log: app.log,
     inlineTimeoutMs: INLINE_PUBLISH_TIMEOUT_MS,
     prepare: async () => { await ensureTopics(app.kafka, [eventsTopic, dlqTopic], topicPartitions) },
     onPublished: async (events) => {
-      await timed(mongoDuration, 'outbox_clear', async () => await app.mongoWrite.run(async (db) => await clearPublished(db, events)))
+      await timed(metrics.mongoDuration, 'outbox_clear', async () => await runWrite(async (db) => await clearPublished(store, db, events)))
     },
     onReleased: async (entries) => {
-      await timed(mongoDuration, 'journal_release', async () => await app.mongoWrite.run(async (db) => await deleteEntries(db, entries)))
+      await timed(metrics.mongoDuration, 'journal_release', async () => await runWrite(async (db) => await deleteEntries(db, entries)))
     }
   })
   const relay = new Relay({
-    runWrite: app.mongoWrite.run,
+    runWrite,
+    metrics,
     publisher,
     log: app.log.child({ component: 'relay' }),
     intervalMs: relayIntervalMs,
@@ -52,21 +62,29 @@ export default fp(async (app) => {
       setImmediate(() => { throw err })
     }
   })
+  const writes = new Writes({
+    runWrite,
+    store,
+    events: publisher,
+    redis: app.redis,
+    metrics,
+    log: app.log,
+    cacheUpdate: app.config.cacheUpdate,
+    cacheTtlSeconds: app.config.cacheTtlSeconds
+  })
   app.decorate('publisher', publisher)
+  app.decorate('writes', writes)
+  app.decorate('idempotency', { runWrite, ttlSeconds: app.config.idempotencyTtlSeconds, metrics } satisfies IdempotencyDeps)
 
   app.addHook('onReady', async () => {
     publisher.connect().catch((err: unknown) => {
       app.log.warn({ err }, 'kafka: not reachable at start; writes are kept pending and the relay publishes them once it is')
     })
     relay.start()
-    // Marks an earlier version wrote without the `pending` flag: flagged once, so the relay publishes them too.
-    app.mongoWrite.run(adoptUnflaggedMarks).then((adopted) => {
-      if (adopted > 0) app.log.info({ adopted }, 'relay: flagged pending marks written by an earlier version')
-    }, (err: unknown) => { app.log.warn({ err }, 'relay: could not flag earlier pending marks; they are flagged at the next start') })
   })
 
   app.addHook('onClose', async () => {
     await relay.stop()
     await publisher.close()
   })
-}, { name: 'producer', dependencies: ['config', 'kafka', 'mongo'] })
+}, { name: 'writes', dependencies: ['config', 'metrics', 'redis', 'mongo-write', 'store', 'kafka'] })

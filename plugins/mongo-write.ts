@@ -1,0 +1,20 @@
+// The write role's way to MongoDB, decorated as `runWrite`: its own pool (a second named registration of
+// @fastify/mongodb, `app.mongo.write`, so a burst of writes cannot starve reads of connections), or with
+// `--write-connections=per-request` a fresh connection per write. Only a process that serves writes opens it.
+import fp from 'fastify-plugin'
+import fastifyMongo from '@fastify/mongodb'
+import { MONGO_OPTIONS, perRequestWrites, pooledWrites, type RunWrite } from '../src/store/write-db.js'
+
+declare module 'fastify' {
+  interface FastifyInstance { runWrite: RunWrite }
+}
+
+export default fp(async (app) => {
+  const { mongoUrl, mongoDatabase, mongoWritePoolSize, writeConnections } = app.config
+  if (writeConnections === 'per-request') {
+    app.decorate('runWrite', perRequestWrites(mongoUrl, mongoDatabase))
+    return
+  }
+  await app.register(fastifyMongo, { name: 'write', url: mongoUrl, database: mongoDatabase, forceClose: true, maxPoolSize: mongoWritePoolSize, ...MONGO_OPTIONS })
+  app.decorate('runWrite', pooledWrites(app.mongo.write!.db!))
+}, { name: 'mongo-write', dependencies: ['config'] })

@@ -1,0 +1,22 @@
+// The store's in-process state, one per app (plugins/store.ts creates it): the server's capabilities, the document
+// locks they call for, the create batcher and the memory of known users. Store functions receive it as an argument,
+// so two apps built in one process share none of it.
+import type { StoreCapabilities } from './capabilities.js'
+import { CreateBatcher } from './create-batcher.js'
+import { docLocks, type DocLocks } from './doc-lock.js'
+import { KnownIds } from './known-ids.js'
+
+/** Users remembered as existing, least recently used out first: a post's author check then needs no read. */
+const KNOWN_USERS = 100_000
+
+export interface StoreState {
+  readonly caps: StoreCapabilities
+  readonly locks: DocLocks
+  readonly creates: CreateBatcher
+  readonly knownUsers: KnownIds
+}
+
+export function createStoreState (caps: StoreCapabilities): StoreState {
+  const locks = docLocks(caps)
+  return { caps, locks, creates: new CreateBatcher(caps, locks), knownUsers: new KnownIds(KNOWN_USERS) }
+}

@@ -1,0 +1,31 @@
+// How a write reaches MongoDB: through the write role's own pool (so a burst of writes cannot starve reads of
+// connections), or on a fresh connection per write (`--write-connections=per-request`, the dual connection strategy
+// the benchmark compares). Either way a write runs as runWrite(fn) with a database handle.
+import { MongoClient, type Db, type MongoClientOptions } from 'mongodb'
+
+export type RunWrite = <T>(fn: (db: Db) => Promise<T>) => Promise<T>
+
+export const MONGO_OPTIONS = {
+  serverSelectionTimeoutMS: 3000,
+  connectTimeoutMS: 3000,
+  // FerretDB v1 and MongoDB 7 both accept these; retryable writes need a replica set, which dev does not have.
+  retryWrites: false
+} as const satisfies MongoClientOptions
+
+/** Runs every write on one pooled database handle. */
+export function pooledWrites (db: Db): RunWrite {
+  return async (fn) => await fn(db)
+}
+
+/** Runs each write on a connection of its own, opened for it and closed after it. */
+export function perRequestWrites (url: string, database: string): RunWrite {
+  return async (fn) => {
+    const client = new MongoClient(url, { ...MONGO_OPTIONS, maxPoolSize: 1 })
+    try {
+      await client.connect()
+      return await fn(client.db(database))
+    } finally {
+      await client.close()
+    }
+  }
+}

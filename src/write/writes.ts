@@ -1,0 +1,99 @@
+// The write role's model: each write lands in MongoDB, then its event is queued for Kafka, its new version goes into
+// Redis in write-through mode, and the request waits a bounded time for Kafka's acknowledgement. Neither Redis nor
+// Kafka can fail an accepted write: an event not acknowledged stays in the outbox (pending mark or create journal)
+// for the relay. The flow runs one way: route -> here -> store, then here -> event sink.
+import type { FastifyBaseLogger } from 'fastify'
+import type { Redis } from 'ioredis'
+import type { Db } from 'mongodb'
+import { applyEvent } from '../cache/apply.js'
+import { isRedisUnavailable } from '../cache/redis-errors.js'
+import type { CacheUpdate } from '../shared/config.js'
+import type { EntityEvent, EntityType } from '../shared/event.js'
+import type { Metrics } from '../shared/metrics.js'
+import type { CreatePostBody, Post, User } from '../shared/schemas.js'
+import { timed } from '../shared/timed.js'
+import { toPost, toUser } from '../store/collections.js'
+import type { JournalEntry } from '../store/journal.js'
+import { eventOf, type EntityDoc } from '../store/outbox.js'
+import { createPost, react, type Reaction } from '../store/posts.js'
+import type { StoreState } from '../store/state.js'
+import { createUser } from '../store/users.js'
+import type { RunWrite } from '../store/write-db.js'
+
+/** Where events go: the outbox publisher (src/outbox/publisher.ts) has this shape. */
+export interface EventSink {
+  /** Queues an event; resolves true once Kafka acknowledged it, false when it is left to the relay. */
+  publish: (event: EntityEvent, path: 'inline', entry?: JournalEntry) => Promise<boolean>
+  /** Waits for a publish a bounded time. */
+  settleInline: (done: Promise<boolean>) => Promise<boolean>
+}
+
+export interface WritesDeps {
+  runWrite: RunWrite
+  store: StoreState
+  events: EventSink
+  redis: Redis
+  metrics: Pick<Metrics, 'casRejections' | 'mongoDuration' | 'redisDuration'>
+  log: FastifyBaseLogger
+  cacheUpdate: CacheUpdate
+  cacheTtlSeconds: number
+}
+
+export class Writes {
+  /** Whether the last write-through failed: an outage is logged when it starts and when it ends, not every write. */
+  private writeThroughFailing = false
+
+  constructor (private readonly deps: WritesDeps) {}
+
+  async createUser (username: string): Promise<User> {
+    const { doc, entry } = await this.timed('create_user', async (db) => await createUser(this.deps.store, db, username))
+    await this.finish('user', doc, entry)
+    return toUser(doc)
+  }
+
+  async createPost (body: CreatePostBody): Promise<Post> {
+    const { doc, entry } = await this.timed('create_post', async (db) => await createPost(this.deps.store, db, body))
+    await this.finish('post', doc, entry)
+    return toPost(doc)
+  }
+
+  /** The post after one more like or dislike, or null when it does not exist. */
+  async react (id: number, kind: Reaction): Promise<Post | null> {
+    const doc = await this.timed(`post_${kind}`, async (db) => await react(this.deps.store, db, id, kind))
+    if (doc === null) return null
+    await this.finish('post', doc)
+    return toPost(doc)
+  }
+
+  private async timed<T> (op: string, write: (db: Db) => Promise<T>): Promise<T> {
+    return await timed(this.deps.metrics.mongoDuration, op, async () => await this.deps.runWrite(write))
+  }
+
+  /** Publishes the new version (a create's with its journal entry), writes it through if asked, then waits for Kafka. */
+  private async finish (type: EntityType, doc: EntityDoc, entry?: JournalEntry): Promise<void> {
+    const event = eventOf(type, doc)
+    const published = this.deps.events.publish(event, 'inline', entry)
+    await Promise.all([
+      this.deps.cacheUpdate === 'write-through' ? this.writeThrough(event) : undefined,
+      this.deps.events.settleInline(published)
+    ])
+  }
+
+  /** The same version CAS the consumer uses, before the response, so a read right after the write sees it. */
+  private async writeThrough (event: EntityEvent): Promise<void> {
+    const { redis, metrics, log, cacheTtlSeconds } = this.deps
+    try {
+      const landed = await timed(metrics.redisDuration, 'write_through', async () => await applyEvent(redis, event, cacheTtlSeconds))
+      if (!landed) metrics.casRejections.inc({ source: 'write_through' })
+      if (this.writeThroughFailing) log.info('write-through: writing to redis again')
+      this.writeThroughFailing = false
+    } catch (err) {
+      // The write is in MongoDB and its event still reaches the consumer; only this shortcut into the cache is lost.
+      if (this.writeThroughFailing) return
+      this.writeThroughFailing = true
+      /* c8 ignore next 2 -- a refused command (not an outage) needs a misconfigured Redis */
+      if (isRedisUnavailable(err)) log.warn({ err }, 'write-through: redis unavailable; the consumer applies the events meanwhile')
+      else log.error({ err }, 'write-through: redis refused the update; the consumer applies the events meanwhile')
+    }
+  }
+}
