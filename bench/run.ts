@@ -118,7 +118,7 @@ async function main (): Promise<void> {
   // still climbed through the first 5 s rounds in earlier runs, so the pooled write role first takes 10 s of creates.
   log(`warming the write role: ${WRITE_WARM_SECONDS} s of creates`)
   await load(spec(write, { requests: creates, connections: W, seconds: WRITE_WARM_SECONDS }))
-  await pair(`POST /posts, ${W} connections`, 'write role, per-request connections (seed 000)', spec(writePerRequest, { requests: creates, connections: W }),
+  await pair(`POST /posts, ${W} connections`, 'write role, a connection per write', spec(writePerRequest, { requests: creates, connections: W }),
     'write role, pooled connections', spec(write, { requests: creates, connections: W }),
     { target: 'pooled ≥ 2,000/s', met: (r) => r.subject.rps >= 2000 }, `measured after ${WRITE_WARM_SECONDS} s of creates to warm the write role up`)
   await pair(`POST /posts cache update, ${W} connections`, 'events (consumer fills Redis)', spec(write, { requests: creates, connections: W }),

@@ -2,6 +2,8 @@
 // one queue, sent one batch at a time, so events leave in the order they were queued (per-key order within a process)
 // and a burst of writes costs a few produce requests instead of one each. A failed or slow publish never fails a
 // write: the document keeps its pending mark (or its create-journal entry stays) and the relay publishes it later.
+// Longer than most files because the queue, its version folding and the producer's replacement after a failed send
+// share one state (what is queued, in flight and connected); split apart they would each need all of it.
 import kafkajs, { type Kafka, type Producer } from 'kafkajs'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ObjectId } from 'mongodb'

@@ -4,6 +4,8 @@
 // change it missed; a mark is cleared only for the version published, and an entry deleted only once all its
 // documents are on Kafka. Several replicas may relay at once: they may publish a document twice (consumers are
 // idempotent by version) but never clear a version nobody published.
+// Longer than most files: one pass reads both halves of the outbox (pending marks and the create journal), and their
+// order and the shared gauge are the point of keeping them in one place.
 import { isSocketError } from '../shared/socket-errors.js'
 import { MongoError, type Db } from 'mongodb'
 import kafkajs from 'kafkajs'
