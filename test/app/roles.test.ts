@@ -1,6 +1,6 @@
 // Each role serves only its own routes; every role serves health.
 import t from 'tap'
-import { build } from '../helper.js'
+import { build } from '../helper/index.js'
 
 t.test('read role: /get_server routes only', async (t) => {
   const app = await build(t, { role: 'read' })

@@ -8,12 +8,11 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
-import { ROOT, isolatedEnv, dropNamespace } from '../helper.js'
+import { dropNamespace, isolatedEnv, ROOT, type Tap } from '../helper/index.js'
 import { loadConfig } from '../../src/config.js'
 import { mintToken } from '../../src/identity/token.js'
 import { loggerOptions, scrub } from '../../src/server.js'
 
-type Tap = { teardown: (fn: () => unknown) => void }
 type Line = Record<string, unknown> & { msg?: string, level?: number }
 
 interface Proc { child: ChildProcess, base: string, lines: Line[], raw: () => string, waitFor: (test: (l: Line) => boolean) => Promise<Line> }

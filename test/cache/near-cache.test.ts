@@ -3,8 +3,7 @@
 // race closed, and nothing served while the tracking connection is down.
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { build } from '../helper.js'
-import { NO_IDENTITY, eventOf, insertPosts, metricValue, postDoc, waitFor } from '../helper-read.js'
+import { build, eventOf, insertPosts, metricValue, NO_IDENTITY, postDoc, waitFor } from '../helper/index.js'
 import { entityKey } from '../../src/cache/keys.js'
 import { NearCache } from '../../src/cache/near-cache.js'
 import { applyEvent } from '../../src/consumer/apply.js'

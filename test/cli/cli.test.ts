@@ -4,7 +4,7 @@ import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { decodeJwt } from 'jose'
-import { ROOT, isolatedEnv, dropNamespace } from '../helper.js'
+import { dropNamespace, isolatedEnv, ROOT, type Tap } from '../helper/index.js'
 import { loadConfig } from '../../src/config.js'
 
 const CLI = ['--import', 'tsx', `${ROOT}/src/cli.ts`]
@@ -79,7 +79,6 @@ async function serve (t: Tap, role: string): Promise<{ base: string, child: Chil
   })
   return { base, child }
 }
-type Tap = { teardown: (fn: () => unknown) => void }
 
 t.test('--role=read over the network: reads answer, writes 404', async (t) => {
   const { base } = await serve(t, 'read')

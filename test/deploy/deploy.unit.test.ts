@@ -5,7 +5,7 @@ import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
-import { ROOT } from '../helper.js'
+import { ROOT } from '../helper/index.js'
 import { loadConfig } from '../../src/config.js'
 import { SHUTDOWN_GRACE_MS } from '../../src/server.js'
 

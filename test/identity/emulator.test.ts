@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ROOT, stack } from '../helper.js'
+import { ROOT, stack } from '../helper/index.js'
 import { createLambdaVerifier } from '../../src/identity/lambda-verifier.js'
 import { VerifierUnavailableError } from '../../src/identity/verifier.js'
 

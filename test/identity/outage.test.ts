@@ -1,11 +1,10 @@
 // The validator goes away (the stack's Lambda emulator is stopped): tokens never seen answer 503 (fail closed), tokens
 // already verified keep working from the verdict cache until their entry expires, and service resumes with the emulator.
 import t from 'tap'
-import { build, stack } from '../helper.js'
+import { build, sleep, stack } from '../helper/index.js'
 import { mintToken } from '../../src/identity/token.js'
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
-const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 t.test('emulator stopped: new tokens 503, cached verdicts keep working until they expire', async (t) => {
   const CACHE_SECONDS = 4

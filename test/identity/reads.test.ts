@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { SignJWT } from 'jose'
 import Fastify from 'fastify'
-import { build, testConfig } from '../helper.js'
+import { build, metricValue, testConfig } from '../helper/index.js'
 import configPlugin from '../../plugins/config.js'
 import errorsPlugin from '../../plugins/errors.js'
 import identityPlugin from '../../plugins/identity.js'
@@ -21,8 +21,7 @@ const b64 = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base
 
 /** Verifier calls so far in this process (one per InvokeCommand in lambda mode). */
 async function invokes (): Promise<number> {
-  const metric = await identityInvokeDuration.get()
-  return metric.values.find((v) => v.metricName === 'pb_identity_invoke_duration_seconds_count')?.value ?? 0
+  return await metricValue(identityInvokeDuration)
 }
 
 // Straight into the store: this file is about the read path's gate, not the write route.

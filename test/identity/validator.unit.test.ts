@@ -13,7 +13,7 @@ import { mintToken } from '../../src/identity/token.js'
 import { handler } from '../../src/identity/handler.js'
 import { spawn } from 'node:child_process'
 import { createHmac } from 'node:crypto'
-import { ROOT } from '../helper.js'
+import { ROOT, type Tap } from '../helper/index.js'
 
 const settings = { secret: 'a-test-secret-that-is-at-least-32-characters', issuer: 'postboard', audience: 'postboard-api' }
 const now = (): number => Math.floor(Date.now() / 1000)
@@ -74,7 +74,6 @@ async function jwksServer (t: Tap, body: () => { status: number, json?: unknown 
   t.teardown(() => { server.closeAllConnections(); server.close() })
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`
 }
-type Tap = { teardown: (fn: () => unknown) => void }
 
 async function rejection (p: Promise<unknown>): Promise<unknown> {
   try {

@@ -2,7 +2,7 @@
 // user_id other than the token's subject. Without the flag, writes stay open while reads stay gated.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { build } from '../helper.js'
+import { build } from '../helper/index.js'
 import { mintToken } from '../../src/identity/token.js'
 import { createUser } from '../../src/store/users.js'
 

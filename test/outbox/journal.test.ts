@@ -9,8 +9,7 @@ import { JournalReleaser } from '../../src/events/journal-releaser.js'
 import { insertWithNewId } from '../../src/store/create-batcher.js'
 import { isDuplicateKey, type PostDoc, type UserDoc } from '../../src/store/collections.js'
 import { countJournaled, journal } from '../../src/store/journal.js'
-import { build } from '../helper.js'
-import { createUser, eventually, metric, post, readEvents, unpublished, versionsByKey } from '../write-support.js'
+import { build, createUser, metricValue, post, readEvents, unpublished, versionsByKey, waitFor } from '../helper/index.js'
 
 const silent = pino({ level: 'silent' })
 
@@ -40,13 +39,13 @@ t.test('a batch inserted but never published (its replica stopped) is published 
   t.equal(await countJournaled(db), 3, 'the journal names the three creates')
   t.equal(await unpublished(db), 3)
   const relay = new Relay({ runWrite: app.mongoWrite.run, publisher: app.publisher, log: silent, intervalMs: 100, graceMs: 0, onFatal: () => {} })
-  const relayedBefore = await metric('pb_events_published_total', '{path="relay"}')
+  const relayedBefore = await metricValue('pb_events_published_total', { path: 'relay' })
   t.same(await relay.pass(), { published: 3, more: false }, 'the relay published the three documents')
-  t.equal(await metric('pb_outbox_pending'), 3, 'the gauge counted the journaled creates')
-  t.equal(await metric('pb_events_published_total', '{path="relay"}'), relayedBefore + 3)
+  t.equal(await metricValue('pb_outbox_pending'), 3, 'the gauge counted the journaled creates')
+  t.equal(await metricValue('pb_events_published_total', { path: 'relay' }), relayedBefore + 3)
   const got = await readEvents(app.kafka, app.config.eventsTopic, (g) => inserted.every((d) => versionsByKey(g).has(`post:${d._id}`)))
   for (const d of inserted) t.same(versionsByKey(got).get(`post:${d._id}`), [1], `post ${d._id} reached Kafka once, at version 1`)
-  await eventually(async () => await countJournaled(db) === 0 ? true : undefined, 10_000, 'the entry to be deleted')
+  await waitFor('the entry to be deleted', async () => await countJournaled(db) === 0, 10_000)
   t.same(await relay.pass(), { published: 0, more: false }, 'nothing is left to publish')
 })
 
@@ -63,14 +62,14 @@ t.test('an entry naming documents that never landed: what landed goes at once, t
   t.equal(await countJournaled(db), 3, 'it stays for the documents that may still land')
   const done = new Relay({ runWrite: app.mongoWrite.run, publisher: app.publisher, log: silent, intervalMs: 100, graceMs: 0, abandonMs: 0, journalBatchSize: 1, onFatal: () => {} })
   t.same(await done.pass(), { published: 1, more: true }, 'an abandoned one publishes what landed (and a full page says more may wait)')
-  await eventually(async () => await countJournaled(db) === 0 ? true : undefined, 10_000, 'the entry to be deleted')
+  await waitFor('the entry to be deleted', async () => await countJournaled(db) === 0, 10_000)
   const got = await readEvents(app.kafka, app.config.eventsTopic, (g) => versionsByKey(g).get('post:900')?.length === 2)
   t.same(versionsByKey(got).get('post:900'), [1, 1], 'published when first seen, and again when the entry was given up on')
 
   // Nothing that landed at all: deleted without a publish.
   await journal(db).insertOne({ _id: new ObjectId(), collection: 'users', first: 500, count: 2, since: new Date(Date.now() - 1000) })
   t.same(await done.pass(), { published: 0, more: true })
-  await eventually(async () => await countJournaled(db) === 0 ? true : undefined, 10_000, 'the empty entry to be deleted')
+  await waitFor('the empty entry to be deleted', async () => await countJournaled(db) === 0, 10_000)
   t.same(await done.pass(), { published: 0, more: false }, 'an entry whose documents never landed is deleted')
 })
 
@@ -86,7 +85,7 @@ t.test('a journaled document that changed since (and carries a mark) is left to 
   const got = await readEvents(app.kafka, app.config.eventsTopic, (g) => versionsByKey(g).has('post:700') && versionsByKey(g).has('post:701'))
   t.same(versionsByKey(got).get('post:701'), [2], 'post 701 went out once, at its current version')
   t.same(versionsByKey(got).get('post:700'), [1])
-  await eventually(async () => await unpublished(db) === 0 ? true : undefined, 10_000, 'the mark and the entry to go')
+  await waitFor('the mark and the entry to go', async () => await unpublished(db) === 0, 10_000)
   t.pass('the mark was cleared and the entry deleted')
 })
 
@@ -143,6 +142,6 @@ t.test('an incomplete entry is read again once abandonMs has passed, and then re
   t.same(await relay.pass(), { published: 0, more: false }, 'not read again yet')
   await new Promise((resolve) => setTimeout(resolve, 700))
   t.same(await relay.pass(), { published: 1, more: false }, 'past abandonMs: read again, published, released')
-  await eventually(async () => await countJournaled(db) === 0 ? true : undefined, 10_000, 'the entry to be deleted')
+  await waitFor('the entry to be deleted', async () => await countJournaled(db) === 0, 10_000)
   t.pass('released')
 })

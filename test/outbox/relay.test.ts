@@ -1,7 +1,7 @@
 // Nothing accepted is lost: with Kafka stopped, writes still answer 201 and stay pending in their documents; once
 // Kafka is back the relay publishes them. Several relays at once may duplicate an event but never leave a gap, and a
 // mark is only cleared for the version that was published. Redis or MongoDB down: what a write answers then. Stops
-// the stack's Kafka, Redis and MongoDB on purpose (run it against a private stack: see test/helper.ts).
+// the stack's Kafka, Redis and MongoDB on purpose (run it against a private stack: see test/helper/app.ts).
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { MongoBulkWriteError, MongoNetworkError, MongoServerError } from 'mongodb'
@@ -10,8 +10,7 @@ import { entityKey } from '../../src/cache/keys.js'
 import { Relay } from '../../src/events/relay.js'
 import { toPost, type PostDoc } from '../../src/store/collections.js'
 import { clearPublished } from '../../src/store/outbox.js'
-import { build, dropNamespace, stack, testConfig } from '../helper.js'
-import { createPost, createUser, eventually, latestByKey, metric, post, readEvents, unpublished, versionsByKey } from '../write-support.js'
+import { build, createPost, createUser, dropNamespace, latestByKey, metricValue, post, readEvents, stack, testConfig, unpublished, versionsByKey, waitFor } from '../helper/index.js'
 
 const FAST_RELAY = { RELAY_INTERVAL_MS: '200' }
 
@@ -38,9 +37,9 @@ t.test('Kafka stopped: 20 writes accepted and kept pending; Kafka back: every ev
 
   const { user_id: uid } = await createUser(app, 'writer')
   const before = await createPost(app, uid, 'before the outage')
-  await eventually(async () => (await pendingCount(app) === 0 ? true : undefined), 10_000, 'the first writes to publish')
-  const errorsBefore = await metric('pb_producer_errors_total')
-  const relayedBefore = await metric('pb_events_published_total', '{path="relay"}')
+  await waitFor('the first writes to publish', async () => await pendingCount(app) === 0, 10_000)
+  const errorsBefore = await metricValue('pb_producer_errors_total')
+  const relayedBefore = await metricValue('pb_events_published_total', { path: 'relay' })
 
   await stack('down', 'kafka')
 
@@ -58,7 +57,7 @@ t.test('Kafka stopped: 20 writes accepted and kept pending; Kafka back: every ev
   t.equal(await pendingCount(app), 21, 'the 20 new posts (journaled) and the liked one (marked) are unpublished in MongoDB')
   t.equal(app.publisher.healthy, false, 'the publisher knows Kafka is down')
   // The send that was in flight when Kafka went away fails once kafkajs gives up on it.
-  await eventually(async () => (await metric('pb_producer_errors_total') > errorsBefore ? true : undefined), 30_000, 'the failed send')
+  await waitFor('the failed send', async () => await metricValue('pb_producer_errors_total') > errorsBefore, 30_000)
   t.pass('failed publishes are counted')
 
   // A replica that starts during the outage takes writes too, and one stopped with pending documents loses nothing.
@@ -91,13 +90,13 @@ t.test('Kafka stopped: 20 writes accepted and kept pending; Kafka back: every ev
   for (const [key, versions] of versionsByKey(got)) {
     t.ok(versions.every((v, i) => i === 0 || v >= versions[i - 1]!), `${key}: versions arrive in order (${versions.join(',')})`)
   }
-  await eventually(async () => (await pendingCount(app) === 0 ? true : undefined), 20_000, 'every mark to clear')
+  await waitFor('every mark to clear', async () => await pendingCount(app) === 0, 20_000)
   t.pass('nothing is left pending')
-  t.ok(await metric('pb_events_published_total', '{path="relay"}') >= relayedBefore + 22, 'the relay published them')
+  t.ok(await metricValue('pb_events_published_total', { path: 'relay' }) >= relayedBefore + 22, 'the relay published them')
   t.equal(app.publisher.healthy, true, 'inline publishing resumed')
   const next = await createPost(app, uid, 'after the outage')
   t.equal((await postsOf(app).findOne({ _id: next.post_id }))?.version, 1)
-  await eventually(async () => (await pendingCount(app) === 0 ? true : undefined), 10_000, 'the next write to publish inline')
+  await waitFor('the next write to publish inline', async () => await pendingCount(app) === 0, 10_000)
   t.pass('the next write is published inline again')
 })
 
@@ -113,17 +112,17 @@ t.test('several relays at once: every latest version published, no mark lost', a
   const { user_id: uid } = await createUser(a, 'many')
   const ids: number[] = []
   for (let i = 0; i < 10; i++) ids.push((await createPost(i % 2 === 0 ? a : b, uid, `p${i}`)).post_id)
-  await eventually(async () => (await pendingCount(a) === 0 ? true : undefined), 10_000, 'the creates to publish')
+  await waitFor('the creates to publish', async () => await pendingCount(a) === 0, 10_000)
 
   // As if every replica had stopped between its writes and their publishes: all of it is overdue at once, and both
   // relays go for it while new likes keep changing half of the same documents through both replicas. The other half
   // only the relays can publish.
-  const relayedBefore = await metric('pb_events_published_total', '{path="relay"}')
+  const relayedBefore = await metricValue('pb_events_published_total', { path: 'relay' })
   await postsOf(a).updateMany({}, { $set: { pending: true, pending_since: new Date(Date.now() - 60_000) } })
   const liked = ids.slice(0, 5)
   const likes = await Promise.all(Array.from({ length: 40 }, async (_, i) => await post(i % 2 === 0 ? a : b, `/posts/${liked[i % liked.length]}/like`)))
   t.ok(likes.every((r) => r.statusCode === 200))
-  await eventually(async () => (await pendingCount(a) === 0 ? true : undefined), 30_000, 'the relays to finish')
+  await waitFor('the relays to finish', async () => await pendingCount(a) === 0, 30_000)
 
   const docs = await postsOf(a).find({}).toArray()
   const got = await readEvents(a.kafka, config.eventsTopic, (g) => {
@@ -135,14 +134,14 @@ t.test('several relays at once: every latest version published, no mark lost', a
     t.same(latest.get(`post:${d._id}`)?.data, toPost(d), `post ${d._id}: the latest event is the stored state (version ${d.version})`)
   }
   t.equal(docs.reduce((sum, d) => sum + d.like_count, 0), 40, 'every like is stored')
-  t.ok(await metric('pb_events_published_total', '{path="relay"}') >= relayedBefore + 5, 'the untouched posts went out through a relay')
+  t.ok(await metricValue('pb_events_published_total', { path: 'relay' }) >= relayedBefore + 5, 'the untouched posts went out through a relay')
 })
 
 t.test('a mark is cleared only for the version that was published', async (t) => {
   const app = await build(t, { role: 'write' })
   const { user_id: uid } = await createUser(app, 'marks')
   const { post_id: pid } = await createPost(app, uid)
-  await eventually(async () => (await pendingCount(app) === 0 ? true : undefined), 10_000, 'the create to publish')
+  await waitFor('the create to publish', async () => await pendingCount(app) === 0, 10_000)
   const stale = new Date(Date.now() - 60_000)
   await postsOf(app).updateOne({ _id: pid }, { $set: { version: 7, pending: true, pending_since: stale } })
   const db = app.mongo.db!
@@ -160,7 +159,7 @@ t.test('marks written before the pending flag existed are flagged at start and p
   await first.ready()
   const { user_id: uid } = await createUser(first, 'legacy')
   const { post_id: pid } = await createPost(first, uid)
-  await eventually(async () => (await pendingCount(first) === 0 ? true : undefined), 10_000, 'the create to publish')
+  await waitFor('the create to publish', async () => await pendingCount(first) === 0, 10_000)
   // What an earlier version left behind: a change at version 2, marked with pending_since alone (which this
   // version's relay does not look for).
   await postsOf(first).updateOne({ _id: pid }, { $set: { version: 2, like_count: 1, pending_since: new Date(Date.now() - 60_000) } })
@@ -169,7 +168,7 @@ t.test('marks written before the pending flag existed are flagged at start and p
   const app = await buildApp(config, { logger: false })
   t.teardown(async () => { await app.close() })
   await app.ready()
-  await eventually(async () => (await pendingCount(app) === 0 ? true : undefined), 10_000, 'the legacy mark to be flagged, published and cleared')
+  await waitFor('the legacy mark to be flagged, published and cleared', async () => await pendingCount(app) === 0, 10_000)
   const got = await readEvents(app.kafka, config.eventsTopic, (g) => versionsByKey(g).get(`post:${pid}`)?.includes(2) === true)
   t.same(versionsByKey(got).get(`post:${pid}`), [1, 2], 'version 2 reached Kafka, after version 1')
 })
@@ -180,22 +179,22 @@ t.test('the relay works in batches, oldest first, keeps the gauge, and only a bu
   const { user_id: uid } = await createUser(app, 'batches')
   const ids: number[] = []
   for (let i = 0; i < 5; i++) ids.push((await createPost(app, uid, `b${i}`)).post_id)
-  await eventually(async () => (await pendingCount(app) === 0 ? true : undefined), 10_000, 'the creates to publish')
+  await waitFor('the creates to publish', async () => await pendingCount(app) === 0, 10_000)
   // Overdue, newest id oldest mark: the relay must go by the mark, not the id.
   for (const [i, id] of ids.entries()) await postsOf(app).updateOne({ _id: id }, { $set: { pending: true, pending_since: new Date(Date.now() - 60_000 - i * 1000) } })
 
   const relay = new Relay({ runWrite: app.mongoWrite.run, publisher: app.publisher, log: app.log, intervalMs: 100, graceMs: 2000, batchSize: 2, onFatal: () => {} })
   t.same(await relay.pass(), { published: 2, more: true }, 'a full batch says more is waiting')
-  t.equal(await metric('pb_outbox_pending'), 5, 'the gauge counts every pending document, not just one batch')
-  await eventually(async () => (await pendingCount(app) === 3 ? true : undefined), 10_000, 'the first batch to clear')
+  t.equal(await metricValue('pb_outbox_pending'), 5, 'the gauge counts every pending document, not just one batch')
+  await waitFor('the first batch to clear', async () => await pendingCount(app) === 3, 10_000)
   const left = (await postsOf(app).find({ pending_since: { $exists: true } }).toArray()).map((d) => d._id).sort((a, b) => a - b)
   t.same(left, ids.slice(0, 3), 'the two oldest marks went first')
   t.same(await relay.pass(), { published: 2, more: true })
-  await eventually(async () => (await pendingCount(app) === 1 ? true : undefined), 10_000, 'the second batch to clear')
+  await waitFor('the second batch to clear', async () => await pendingCount(app) === 1, 10_000)
   t.same(await relay.pass(), { published: 1, more: false })
-  await eventually(async () => (await pendingCount(app) === 0 ? true : undefined), 10_000, 'the last one to clear')
+  await waitFor('the last one to clear', async () => await pendingCount(app) === 0, 10_000)
   t.same(await relay.pass(), { published: 0, more: false })
-  t.equal(await metric('pb_outbox_pending'), 0)
+  t.equal(await metricValue('pb_outbox_pending'), 0)
 
   // An outage is waited out, pass after pass; anything else is a bug and ends the loop through onFatal.
   let calls = 0
@@ -203,12 +202,12 @@ t.test('the relay works in batches, oldest first, keeps the gauge, and only a bu
   const looping = { publisher: app.publisher, log: app.log, intervalMs: 20, graceMs: 2000, onFatal: (err: unknown) => fatal.push(err) }
   const flaky = new Relay({ ...looping, runWrite: async () => { calls++; throw new MongoNetworkError('connection refused') } })
   flaky.start()
-  await eventually(async () => (calls >= 3 ? true : undefined), 5000, 'retries')
+  await waitFor('retries', async () => calls >= 3, 5000)
   await flaky.stop()
   t.same(fatal, [], 'a MongoDB outage is not fatal')
   const broken = new Relay({ ...looping, runWrite: async () => { throw new TypeError('a bug') } })
   broken.start()
-  await eventually(async () => (fatal.length > 0 ? true : undefined), 5000, 'the fatal report')
+  await waitFor('the fatal report', async () => fatal.length > 0, 5000)
   await broken.stop()
   t.match(fatal, [{ name: 'TypeError', message: 'a bug' }], 'a bug is reported once, and the loop stops')
 })
@@ -224,7 +223,7 @@ t.test('write-through with Redis down: the write still succeeds and still publis
   t.same(got.map((r) => r.event.data), [res.json()], 'the consumer still gets the new version')
 
   await stack('up', 'redis')
-  await eventually(async () => (await app.redis.ping().catch(() => null)) === 'PONG' ? true : undefined, 10_000, 'the Redis client to reconnect')
+  await waitFor('the Redis client to reconnect', async () => (await app.redis.ping().catch(() => null)) === 'PONG', 10_000)
   const next = (await post(app, '/users', { username: 'cached-again' })).json<{ user_id: number }>()
   t.equal(await app.redis.hget(entityKey('user', next.user_id), 'v'), '1', 'write-through resumes once Redis is back')
 })
@@ -263,9 +262,9 @@ t.test('MongoDB down: writes answer 503 with a plain message, and recover', asyn
     t.equal(res.headers['retry-after'], '1')
   }
   await stack('up', 'mongo')
-  const again = await eventually(async () => {
+  const again = await waitFor('MongoDB to be back', async () => {
     const res = await post(app, '/users', { username: 'x' }, { 'idempotency-key': 'down-6' })
     return res.statusCode === 201 ? res : undefined
-  }, 30_000, 'MongoDB to be back')
+  }, 30_000)
   t.match(again.json(), { username: 'x' }, 'the same key works once MongoDB is back: the failed attempt claimed nothing')
 })

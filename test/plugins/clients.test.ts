@@ -1,6 +1,6 @@
 // The decorated clients talk to the real servers: a Redis, a MongoDB and a Kafka round trip through them.
 import t from 'tap'
-import { build, uniqueName } from '../helper.js'
+import { build, uniqueName } from '../helper/index.js'
 import { ensureTopics } from '../../plugins/kafka.js'
 
 t.test('redis and mongo round trips through app.redis and app.mongo', async (t) => {

@@ -2,7 +2,7 @@
 // endpoints, each with its success and every error it can answer, examples, and the bearer requirement on reads.
 import t from 'tap'
 import type { FastifyInstance, HTTPMethods } from 'fastify'
-import { build } from '../helper.js'
+import { build } from '../helper/index.js'
 
 interface Media { schema: { properties?: Record<string, unknown> }, example?: unknown }
 interface Operation {

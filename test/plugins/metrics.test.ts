@@ -4,8 +4,7 @@
 import t from 'tap'
 import Fastify, { type FastifyInstance, type HTTPMethods } from 'fastify'
 import kafkajs from 'kafkajs'
-import { build, isolatedEnv, dropNamespace } from '../helper.js'
-import { buildApp } from '../../src/app.js'
+import { build, dropNamespace, isolatedEnv, metricValue, waitFor } from '../helper/index.js'
 import configPlugin from '../../plugins/config.js'
 import metricsPlugin from '../../plugins/metrics.js'
 import { loadConfig, type Config } from '../../src/config.js'
@@ -14,34 +13,12 @@ import { mintToken } from '../../src/identity/token.js'
 import { registry } from '../../src/metrics.js'
 
 type Labels = Record<string, string>
-type Tap = { teardown: (fn: () => unknown) => void }
 /** The assertions the helpers below use, from whichever (sub)test calls them. */
 type Assert = Pick<typeof t, 'equal' | 'ok' | 'notOk' | 'match' | 'notMatch'>
-
-/** The series' current total over the samples matching labels (a histogram counts observations). */
-async function count (name: string, labels: Labels = {}): Promise<number> {
-  const metric = registry.getSingleMetric(name)
-  if (metric === undefined) throw new Error(`no series named ${name}`)
-  const { type, values } = await metric.get()
-  const sample = String(type) === 'histogram' ? `${name}_count` : name
-  return values
-    .filter((v) => ((v as { metricName?: string }).metricName ?? name) === sample)
-    .filter((v) => Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x))
-    .reduce((sum, v) => sum + v.value, 0)
-}
 
 /** Samples of a series with any value at all (for gauges, whose value can stay 0). */
 async function samples (name: string): Promise<number> {
   return (await registry.getSingleMetric(name)!.get()).values.length
-}
-
-/** Polls until check passes; bounded, and says what it waited for when it gives up. */
-async function eventually (what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
 }
 
 async function bearer (app: FastifyInstance, user = '1'): Promise<Record<string, string>> {
@@ -55,12 +32,12 @@ async function throughEveryRoute (t: Assert, app: FastifyInstance, calls: Call[]
   const headers = await bearer(app)
   for (const c of calls) {
     const labels = { method: c.method, route: c.route }
-    const before = await count('pb_http_requests_total', { ...labels, status: String(c.status) })
-    const timed = await count('pb_http_request_duration_seconds', labels)
+    const before = await metricValue('pb_http_requests_total', { ...labels, status: String(c.status) })
+    const timed = await metricValue('pb_http_request_duration_seconds', labels)
     const res = await app.inject({ method: c.method, url: c.url, ...(c.body !== undefined && { payload: c.body }), ...(c.auth === true && { headers }) })
     t.equal(res.statusCode, c.status, `${c.method} ${c.url} answers ${c.status}`)
-    t.equal(await count('pb_http_requests_total', { ...labels, status: String(c.status) }) - before, 1, `${c.method} ${c.route} ${c.status} counted once`)
-    t.equal(await count('pb_http_request_duration_seconds', labels) - timed, 1, `${c.method} ${c.route} timed once`)
+    t.equal(await metricValue('pb_http_requests_total', { ...labels, status: String(c.status) }) - before, 1, `${c.method} ${c.route} ${c.status} counted once`)
+    t.equal(await metricValue('pb_http_request_duration_seconds', labels) - timed, 1, `${c.method} ${c.route} timed once`)
   }
 }
 
@@ -128,14 +105,6 @@ t.test('consumer role: its routes move the HTTP series too', async (t) => {
   await checkExposition(t, app, 'consumer')
 })
 
-/** Builds an app on an environment shared with other apps of the same test (one namespace, several processes). */
-async function buildOn (t: Tap, env: Record<string, string>, role: string): Promise<FastifyInstance> {
-  const app = await buildApp(loadConfig({ role }, env), { logger: false })
-  t.teardown(async () => { await app.close() })
-  await app.ready()
-  return app
-}
-
 async function produce (config: Config, messages: Array<{ key: string, value: string }>): Promise<void> {
   const producer = new kafkajs.Kafka({ brokers: config.kafkaBrokers, logLevel: kafkajs.logLevel.NOTHING }).producer()
   await producer.connect()
@@ -151,12 +120,12 @@ t.test('domain series: traffic through every role moves what it owns', async (t)
   const env = isolatedEnv({ RELAY_INTERVAL_MS: '100', IDENTITY_MODE: 'lambda' })
   const config = loadConfig({ role: 'all' }, env)
   t.teardown(async () => { await dropNamespace(config) })
-  const app = await buildOn(t, env, 'all')
+  const app = await build(t, config)
   const auth = await bearer(app, '1')
   const moved = async (name: string, labels: Labels, action: () => Promise<unknown>, what = name): Promise<void> => {
-    const before = await count(name, labels)
+    const before = await metricValue(name, labels)
     await action()
-    await eventually(`${what} ${JSON.stringify(labels)}`, async () => await count(name, labels) > before)
+    await waitFor(`${what} ${JSON.stringify(labels)}`, async () => await metricValue(name, labels) > before, 30_000)
     t.pass(`${what} ${JSON.stringify(labels)} moved`)
   }
 
@@ -169,11 +138,11 @@ t.test('domain series: traffic through every role moves what it owns', async (t)
     })
     post = (await app.inject({ method: 'POST', url: '/post_server/posts', payload: { user_id: user.user_id, title: 't', content: 'c' } })).json()
   })
-  await eventually('the consumer to apply both events', async () => await app.redis.exists(entityKey('user', user.user_id), entityKey('post', post.post_id)) === 2)
-  t.ok(await count('pb_consumer_events_total', { result: 'applied' }) >= 2, 'consumer: applied')
-  t.ok(await count('pb_consumer_apply_duration_seconds') >= 2, 'consumer: apply latency')
-  t.ok(await count('pb_consumer_freshness_seconds') >= 2, 'consumer: freshness lag')
-  await eventually('the consumer lag gauge', async () => await samples('pb_consumer_lag_messages') > 0)
+  await waitFor('the consumer to apply both events', async () => await app.redis.exists(entityKey('user', user.user_id), entityKey('post', post.post_id)) === 2, 30_000)
+  t.ok(await metricValue('pb_consumer_events_total', { result: 'applied' }) >= 2, 'consumer: applied')
+  t.ok(await metricValue('pb_consumer_apply_duration_seconds') >= 2, 'consumer: apply latency')
+  t.ok(await metricValue('pb_consumer_freshness_seconds') >= 2, 'consumer: freshness lag')
+  await waitFor('the consumer lag gauge', async () => await samples('pb_consumer_lag_messages') > 0, 30_000)
   t.pass('consumer: lag per partition')
 
   // Read path: identity (invoke, then the verdict cache), cache hit, Redis latency.
@@ -212,8 +181,8 @@ t.test('domain series: traffic through every role moves what it owns', async (t)
 
   // The CAS: after a like (version 2) is applied, a replayed version-1 event is refused as stale.
   await app.inject({ method: 'POST', url: `/post_server/posts/${post.post_id}/like` })
-  await eventually('the like to reach the cache', async () =>
-    (await app.inject({ url: `/get_server/posts/${post.post_id}`, headers: auth })).json<{ like_count: number }>().like_count === 1)
+  await waitFor('the like to reach the cache', async () =>
+    (await app.inject({ url: `/get_server/posts/${post.post_id}`, headers: auth })).json<{ like_count: number }>().like_count === 1, 30_000)
   const v1 = { ...post, like_count: 0, dislike_count: 0 }
   await moved('pb_cache_cas_rejections_total', { source: 'consumer' }, async () => {
     await moved('pb_consumer_events_total', { result: 'stale' }, async () => {
@@ -240,21 +209,21 @@ t.test('outbox: a write while Kafka is unreachable counts a producer error and s
   const env = isolatedEnv({ RELAY_INTERVAL_MS: '100' })
   t.teardown(async () => { await dropNamespace(loadConfig({}, env)) })
   // A write role whose broker address refuses connections, on the same database as a healthy one started later.
-  const cut = await buildOn(t, { ...env, KAFKA_BROKERS: '127.0.0.1:1' }, 'write')
-  const errors = await count('pb_producer_errors_total')
+  const cut = await build(t, loadConfig({ role: 'write' }, { ...env, KAFKA_BROKERS: '127.0.0.1:1' }))
+  const errors = await metricValue('pb_producer_errors_total')
   const created = await cut.inject({ method: 'POST', url: '/post_server/users', payload: { username: 'pending' } })
   t.equal(created.statusCode, 201, 'the write succeeds without Kafka')
-  await eventually('a producer error', async () => await count('pb_producer_errors_total') > errors, 60_000)
+  await waitFor('a producer error', async () => await metricValue('pb_producer_errors_total') > errors, 60_000)
   t.pass('producer error counted')
-  await eventually('the relay to see the pending document', async () => (await registry.getSingleMetric('pb_outbox_pending')!.get()).values[0]!.value >= 1, 30_000)
+  await waitFor('the relay to see the pending document', async () => await metricValue('pb_outbox_pending') >= 1, 30_000)
   t.pass('outbox pending counted')
   await cut.close()
 
-  const relayed = await count('pb_events_published_total', { path: 'relay' })
-  await buildOn(t, env, 'write')
-  await eventually('the relay to publish it', async () => await count('pb_events_published_total', { path: 'relay' }) > relayed, 30_000)
+  const relayed = await metricValue('pb_events_published_total', { path: 'relay' })
+  await build(t, loadConfig({ role: 'write' }, env))
+  await waitFor('the relay to publish it', async () => await metricValue('pb_events_published_total', { path: 'relay' }) > relayed, 30_000)
   t.pass('relay publish counted')
-  await eventually('the outbox to drain', async () => (await registry.getSingleMetric('pb_outbox_pending')!.get()).values[0]!.value === 0, 30_000)
+  await waitFor('the outbox to drain', async () => await metricValue('pb_outbox_pending') === 0, 30_000)
   t.pass('outbox pending back to 0')
 })
 
@@ -271,9 +240,9 @@ t.test('a route with onResponse hooks of its own keeps them, and is still counte
   }, async () => 'ok')
   t.teardown(async () => { await app.close() })
   for (const url of ['/own-hook', '/own-hooks']) {
-    const before = await count('pb_http_requests_total', { route: url, status: '200' })
+    const before = await metricValue('pb_http_requests_total', { route: url, status: '200' })
     t.equal((await app.inject(url)).statusCode, 200)
-    t.equal(await count('pb_http_requests_total', { route: url, status: '200' }) - before, 1, `${url} counted once`)
+    t.equal(await metricValue('pb_http_requests_total', { route: url, status: '200' }) - before, 1, `${url} counted once`)
   }
   t.same(ran, ['one', 'first', 'second'], 'the routes\' own hooks ran, in order')
 })

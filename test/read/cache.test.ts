@@ -1,8 +1,7 @@
 // The read-through cache for single entities: miss, fill and hit; TTLs with jitter; negative entries and a create
 // winning over them; 400 for ids that are not positive integers; one MongoDB read for a burst of misses.
 import t from 'tap'
-import { build } from '../helper.js'
-import { NO_IDENTITY, entryOf, eventOf, insertPosts, insertUsers, messageOf, metricValue, postDoc, publisher, userDoc, waitFor } from '../helper-read.js'
+import { build, entryOf, eventOf, insertPosts, insertUsers, messageOf, metricValue, NO_IDENTITY, postDoc, publisher, userDoc, waitFor } from '../helper/index.js'
 import { ABSENT_VERSION, casSet } from '../../src/cache/cas.js'
 import { entityKey } from '../../src/cache/keys.js'
 import { applyEvent } from '../../src/consumer/apply.js'

@@ -1,8 +1,7 @@
 // Available reads (design invariant 3) against real outages of the private stack: Redis down, reads answer from
 // MongoDB and readiness says degraded; MongoDB down, cached reads answer and misses get a plain 503.
 import t from 'tap'
-import { build, stack } from '../helper.js'
-import { NO_IDENTITY, entryOf, insertPosts, insertUsers, metricValue, postDoc, userDoc, waitFor } from '../helper-read.js'
+import { build, entryOf, insertPosts, insertUsers, metricValue, NO_IDENTITY, postDoc, stack, userDoc, waitFor } from '../helper/index.js'
 import { POST_INDEX_KEY, POST_INDEX_READY } from '../../src/cache/keys.js'
 import { cacheLookups } from '../../src/metrics.js'
 import type { PostPage } from '../../src/schemas.js'

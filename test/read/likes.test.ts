@@ -2,8 +2,7 @@
 // path publishes each like's version, the consumer (and, in write-through mode, the write itself) applies it with the
 // version CAS while read-through fills of older versions race it. The cache must converge to exactly 200 likes.
 import t from 'tap'
-import { build } from '../helper.js'
-import { NO_IDENTITY, entryOf, metricValue, waitFor } from '../helper-read.js'
+import { build, entryOf, metricValue, NO_IDENTITY, waitFor } from '../helper/index.js'
 import { entityKey } from '../../src/cache/keys.js'
 import { casRejections } from '../../src/metrics.js'
 import type { Post } from '../../src/schemas.js'

@@ -1,9 +1,8 @@
 // The newest-first list: query validation, paging with an opaque cursor that neither skips nor repeats while posts
 // arrive, the Redis index rebuilt once when cold, and warm pages that never touch MongoDB whatever the list's size.
 import t from 'tap'
-import { build } from '../helper.js'
+import { build, entryOf, eventOf, insertPosts, messageOf, metricValue, NO_IDENTITY, postDoc, publisher, waitFor } from '../helper/index.js'
 import { applyEvent } from '../../src/consumer/apply.js'
-import { NO_IDENTITY, entryOf, eventOf, insertPosts, messageOf, metricValue, postDoc, publisher, waitFor } from '../helper-read.js'
 import { POST_INDEX_KEY, POST_INDEX_READY, entityKey } from '../../src/cache/keys.js'
 import { encodeCursor } from '../../src/cursor.js'
 import { cacheLookups, listRebuilds, mongoDuration } from '../../src/metrics.js'

@@ -3,8 +3,7 @@
 // version 4; with a plain write it would hold version 3 until the TTL ran out, which this test also shows.
 import t from 'tap'
 import type { Redis } from 'ioredis'
-import { build } from '../helper.js'
-import { NO_IDENTITY, entryOf, eventOf, insertPosts, messageOf, metricValue, postDoc, publisher, waitFor } from '../helper-read.js'
+import { build, entryOf, eventOf, insertPosts, messageOf, metricValue, NO_IDENTITY, postDoc, publisher, waitFor } from '../helper/index.js'
 import { casSet } from '../../src/cache/cas.js'
 import { ReadThrough, type CacheWrite } from '../../src/cache/read-through.js'
 import { casRejections } from '../../src/metrics.js'

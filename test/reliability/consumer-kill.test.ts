@@ -5,9 +5,7 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { entityKey } from '../../src/cache/keys.js'
-import { entryOf, kafkaFor } from '../helper-read.js'
-import { createPost, createUser, post } from '../write-support.js'
-import { appsOn, converged, figure, loop, namespace, prng, sleep, startRole, stores, type Role } from '../rel-support.js'
+import { appsOn, converged, createPost, createUser, entryOf, figure, kafkaFor, loop, namespace, post, prng, type Role, sleep, startRole, stores } from '../helper/index.js'
 
 const POSTS = 30
 const WRITERS = 4

@@ -6,10 +6,9 @@
 // into Object.prototype. Figure: cases, 5xx, hangs.
 import t from 'tap'
 import net from 'node:net'
-import { build } from '../helper.js'
+import { build, call, figure, prng, serve } from '../helper/index.js'
 import { mintToken } from '../../src/identity/token.js'
 import { MAX_CONTENT_BYTES } from '../../src/schemas.js'
-import { call, figure, prng, serve } from '../rel-support.js'
 
 const SEED = 0x5eed
 const CASES = 2000

@@ -4,10 +4,9 @@
 // and let through; verdicts during the outage.
 import t from 'tap'
 import { SignJWT } from 'jose'
-import { build, stack } from '../helper.js'
+import { build, call, figure, outage, type Reply, serve, sleep, stack } from '../helper/index.js'
 import { mintToken } from '../../src/identity/token.js'
 import { findPostVersioned, findUserVersioned } from '../../src/store/read.js'
-import { call, figure, outage, serve, sleep, type Reply } from '../rel-support.js'
 
 const b64 = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url')
 const now = (): number => Math.floor(Date.now() / 1000)

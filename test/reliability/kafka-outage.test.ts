@@ -2,9 +2,7 @@
 // after the outage; every write it accepted must reach the cache once Kafka is back (relay + consumer), with the
 // counts the clients were answered. Figure: accepted, converged, lost.
 import t from 'tap'
-import { stack } from '../helper.js'
-import { entryOf } from '../helper-read.js'
-import { call, converged, figure, loop, namespace, outage, prng, sleep, startRole, stores } from '../rel-support.js'
+import { call, converged, entryOf, figure, loop, namespace, outage, prng, sleep, stack, startRole, stores } from '../helper/index.js'
 
 const WORKERS = 3
 const PHASE_MS = 3000 // load before the outage, during it (after the broker is gone), and after it is back

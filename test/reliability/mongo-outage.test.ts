@@ -2,9 +2,8 @@
 // nothing of the driver's; once MongoDB is back writes resume, and no id handed out before, during or after the
 // outage is handed out twice. Figures: cached reads answered, writes refused plainly, ids reused.
 import t from 'tap'
-import { build, stack } from '../helper.js'
+import { build, call, converged, figure, loop, outage, prng, seedPosts, serve, sleep, stack, stores } from '../helper/index.js'
 import { findPostVersioned } from '../../src/store/read.js'
-import { call, converged, figure, loop, outage, prng, seedPosts, serve, sleep, stores } from '../rel-support.js'
 
 const POSTS = 20
 const PHASE_MS = 2000

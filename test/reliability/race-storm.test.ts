@@ -6,9 +6,7 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { cacheFills } from '../../src/metrics.js'
-import { kafkaFor, metricValue, waitCaughtUp } from '../helper-read.js'
-import { createPost, createUser, post } from '../write-support.js'
-import { appsOn, compareCache, figure, loop, namespace, prng, sleep, startRole, stores } from '../rel-support.js'
+import { appsOn, compareCache, createPost, createUser, figure, kafkaFor, loop, metricValue, namespace, post, prng, sleep, startRole, stores, waitCaughtUp } from '../helper/index.js'
 
 const SEED = 20240607
 const POSTS = 80 // created before the consumer starts: every key begins cold

@@ -2,10 +2,8 @@
 // read must still answer, from MongoDB (so it sees the likes acknowledged before it started); once Redis is back the
 // consumer catches up and no cached entry is left behind MongoDB. Figure: reads answered / attempted.
 import t from 'tap'
-import { build, stack } from '../helper.js'
-import { metricValue } from '../helper-read.js'
+import { build, call, converged, figure, loop, metricValue, outage, prng, seedPosts, serve, sleep, stack, stores } from '../helper/index.js'
 import { cacheLookups } from '../../src/metrics.js'
-import { call, converged, figure, loop, outage, prng, seedPosts, serve, sleep, stores } from '../rel-support.js'
 
 const POSTS = 30
 const READERS = 4

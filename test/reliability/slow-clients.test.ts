@@ -5,8 +5,7 @@
 import t from 'tap'
 import net from 'node:net'
 import { once } from 'node:events'
-import { build } from '../helper.js'
-import { call, figure, serve, sleep } from '../rel-support.js'
+import { build, call, figure, serve, sleep } from '../helper/index.js'
 
 const SLOW_CLIENTS = 30
 const SHORT_REQUEST_TIMEOUT_MS = 2000

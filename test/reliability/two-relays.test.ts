@@ -6,19 +6,14 @@ import t from 'tap'
 import { countPending } from '../../src/store/outbox.js'
 import { countJournaled } from '../../src/store/journal.js'
 import { findPostVersioned, findUserVersioned } from '../../src/store/read.js'
-import { stack } from '../helper.js'
-import { kafkaFor } from '../helper-read.js'
-import { readEvents } from '../write-support.js'
-import { call, converged, figure, loop, namespace, outage, prng, sleep, startRole, stores, type Role } from '../rel-support.js'
+import { call, converged, figure, kafkaFor, loop, metricValue, namespace, outage, prng, readEvents, type Role, sleep, stack, startRole, stores } from '../helper/index.js'
 
 const POSTS_EACH = 10
 const OUTAGE_LOAD_MS = 3000
 
 /** A counter's value as the process's own /metrics shows it. */
 async function relayed (role: Role): Promise<number> {
-  const text = (await call(role.base, 'GET', '/metrics')).text
-  const line = text.split('\n').find((l) => l.startsWith('pb_events_published_total{path="relay"}'))
-  return line === undefined ? 0 : Number(line.split(' ')[1])
+  return await metricValue('pb_events_published_total', { path: 'relay' }, (await call(role.base, 'GET', '/metrics')).text)
 }
 
 t.test('two write replicas relaying through one Kafka outage: no gap, duplicates harmless', async (t) => {

@@ -1,7 +1,7 @@
 // Health for orchestrators: /health/live answers whatever the dependencies do; /health/ready is 200 with "ok" or
 // "degraded" (plus what the role does without the dependency) and 503 "unavailable" when one it needs is down.
 import t from 'tap'
-import { build } from '../helper.js'
+import { build } from '../helper/index.js'
 
 // Nothing listens on port 1: the connection is refused at once, as with a stopped Redis.
 const DEAD_REDIS = { REDIS_URL: 'redis://127.0.0.1:1', IDENTITY_MODE: 'off' }

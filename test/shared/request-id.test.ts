@@ -3,7 +3,7 @@
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { requestIdGenerator } from '../../src/request-id.js'
-import { testConfig } from '../helper.js'
+import { testConfig } from '../helper/index.js'
 
 t.test('ids are distinct, share their process prefix, and two processes have different prefixes', async (t) => {
   const next = requestIdGenerator()

@@ -3,7 +3,7 @@ import t from 'tap'
 import { MongoClient } from 'mongodb'
 import { Redis } from 'ioredis'
 import kafkajs from 'kafkajs'
-import { stack, stackEnv, uniqueName } from '../helper.js'
+import { stack, stackEnv, uniqueName } from '../helper/index.js'
 
 t.teardown(async () => { await stack('up') }) // whatever happens, leave the stack up for the next file
 

@@ -4,7 +4,6 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
-import { buildApp } from '../../src/app.js'
 import { ensureTopics } from '../../plugins/kafka.js'
 import { MarkClearer, type Published } from '../../src/events/mark-clearer.js'
 import type { EntityEvent } from '../../src/events/event.js'
@@ -14,8 +13,7 @@ import { reserveIds, type PostDoc } from '../../src/store/collections.js'
 import { KnownIds } from '../../src/store/known-ids.js'
 import { clearPublished } from '../../src/store/outbox.js'
 import { lockedKeys } from '../../src/store/doc-lock.js'
-import { build, dropNamespace, testConfig } from '../helper.js'
-import { createUser, eventually, post, readEvents } from '../write-support.js'
+import { build, createUser, post, readEvents, waitFor } from '../helper/index.js'
 
 const silent = pino({ level: 'silent' })
 
@@ -134,7 +132,7 @@ t.test('MarkClearer: coalesces, keeps the newest version, tells the relay what i
   const gateOne = release
   gate = new Promise<void>((resolve) => { release = resolve })
   gateOne()
-  await eventually(async () => calls.length === 2 ? true : undefined, 2000)
+  await waitFor('the second clear to start', async () => calls.length === 2, 2000)
   t.same(calls[1], [{ type: 'post', id: 2, version: 3 }, { type: 'user', id: 2, version: 1 }], 'everything queued meanwhile went in one clear, newest versions only')
   release()
   await clearer.idle()
@@ -156,13 +154,8 @@ const event = (id: number): EntityEvent => ({ type: 'post', id, version: 1, data
  * closed before the app; `options` may replace any of the publisher's options, given the app.
  */
 async function ownPublisher (t: Test, options: (app: FastifyInstance) => Partial<PublisherOptions> = () => ({})): Promise<Publisher> {
-  const config = testConfig({ role: 'write' })
-  const app = await buildApp(config, { logger: false })
-  t.teardown(async () => {
-    await app.close()
-    await dropNamespace(config)
-  })
-  await app.ready()
+  const app = await build(t, { role: 'write' })
+  const config = app.config
   const publisher = new Publisher({
     kafka: app.kafka,
     topic: config.eventsTopic,

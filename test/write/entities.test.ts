@@ -2,8 +2,7 @@
 // per username, every like counted, ids unique and never reused.
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
-import { build, dropNamespace, testConfig } from '../helper.js'
-import { createPost, createUser, eventually, post } from '../write-support.js'
+import { build, createPost, createUser, dropNamespace, post, testConfig, waitFor } from '../helper/index.js'
 import { lockedKeys } from '../../src/store/doc-lock.js'
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
@@ -93,10 +92,10 @@ t.test('100 concurrent likes: exactly 100, each answered with its own count', as
   const doc = await app.mongo.db!.collection<{ _id: number }>('posts').findOne({ _id: pid })
   t.match(doc, { like_count: 100, dislike_count: 0, version: 101 })
   // The published marks are cleared after the likes, without losing any of them.
-  await eventually(async () => {
+  await waitFor('the pending mark to clear', async () => {
     const d = await app.mongo.db!.collection<{ _id: number }>('posts').findOne({ _id: pid, pending_since: { $exists: false } })
     return d ?? undefined
-  }, 20_000, 'the pending mark to clear')
+  }, 20_000)
   t.match(await app.mongo.db!.collection<{ _id: number }>('posts').findOne({ _id: pid }), { like_count: 100, version: 101 },
     'clearing the marks lost no like')
 })

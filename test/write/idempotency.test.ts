@@ -7,8 +7,7 @@ import { buildApp } from '../../src/app.js'
 import { REPLAYED_HEADER } from '../../src/idempotency.js'
 import { mintToken } from '../../src/identity/token.js'
 import { sweepExpiredKeys } from '../../src/store/idempotency-keys.js'
-import { build, dropNamespace, testConfig } from '../helper.js'
-import { createPost, createUser, eventually, post } from '../write-support.js'
+import { build, createPost, createUser, dropNamespace, post, testConfig, waitFor } from '../helper/index.js'
 
 const keys = (app: FastifyInstance) => app.mongo.db!.collection<{ _id: string, state: string, locked_at: Date, expires_at: Date }>('idempotency_keys')
 const count = async (app: FastifyInstance, name: string): Promise<number> => await app.mongo.db!.collection(name).countDocuments()
@@ -133,7 +132,7 @@ t.test('the relay sweeps expired keys when a write replica starts', async (t) =>
   const app = await buildApp(config, { logger: false })
   t.teardown(async () => { await app.close() })
   await app.ready()
-  await eventually(async () => (await col.countDocuments() === 0 ? true : undefined), 10_000, 'the sweep')
+  await waitFor('the sweep', async () => await col.countDocuments() === 0, 10_000)
   t.pass('swept')
 })
 

@@ -1,7 +1,6 @@
 // Every malformed write is a 4xx naming what is wrong (400 with the field, 413 too large, 415 not JSON); never a 5xx.
 import t, { type Test } from 'tap'
-import { build } from '../helper.js'
-import { createPost, createUser, post } from '../write-support.js'
+import { build, createPost, createUser, post } from '../helper/index.js'
 
 interface Case { name: string, url: string, payload?: string, type?: string | null, headers?: Record<string, string>, status: number, message: RegExp }
 

@@ -1,5 +1,5 @@
-// Test helpers: an isolated configuration per test (own database, Redis key prefix, topics and consumer group on
-// the shared real stack), an app built from it and closed in teardown, and the stack script as a function.
+// A test's own namespace on the shared real stack (own database, Redis key prefix, topics and consumer group), the
+// one app builder (closed, and its namespace dropped, in teardown), and the stack script as a function.
 import { randomBytes } from 'node:crypto'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
@@ -8,13 +8,15 @@ import type { FastifyInstance } from 'fastify'
 import { MongoClient } from 'mongodb'
 import { Redis } from 'ioredis'
 import kafkajs from 'kafkajs'
-import { buildApp } from '../src/app.js'
-import { loadConfig, type Config, type ConfigFlags } from '../src/config.js'
+import { buildApp } from '../../src/app.js'
+import { loadConfig, type Config, type ConfigFlags } from '../../src/config.js'
 
-export const ROOT = fileURLToPath(new URL('..', import.meta.url))
+/** The repository root (this file is test/helper/app.ts). */
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const exec = promisify(execFile)
 
-type Tap = { teardown: (fn: () => unknown) => void }
+/** What the helpers need of a tap test: its teardown, and comment for the FIGURE lines. */
+export interface Tap { teardown: (fn: () => unknown) => void, comment: (...args: unknown[]) => void }
 
 /** Where the stack runs; STACK_*_PORT lets a developer point tests at a private stack. */
 export const stackEnv = {
@@ -23,6 +25,9 @@ export const stackEnv = {
   KAFKA_BROKERS: `127.0.0.1:${process.env.STACK_KAFKA_PORT ?? 9092}`,
   LAMBDA_ENDPOINT: `http://127.0.0.1:${process.env.STACK_LAMBDA_PORT ?? 9001}`
 }
+
+/** Reads in these tests run without the identity check, which has tests of its own. */
+export const NO_IDENTITY = { IDENTITY_MODE: 'off' }
 
 export function uniqueName (prefix: string): string {
   return `${prefix}${Date.now().toString(36)}${randomBytes(3).toString('hex')}`
@@ -50,13 +55,21 @@ export function testConfig (flags: ConfigFlags = {}, extra: Record<string, strin
   return loadConfig(flags, isolatedEnv(extra))
 }
 
-/** Builds the app for a test, readies it, and in teardown closes it and drops what the test created. */
-export async function build (t: Tap, flags: ConfigFlags = {}, extra: Record<string, string> = {}): Promise<FastifyInstance> {
-  const config = testConfig(flags, extra)
+/**
+ * Builds the app for a test, readies it, and closes it in teardown.
+ * - build(t, flags, extra): on a namespace of its own (testConfig), which teardown drops after the close.
+ * - build(t, config): on a namespace shared with other apps or processes of the same test (several replicas); its
+ *   owner drops it (register that teardown first: tap runs teardowns last in, first out).
+ */
+export async function build (t: Tap, flags?: ConfigFlags, extra?: Record<string, string>): Promise<FastifyInstance>
+export async function build (t: Tap, config: Config): Promise<FastifyInstance>
+export async function build (t: Tap, flagsOrConfig: ConfigFlags | Config = {}, extra: Record<string, string> = {}): Promise<FastifyInstance> {
+  const shared = 'roles' in flagsOrConfig
+  const config = shared ? flagsOrConfig : testConfig(flagsOrConfig, extra)
   const app = await buildApp(config, { logger: false })
   t.teardown(async () => {
     await app.close()
-    await dropNamespace(config)
+    if (!shared) await dropNamespace(config)
   })
   await app.ready()
   return app

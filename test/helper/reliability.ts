@@ -1,25 +1,21 @@
-// Helpers for the reliability suite (test/rel-*.test.ts): roles as real processes, a fault that is always undone,
-// HTTP over the network with a deadline, a seeded PRNG, FIGURE lines, and the cache-versus-store comparison.
+// The reliability suite's tools (test/reliability/): roles as real processes, a fault that is always undone, HTTP
+// over the network with a deadline, a seeded PRNG, FIGURE lines, and the cache-versus-store comparison.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { Redis } from 'ioredis'
 import { MongoClient, type Db } from 'mongodb'
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../src/app.js'
-import { loadConfig, type Config } from '../src/config.js'
-import { findPostVersioned, findUserVersioned } from '../src/store/read.js'
-import { ROOT, dropNamespace, isolatedEnv, stack } from './helper.js'
-import { entryOf } from './helper-read.js'
-
-type Tap = { teardown: (fn: () => unknown) => void, comment: (...args: unknown[]) => void }
+import { loadConfig, type Config } from '../../src/config.js'
+import { findPostVersioned, findUserVersioned } from '../../src/store/read.js'
+import { ROOT, build, dropNamespace, isolatedEnv, stack, type Tap } from './app.js'
+import { entryOf } from './data.js'
+import { sleep } from './wait.js'
 
 /** Prints one result line of the suite ("FIGURE kafka-outage: accepted 60, converged 60, lost 0"). */
 export function figure (t: Tap, name: string, text: string): void {
   t.comment(`FIGURE ${name}: ${text}`)
 }
-
-export const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 /** mulberry32: a tiny deterministic PRNG, so a failing storm or fuzz run can be replayed from its seed. */
 export function prng (seed: number): { next: () => number, int: (n: number) => number, pick: <T>(items: readonly T[]) => T } {
@@ -49,12 +45,7 @@ export function namespace (t: Tap, role: string, extra: Record<string, string> =
 /** count in-process apps (replicas) on config, ready, closed in teardown. */
 export async function appsOn (t: Tap, config: Config, count = 1): Promise<FastifyInstance[]> {
   const apps: FastifyInstance[] = []
-  for (let i = 0; i < count; i++) {
-    const app = await buildApp(config, { logger: false })
-    t.teardown(async () => { await app.close() })
-    await app.ready()
-    apps.push(app)
-  }
+  for (let i = 0; i < count; i++) apps.push(await build(t, config))
   return apps
 }
 
@@ -136,7 +127,6 @@ export async function call (base: string, method: string, path: string, body?: u
   }
 }
 
-/** Runs worker until the time is up or stop() is called; resolves once its last call returned. */
 /** Creates one user and `count` posts through the write API; returns the user's id and the post ids in order. */
 export async function seedPosts (base: string, username: string, count: number, content: string): Promise<{ userId: number, postIds: number[] }> {
   const userId = ((await call(base, 'POST', '/post_server/users', { username })).body as { user_id: number }).user_id
@@ -147,6 +137,7 @@ export async function seedPosts (base: string, username: string, count: number, 
   return { userId, postIds }
 }
 
+/** Runs worker until stop() is called; stop resolves once its last call returned. */
 export function loop (worker: () => Promise<void>): { stop: () => Promise<void> } {
   const state = { running: true }
   const done = (async () => { while (state.running) await worker() })()
