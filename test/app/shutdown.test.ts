@@ -1,17 +1,14 @@
 // Shutdown and logs of the real executable: SIGTERM stops accepting but finishes the request in flight and exits 0; a
-// fatal error in a background loop takes the same path and exits 1; logs are JSON lines with request ids, pretty only
-// on a TTY, and never carry a token, a password or the token secret.
+// fatal error in a background loop takes the same path and exits 1; logs are JSON lines with request ids and never
+// carry a token, a password or the token secret. (The logger's options and censoring alone: shutdown.unit.test.ts.)
 import t from 'tap'
 import http from 'node:http'
 import net from 'node:net'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { Writable } from 'node:stream'
-import { pino } from 'pino'
 import { dropNamespace, isolatedEnv, ROOT, type Tap } from '../helper/index.js'
 import { loadConfig } from '../../src/config.js'
 import { mintToken } from '../../src/identity/token.js'
-import { loggerOptions, scrub } from '../../src/server.js'
 
 type Line = Record<string, unknown> & { msg?: string, level?: number }
 
@@ -146,24 +143,4 @@ t.test('logs never carry a token, a password or the token secret', async (t) => 
   t.notOk(logs.includes(token), 'no token')
   t.notOk(logs.includes(password), 'no password from a connection string')
   t.notOk(logs.includes(secret), 'no token secret')
-})
-
-t.test('the logger: JSON unless a person watches, and what it censors', async (t) => {
-  t.equal(loggerOptions({ logLevel: 'info' }, false).transport, undefined, 'plain JSON lines when stdout is not a TTY')
-  t.match(loggerOptions({ logLevel: 'info' }, true).transport, { target: 'pino-pretty' }, 'pretty on a TTY')
-  t.ok(import.meta.resolve('pino-pretty'), 'pino-pretty is installed for that')
-
-  let out = ''
-  const sink = new Writable({ write (chunk: Buffer, _enc, done) { out += chunk.toString(); done() } })
-  const log = pino(loggerOptions({ logLevel: 'info' }, false), sink)
-  log.info({ req: { headers: { authorization: 'Bearer aaa.bbb.ccc', cookie: 'sid=1' } } }, 'request')
-  log.info({ token: 'tok-1', user: { password: 'pw-1', secret: 'sec-1' }, config: { token: { secret: 'sec-2' } } }, 'settings')
-  log.info({ client: { mongoUrl: 'mongodb://u:pw-2@h:1', redisUrl: 'redis://:pw-3@h:2' } }, 'clients')
-  log.error({ err: new Error('cannot reach mongodb://admin:pw-4@db:27017 with Bearer eyJhbGciOi.payload.sig') }, 'failed')
-  for (const leaked of ['aaa.bbb.ccc', 'sid=1', 'tok-1', 'pw-1', 'sec-1', 'sec-2', 'pw-2', 'pw-3', 'pw-4', 'eyJhbGciOi']) {
-    t.notOk(out.includes(leaked), `censors ${leaked}`)
-  }
-  t.match(out, /\[redacted\]/)
-  t.match(out, /mongodb:\/\/admin:\*\*\*@db:27017/, 'an error message keeps the host, loses the password')
-  t.equal(scrub('no secrets here'), 'no secrets here')
 })

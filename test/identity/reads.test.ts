@@ -1,16 +1,13 @@
 // Identity on reads, through the stack's Lambda emulator running our handler: valid tokens read, bad ones are 401
 // with a challenge, no verdict is 503; concurrent checks of one token share one invoke. Also local and off modes.
+// (A process whose roles never check identity: reads.unit.test.ts.)
 import t from 'tap'
 import http from 'node:http'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { SignJWT } from 'jose'
-import Fastify from 'fastify'
-import { build, metricValue, testConfig } from '../helper/index.js'
-import configPlugin from '../../plugins/config.js'
-import errorsPlugin from '../../plugins/errors.js'
-import identityPlugin from '../../plugins/identity.js'
+import { build, metricValue } from '../helper/index.js'
 import { mintToken } from '../../src/identity/token.js'
 import { identityInvokeDuration } from '../../src/metrics.js'
 import { createUser as storeUser } from '../../src/store/users.js'
@@ -185,19 +182,4 @@ t.test('IDENTITY_MODE=off: reads pass without a token (only when set explicitly)
   const res = await app.inject({ url: '/get_server/users/999999' })
   t.equal(res.statusCode, 404, 'the route ran')
   t.equal(res.headers['www-authenticate'], undefined)
-})
-
-t.test('a process whose roles never check identity builds no verifier, and the hook still fails closed there', async (t) => {
-  const config = testConfig({ role: 'consumer' }, { IDENTITY_MODE: 'lambda' })
-  const app = Fastify({ logger: false })
-  await app.register(configPlugin, { config })
-  await app.register(errorsPlugin)
-  await app.register(identityPlugin)
-  // Wired by mistake into a consumer-only process: it must refuse, not pass.
-  app.get('/wired-by-mistake', { onRequest: app.identity.authenticate }, async () => ({ data: 'secret' }))
-  t.teardown(async () => { await app.close() })
-  t.equal(app.identity.checker, null, 'no Lambda client for a consumer')
-  const res = await app.inject({ url: '/wired-by-mistake', headers: bearer(await mintToken(config.token, '1', 60)) })
-  t.equal(res.statusCode, 500)
-  t.notMatch(res.body, /secret/)
 })

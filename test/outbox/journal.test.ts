@@ -1,11 +1,11 @@
 // The create journal (src/store/journal.ts): creates mark nothing in their documents; each batch's entry is written
 // before its insert and deleted once the batch is on Kafka; an entry left behind (a replica stopped between its insert
 // and its publish) is published again by the relay, which gives up only on documents that never landed.
+// (JournalReleaser alone: journal.unit.test.ts.)
 import t from 'tap'
 import pino from 'pino'
 import { ObjectId } from 'mongodb'
 import { Relay } from '../../src/events/relay.js'
-import { JournalReleaser } from '../../src/events/journal-releaser.js'
 import { insertWithNewId } from '../../src/store/create-batcher.js'
 import { isDuplicateKey, type PostDoc, type UserDoc } from '../../src/store/collections.js'
 import { countJournaled, journal } from '../../src/store/journal.js'
@@ -98,29 +98,6 @@ t.test('a batch where nothing landed deletes its own entry', async (t) => {
     await insertWithNewId<UserDoc>(db, 'users', (id) => ({ _id: id, username: 'taken', created_at: new Date(), version: 1 }), () => {}))))
   t.same(attempts.map((a) => a.status === 'rejected' && isDuplicateKey(a.reason)), [true, true, true], 'each insert hit the unique name')
   t.equal(await countJournaled(app.mongo.db!), 0, 'no entry is left for the relay to look at')
-})
-
-t.test('JournalReleaser: coalesces deletes, says what it is releasing, leaves a failed delete to the relay', async (t) => {
-  const calls: ObjectId[][] = []
-  let release!: () => void
-  const gate = new Promise<void>((resolve) => { release = resolve })
-  const releaser = new JournalReleaser(async (ids) => { calls.push(ids); await gate }, silent)
-  const [a, b, c] = [new ObjectId(), new ObjectId(), new ObjectId()]
-  releaser.add([a])
-  releaser.add([b, c, b])
-  t.same(calls, [[a]], 'the first delete starts at once')
-  t.ok(releaser.releasing(a), 'being deleted')
-  t.ok(releaser.releasing(c), 'waiting')
-  t.notOk(releaser.releasing(new ObjectId()))
-  release()
-  await releaser.idle()
-  t.same(calls[1], [b, c], 'what queued meanwhile went in one delete, each once')
-  t.notOk(releaser.releasing(b), 'released')
-
-  const broken = new JournalReleaser(async () => { throw new Error('mongo down') }, silent)
-  broken.add([a])
-  await broken.idle()
-  t.notOk(broken.releasing(a), 'left to the relay, not retried in a loop')
 })
 
 t.test('countJournaled: exact for a short journal, extrapolated from the first entries for a long one', async (t) => {

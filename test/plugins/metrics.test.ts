@@ -1,12 +1,11 @@
 // /metrics: a request through every route of every role moves the HTTP series under its route template (404s under
 // "unmatched", never a raw URL); each role exposes the series it owns; and real traffic moves the domain series: cache,
-// single flight, CAS, MongoDB and Redis latency, outbox and relay, producer errors, consumer, DLQ and identity.
+// single flight, CAS, MongoDB and Redis latency, outbox and relay, producer errors, consumer, DLQ and identity. (A route's
+// own onResponse hooks alongside the plugin's: metrics.unit.test.ts.)
 import t from 'tap'
-import Fastify, { type FastifyInstance, type HTTPMethods } from 'fastify'
+import type { FastifyInstance, HTTPMethods } from 'fastify'
 import kafkajs from 'kafkajs'
 import { build, dropNamespace, isolatedEnv, metricValue, waitFor } from '../helper/index.js'
-import configPlugin from '../../plugins/config.js'
-import metricsPlugin from '../../plugins/metrics.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { entityKey } from '../../src/cache/keys.js'
 import { mintToken } from '../../src/identity/token.js'
@@ -225,24 +224,4 @@ t.test('outbox: a write while Kafka is unreachable counts a producer error and s
   t.pass('relay publish counted')
   await waitFor('the outbox to drain', async () => await metricValue('pb_outbox_pending') === 0, 30_000)
   t.pass('outbox pending back to 0')
-})
-
-t.test('a route with onResponse hooks of its own keeps them, and is still counted once', async (t) => {
-  // The metrics plugin gives every route its own onResponse hook at registration; a route's own hooks (one, or a
-  // list) must still run after it.
-  const app = Fastify({ logger: false })
-  await app.register(configPlugin, { config: loadConfig({}, isolatedEnv()) })
-  await app.register(metricsPlugin)
-  const ran: string[] = []
-  app.get('/own-hook', { onResponse: (_req, _reply, done) => { ran.push('one'); done() } }, async () => 'ok')
-  app.get('/own-hooks', {
-    onResponse: [(_req, _reply, done) => { ran.push('first'); done() }, (_req, _reply, done) => { ran.push('second'); done() }]
-  }, async () => 'ok')
-  t.teardown(async () => { await app.close() })
-  for (const url of ['/own-hook', '/own-hooks']) {
-    const before = await metricValue('pb_http_requests_total', { route: url, status: '200' })
-    t.equal((await app.inject(url)).statusCode, 200)
-    t.equal(await metricValue('pb_http_requests_total', { route: url, status: '200' }) - before, 1, `${url} counted once`)
-  }
-  t.same(ran, ['one', 'first', 'second'], 'the routes\' own hooks ran, in order')
 })

@@ -1,19 +1,18 @@
 // The write path's batching: creates share one counter update and one insert (ids still unique and growing, errors
 // still per request), known authors are remembered but unknown ones never are, and pending marks are cleared in the
-// background, coalesced, without ever holding up a publish.
+// background, coalesced, without ever holding up a publish. (KnownIds and MarkClearer alone: batching.unit.test.ts.)
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
 import { ensureTopics } from '../../plugins/kafka.js'
-import { MarkClearer, type Published } from '../../src/events/mark-clearer.js'
+import type { Published } from '../../src/events/mark-clearer.js'
 import type { EntityEvent } from '../../src/events/event.js'
 import { Publisher, type PublisherOptions } from '../../src/events/publisher.js'
 import type { Post } from '../../src/schemas.js'
 import { reserveIds, type PostDoc } from '../../src/store/collections.js'
-import { KnownIds } from '../../src/store/known-ids.js'
 import { clearPublished } from '../../src/store/outbox.js'
 import { lockedKeys } from '../../src/store/doc-lock.js'
-import { build, createUser, post, readEvents, waitFor } from '../helper/index.js'
+import { build, createUser, post, readEvents } from '../helper/index.js'
 
 const silent = pino({ level: 'silent' })
 
@@ -71,35 +70,6 @@ t.test('an unknown author is never remembered: it can post as soon as it exists'
   t.equal((await post(app, '/posts', { user_id: first, title: 't', content: 'c' })).statusCode, 201)
 })
 
-t.test('KnownIds: positives only, one lookup per id at a time, least recently used out', async (t) => {
-  const known = new KnownIds(2)
-  let lookups = 0
-  const slowYes = async (): Promise<boolean> => { lookups++; await new Promise((resolve) => setTimeout(resolve, 20)); return true }
-  t.same(await Promise.all(Array.from({ length: 10 }, async () => await known.check('db', 1, slowYes))), Array(10).fill(true))
-  t.equal(lookups, 1, 'ten concurrent checks of one id: one lookup')
-  t.equal(await known.check('db', 1, slowYes), true)
-  t.equal(lookups, 1, 'a remembered yes needs no lookup')
-
-  let answer = false
-  const flip = async (): Promise<boolean> => { lookups++; return answer }
-  t.equal(await known.check('db', 2, flip), false)
-  t.equal(await known.check('db', 2, flip), false)
-  t.equal(lookups, 3, 'a no is asked again every time')
-  answer = true
-  t.equal(await known.check('db', 2, flip), true, 'and a yes counts at once')
-  t.equal(await known.check('other', 1, flip), true, 'namespaces are apart')
-  t.equal(lookups, 5)
-  t.equal(known.size, 2, 'bounded')
-  await known.check('db', 2, flip)
-  t.equal(lookups, 5, 'the recently used id stayed')
-  await known.check('db', 1, flip)
-  t.equal(lookups, 6, 'the least recently used one left')
-
-  const failing = new KnownIds(10)
-  await t.rejects(failing.check('db', 9, async () => { throw new Error('mongo down') }), /mongo down/)
-  t.equal(await failing.check('db', 9, async () => true), true, 'a failed lookup is not remembered either')
-})
-
 t.test('clearPublished: many marks in several round trips, each only at its published version', async (t) => {
   const app = await build(t, { role: 'write' }, { RELAY_INTERVAL_MS: '600000' })
   const db = app.mongo.db!
@@ -114,37 +84,6 @@ t.test('clearPublished: many marks in several round trips, each only at its publ
   const left = (await posts.find({ pending_since: { $exists: true } }).toArray()).map((d) => d._id).sort((a, b) => a - b)
   t.same(left, Array.from({ length: 15 }, (_, i) => 1001 + 2 * i), 'only the marks of published versions are gone')
   t.equal(lockedKeys(), 0)
-})
-
-t.test('MarkClearer: coalesces, keeps the newest version, tells the relay what is only waiting for its clear', async (t) => {
-  const calls: Published[][] = []
-  let release!: () => void
-  let gate = new Promise<void>((resolve) => { release = resolve })
-  const clearer = new MarkClearer(async (events) => { calls.push(events); await gate }, silent)
-  clearer.add([{ type: 'post', id: 1, version: 1 }])
-  clearer.add([{ type: 'post', id: 2, version: 1 }, { type: 'post', id: 2, version: 3 }])
-  clearer.add([{ type: 'post', id: 2, version: 2 }, { type: 'user', id: 2, version: 1 }])
-  t.same(calls, [[{ type: 'post', id: 1, version: 1 }]], 'the first clear starts at once')
-  t.ok(clearer.awaitsClear('post', 1, 1), 'being cleared')
-  t.ok(clearer.awaitsClear('post', 2, 3), 'waiting')
-  t.notOk(clearer.awaitsClear('post', 2, 2), 'an older version was never held for clearing')
-  t.notOk(clearer.awaitsClear('post', 3, 1))
-  const gateOne = release
-  gate = new Promise<void>((resolve) => { release = resolve })
-  gateOne()
-  await waitFor('the second clear to start', async () => calls.length === 2, 2000)
-  t.same(calls[1], [{ type: 'post', id: 2, version: 3 }, { type: 'user', id: 2, version: 1 }], 'everything queued meanwhile went in one clear, newest versions only')
-  release()
-  await clearer.idle()
-  t.notOk(clearer.awaitsClear('post', 2, 3), 'cleared')
-
-  let attempts = 0
-  const broken = new MarkClearer(async () => { attempts++; throw new Error('mongo down') }, silent)
-  broken.add([{ type: 'post', id: 1, version: 1 }])
-  broken.add([{ type: 'post', id: 2, version: 1 }])
-  await broken.idle()
-  t.ok(attempts <= 2, 'a failing clear is not retried in a loop')
-  t.notOk(broken.awaitsClear('post', 2, 1), 'what it held is left to the relay')
 })
 
 const event = (id: number): EntityEvent => ({ type: 'post', id, version: 1, data: { post_id: id } as Post, occurred_at: new Date().toISOString() })
