@@ -1,0 +1,119 @@
+// The read role's near cache (NEAR_CACHE_ENTRIES > 0), against the real Redis: hits from process memory, emptied by
+// Redis's own invalidation messages (never by age here: entries may live ten minutes in these tests), the in-flight
+// race closed, and nothing served while the tracking connection is down.
+import t, { type Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { build, eventOf, insertPosts, metricValue, NO_IDENTITY, postDoc, waitFor } from '../helper/index.js'
+import { entityKey } from '../../src/cache/keys.js'
+import { NearCache } from '../../src/cache/near-cache.js'
+import { applyEvent } from '../../src/consumer/apply.js'
+import { cacheLookups } from '../../src/metrics.js'
+
+const NEAR = { ...NO_IDENTITY, NEAR_CACHE_ENTRIES: '3', NEAR_CACHE_MAX_AGE_MS: '600000' }
+
+async function nearOf (t: Test, app: FastifyInstance): Promise<NearCache> {
+  const near = app.nearCache
+  if (near === null) throw new Error('near cache is off')
+  await waitFor('tracking set up', async () => near.active)
+  t.ok(near.active, 'tracking is set up')
+  return near
+}
+
+const fullKey = (app: FastifyInstance, id: number): string => (app.redis.options.keyPrefix ?? '') + entityKey('post', id)
+
+/** Waits until the near cache has handled more invalidation messages than `seen`. */
+async function invalidated (near: NearCache, seen: number): Promise<void> {
+  await waitFor('an invalidation message', async () => near.invalidations > seen)
+}
+
+t.test('off by default', async (t) => {
+  const app = await build(t, { role: 'read' }, NO_IDENTITY)
+  t.equal(app.nearCache, null)
+})
+
+t.test('a hit from process memory; a new version in Redis invalidates it at once', async (t) => {
+  const app = await build(t, { role: 'read' }, NEAR)
+  const near = await nearOf(t, app)
+  await insertPosts(app.mongo.db!, [postDoc(1, 1)])
+  t.equal((await app.inject('/get_server/posts/1')).statusCode, 200, 'a miss: MongoDB, then the fill')
+  const hits = await metricValue(cacheLookups, { entity: 'post', result: 'hit' })
+  const nearHits = await metricValue(cacheLookups, { entity: 'post', result: 'near_hit' })
+  t.equal((await app.inject('/get_server/posts/1')).json().like_count, 0, 'a Redis hit, now kept near')
+  t.equal((await app.inject('/get_server/posts/1')).json().like_count, 0)
+  t.equal(await metricValue(cacheLookups, { entity: 'post', result: 'hit' }), hits + 1, 'one Redis hit')
+  t.equal(await metricValue(cacheLookups, { entity: 'post', result: 'near_hit' }), nearHits + 1, 'then a near hit')
+
+  const seen = near.invalidations
+  t.equal(await applyEvent(app.redis, eventOf(postDoc(1, 2)), 3600), true, 'the consumer applies version 2')
+  await invalidated(near, seen)
+  t.equal(near.get(fullKey(app, 1)), undefined, 'the entry is gone')
+  t.equal((await app.inject('/get_server/posts/1')).json().like_count, 1, 'the next read sees version 2')
+})
+
+t.test('a lookup whose key changes while it is in flight stores nothing', async (t) => {
+  const app = await build(t, { role: 'read' }, NEAR)
+  const near = await nearOf(t, app)
+  const key = fullKey(app, 5)
+  const ticket = near.begin(key)!
+  const seen = near.invalidations
+  await app.redis.hset(entityKey('post', 5), 'v', '2', 'd', 'changed')
+  await invalidated(near, seen)
+  near.end(ticket, 'what the lookup read before the change')
+  t.equal(near.get(key), undefined, 'the spoiled ticket stored nothing')
+  near.end(near.begin(key)!, 'read after the change')
+  t.equal(near.get(key), 'read after the change', 'a clean ticket stores')
+})
+
+t.test('bounded: the oldest entry goes first; a flush message empties it all', async (t) => {
+  const app = await build(t, { role: 'read' }, NEAR)
+  const near = await nearOf(t, app)
+  for (const id of [1, 2, 3, 4]) near.end(near.begin(fullKey(app, id))!, `post ${id}`)
+  t.equal(near.size, 3, 'NEAR_CACHE_ENTRIES bounds it')
+  t.equal(near.get(fullKey(app, 1)), undefined, 'the oldest went')
+  t.equal(near.get(fullKey(app, 4)), 'post 4')
+  near.invalidate(null) // what Redis sends tracking clients on FLUSHDB/FLUSHALL
+  t.equal(near.size, 0)
+})
+
+t.test('tracking lost: empty and off (reads go to Redis) until tracking is set up again', async (t) => {
+  const app = await build(t, { role: 'read' }, NEAR)
+  const near = await nearOf(t, app)
+  await insertPosts(app.mongo.db!, [postDoc(7, 1)])
+  for (let i = 0; i < 3; i++) await app.inject('/get_server/posts/7')
+  t.equal(near.size, 1)
+  const first = near.clientId!
+  await app.redis.client('KILL', 'ID', String(first))
+  await waitFor('tracking lost', async () => !near.active)
+  t.equal(near.size, 0, 'emptied')
+  t.equal(near.begin(fullKey(app, 7)), null, 'no ticket while off: nothing can be stored')
+  await waitFor('tracking back', async () => near.active && near.clientId !== first, 30_000)
+  const nearHits = await metricValue(cacheLookups, { entity: 'post', result: 'near_hit' })
+  for (let i = 0; i < 2; i++) t.equal((await app.inject('/get_server/posts/7')).statusCode, 200)
+  t.equal(await metricValue(cacheLookups, { entity: 'post', result: 'near_hit' }), nearHits + 1, 'kept near again')
+})
+
+t.test('no entry outlives NEAR_CACHE_MAX_AGE_MS; concurrent lookups of one key share its spoiling', async (t) => {
+  const app = await build(t, { role: 'read' }, NO_IDENTITY)
+  let clock = 1_000_000
+  const near = new NearCache({ maxEntries: 10, maxAgeMs: 1000, log: app.log, now: () => clock })
+  const prefix = app.redis.options.keyPrefix ?? ''
+  near.start(app.redis, [prefix + 'pb:post:'])
+  t.teardown(async () => { await near.stop() })
+  await waitFor('tracking set up', async () => near.active)
+
+  near.end(near.begin(fullKey(app, 1))!, 'young')
+  clock += 999
+  t.equal(near.get(fullKey(app, 1)), 'young', 'served within its age')
+  clock += 1
+  t.equal(near.get(fullKey(app, 1)), undefined, 'gone at NEAR_CACHE_MAX_AGE_MS, invalidated or not')
+  t.equal(near.size, 0)
+
+  const first = near.begin(fullKey(app, 2))!
+  const second = near.begin(fullKey(app, 2))!
+  const seen = near.invalidations
+  await app.redis.hset(entityKey('post', 2), 'v', '1', 'd', 'changed')
+  await invalidated(near, seen)
+  near.end(first, 'read before the change')
+  near.end(second, 'also read before the change')
+  t.equal(near.get(fullKey(app, 2)), undefined, 'neither lookup in flight during the change stored anything')
+})

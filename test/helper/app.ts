@@ -1,0 +1,104 @@
+// A test's own namespace on the shared real stack (own database, Redis key prefix, topics and consumer group), the
+// one app builder (closed, and its namespace dropped, in teardown), and the stack script as a function.
+import { randomBytes } from 'node:crypto'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import type { FastifyInstance } from 'fastify'
+import { MongoClient } from 'mongodb'
+import { Redis } from 'ioredis'
+import kafkajs from 'kafkajs'
+import { buildApp } from '../../src/app.js'
+import { loadConfig, type Config, type ConfigFlags } from '../../src/config.js'
+
+/** The repository root (this file is test/helper/app.ts). */
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const exec = promisify(execFile)
+
+/** What the helpers need of a tap test: its teardown, and comment for the FIGURE lines. */
+export interface Tap { teardown: (fn: () => unknown) => void, comment: (...args: unknown[]) => void }
+
+/** Where the stack runs; STACK_*_PORT lets a developer point tests at a private stack. */
+export const stackEnv = {
+  REDIS_URL: `redis://127.0.0.1:${process.env.STACK_REDIS_PORT ?? 6380}`,
+  MONGODB_URL: `mongodb://127.0.0.1:${process.env.STACK_MONGO_PORT ?? 27018}`,
+  KAFKA_BROKERS: `127.0.0.1:${process.env.STACK_KAFKA_PORT ?? 9092}`,
+  LAMBDA_ENDPOINT: `http://127.0.0.1:${process.env.STACK_LAMBDA_PORT ?? 9001}`
+}
+
+/** Reads in these tests run without the identity check, which has tests of its own. */
+export const NO_IDENTITY = { IDENTITY_MODE: 'off' }
+
+export function uniqueName (prefix: string): string {
+  return `${prefix}${Date.now().toString(36)}${randomBytes(3).toString('hex')}`
+}
+
+/** Settings for one test: the real stack, but a namespace of its own everywhere. */
+export function isolatedEnv (extra: Record<string, string> = {}): Record<string, string> {
+  const ns = uniqueName('t')
+  return {
+    ...stackEnv,
+    MONGODB_DATABASE: `pbtest_${ns}`,
+    REDIS_KEY_PREFIX: `${ns}:`,
+    KAFKA_EVENTS_TOPIC: `pbtest.${ns}.events`,
+    KAFKA_DLQ_TOPIC: `pbtest.${ns}.dlq`,
+    KAFKA_CONSUMER_GROUP: `pbtest.${ns}`,
+    KAFKA_TOPIC_PARTITIONS: '3',
+    LOG_LEVEL: 'silent',
+    // Tests about other things read without tokens; identity tests set IDENTITY_MODE themselves (lambda or local).
+    IDENTITY_MODE: 'off',
+    ...extra
+  }
+}
+
+export function testConfig (flags: ConfigFlags = {}, extra: Record<string, string> = {}): Config {
+  return loadConfig(flags, isolatedEnv(extra))
+}
+
+/**
+ * Builds the app for a test, readies it, and closes it in teardown.
+ * - build(t, flags, extra): on a namespace of its own (testConfig), which teardown drops after the close.
+ * - build(t, config): on a namespace shared with other apps or processes of the same test (several replicas); its
+ *   owner drops it (register that teardown first: tap runs teardowns last in, first out).
+ */
+export async function build (t: Tap, flags?: ConfigFlags, extra?: Record<string, string>): Promise<FastifyInstance>
+export async function build (t: Tap, config: Config): Promise<FastifyInstance>
+export async function build (t: Tap, flagsOrConfig: ConfigFlags | Config = {}, extra: Record<string, string> = {}): Promise<FastifyInstance> {
+  const shared = 'roles' in flagsOrConfig
+  const config = shared ? flagsOrConfig : testConfig(flagsOrConfig, extra)
+  const app = await buildApp(config, { logger: false })
+  t.teardown(async () => {
+    await app.close()
+    if (!shared) await dropNamespace(config)
+  })
+  await app.ready()
+  return app
+}
+
+/** Removes a test's database, Redis keys and topics. */
+export async function dropNamespace (config: Config): Promise<void> {
+  const mongo = new MongoClient(config.mongoUrl, { serverSelectionTimeoutMS: 3000 })
+  await mongo.db(config.mongoDatabase).dropDatabase().catch(() => {})
+  await mongo.close()
+  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 })
+  try {
+    await redis.connect()
+    const keys = await redis.keys(`${config.redisKeyPrefix}*`)
+    if (keys.length > 0) await redis.del(...keys)
+  } catch { /* Redis may be stopped by the test itself */ } finally {
+    redis.disconnect()
+  }
+  const admin = new kafkajs.Kafka({ brokers: config.kafkaBrokers, logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 1 } }).admin()
+  try {
+    await admin.connect()
+    const mine = (await admin.listTopics()).filter((t) => t === config.eventsTopic || t === config.dlqTopic)
+    if (mine.length > 0) await admin.deleteTopics({ topics: mine, timeout: 5000 })
+  } catch { /* Kafka may be stopped by the test itself */ } finally {
+    await admin.disconnect()
+  }
+}
+
+/** Runs stack/stack.sh with the same environment the tests use. */
+export async function stack (...args: string[]): Promise<{ stdout: string, stderr: string }> {
+  return await exec('bash', [`${ROOT}/stack/stack.sh`, ...args], { cwd: ROOT, timeout: 170_000 })
+}

@@ -1,0 +1,15 @@
+// The test helper module: tests import everything from here (`../helper/index.js`), never from the files below.
+//   app.ts          namespaces on the shared stack, build (the one app builder), dropNamespace, stack, ROOT, type Tap
+//   wait.ts         waitFor (the one polling helper), sleep
+//   metrics.ts      metricValue (the one metrics reader: registry or Prometheus text)
+//   data.ts         documents, events and messages as the write path makes them; cache entries; unpublished
+//   kafka.ts        a producer on a test's topics, consumer-group catch-up, reading the events topic back
+//   requests.ts     in-process write requests (post, createUser, createPost)
+//   reliability.ts  roles as real processes, outages, HTTP with a deadline, seeded PRNG, FIGURE lines, cache vs store
+export * from './app.js'
+export * from './wait.js'
+export * from './metrics.js'
+export * from './data.js'
+export * from './kafka.js'
+export * from './requests.js'
+export * from './reliability.js'

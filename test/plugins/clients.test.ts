@@ -1,0 +1,50 @@
+// The decorated clients talk to the real servers: a Redis, a MongoDB and a Kafka round trip through them.
+import t from 'tap'
+import { build, uniqueName } from '../helper/index.js'
+import { ensureTopics } from '../../plugins/kafka.js'
+
+t.test('redis and mongo round trips through app.redis and app.mongo', async (t) => {
+  const app = await build(t, { role: 'read' })
+  await app.redis.set('roundtrip', 'hello')
+  t.equal(await app.redis.get('roundtrip'), 'hello')
+  const col = app.mongo.db!.collection<{ _id: number, n: string }>('roundtrip')
+  await col.insertOne({ _id: 1, n: 'one' })
+  t.same(await col.findOne({ _id: 1 }), { _id: 1, n: 'one' })
+  const viaWritePool = await app.mongoWrite.run((db) => db.collection('roundtrip').countDocuments())
+  t.equal(viaWritePool, 1, 'the write pool sees the same database')
+})
+
+t.test('per-request write connections reach the same database', async (t) => {
+  const app = await build(t, { role: 'write', writeConnections: 'per-request' })
+  const res = await app.inject({ method: 'POST', url: '/post_server/users', payload: { username: 'fresh-conn' } })
+  t.equal(res.statusCode, 201)
+  t.equal(await app.mongo.db!.collection('users').countDocuments({ username: 'fresh-conn' }), 1)
+})
+
+t.test('kafka round trip through app.kafka', async (t) => {
+  const app = await build(t, { role: 'write' })
+  const topic = uniqueName('pbtest.roundtrip.')
+  await ensureTopics(app.kafka, [topic], 1)
+  const admin = app.kafka.admin()
+  await admin.connect()
+  t.teardown(async () => {
+    await admin.deleteTopics({ topics: [topic] }).catch(() => {})
+    await admin.disconnect()
+  })
+  t.ok((await admin.listTopics()).includes(topic), 'ensureTopics created the topic')
+  await ensureTopics(app.kafka, [topic], 1) // idempotent
+
+  const producer = app.kafka.producer()
+  await producer.connect()
+  await producer.send({ topic, messages: [{ key: 'k', value: 'ping' }] })
+  await producer.disconnect()
+
+  const consumer = app.kafka.consumer({ groupId: uniqueName('pbtest.rt.') })
+  await consumer.connect()
+  await consumer.subscribe({ topics: [topic], fromBeginning: true })
+  const got = await new Promise<string>((resolve) => {
+    consumer.run({ eachMessage: async ({ message }) => resolve(`${String(message.key)}=${String(message.value)}`) }).catch(() => {})
+  })
+  await consumer.disconnect()
+  t.equal(got, 'k=ping')
+})

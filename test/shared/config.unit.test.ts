@@ -1,0 +1,70 @@
+// Configuration: defaults, flags over environment, and one clear message per bad value.
+import t from 'tap'
+import { ConfigError, loadConfig, redact } from '../../src/config.js'
+import { parseRoles } from '../../src/roles.js'
+
+t.test('defaults point at the local stack', async (t) => {
+  const c = loadConfig({}, {})
+  t.same([...c.roles].sort(), ['consumer', 'read', 'write'])
+  t.equal(c.port, 8080)
+  t.equal(c.host, '127.0.0.1')
+  t.equal(c.redisUrl, 'redis://127.0.0.1:6380')
+  t.equal(c.mongoUrl, 'mongodb://127.0.0.1:27018')
+  t.same(c.kafkaBrokers, ['127.0.0.1:9092'])
+  t.equal(c.identity.lambdaEndpoint, 'http://127.0.0.1:9001')
+  t.equal(c.cacheUpdate, 'events')
+  t.equal(c.writeConnections, 'pooled')
+})
+
+t.test('flags win over environment', async (t) => {
+  const c = loadConfig({ role: 'read', port: '9000', cacheUpdate: 'write-through', writeConnections: 'per-request' },
+    { ROLE: 'write', PORT: '1234', CACHE_UPDATE: 'events' })
+  t.same([...c.roles], ['read'])
+  t.equal(c.port, 9000)
+  t.equal(c.cacheUpdate, 'write-through')
+  t.equal(c.writeConnections, 'per-request')
+})
+
+t.test('roles: names, comma lists, all', async (t) => {
+  t.same([...parseRoles('read,consumer')], ['read', 'consumer'])
+  t.same([...parseRoles(' Write ')], ['write'])
+  t.same([...parseRoles('all')].sort(), ['consumer', 'read', 'write'])
+  t.throws(() => parseRoles('reader'), /unknown role 'reader'/)
+  t.throws(() => parseRoles(','), /expected read, write, consumer or all/)
+})
+
+t.test('every bad setting names itself', async (t) => {
+  const cases: Array<[Record<string, string>, RegExp, object?]> = [
+    [{ PORT: 'abc' }, /^PORT: expected a whole number from 0 to 65535, got 'abc'$/],
+    [{ PORT: '70000' }, /^PORT: /],
+    [{}, /^--port: /, { port: '-1' }],
+    [{ ROLE: 'bogus' }, /--role: unknown role 'bogus'/],
+    [{ REDIS_URL: 'not a url' }, /^REDIS_URL: not a valid URL/],
+    [{ REDIS_URL: 'http://x:1' }, /^REDIS_URL: expected a redis: or rediss: URL/],
+    [{ MONGODB_URL: 'redis://x' }, /^MONGODB_URL: /],
+    [{ KAFKA_BROKERS: 'localhost' }, /^KAFKA_BROKERS: expected host:port/],
+    [{ KAFKA_BROKERS: ' , ' }, /^KAFKA_BROKERS: expected host:port\[,host:port...\], got nothing/],
+    [{ CACHE_UPDATE: 'sometimes' }, /^CACHE_UPDATE: expected one of events, write-through, got 'sometimes'/],
+    [{}, /^--write-connections: /, { writeConnections: 'lots' }],
+    [{ AUTH_WRITES: 'maybe' }, /^AUTH_WRITES: expected true or false/],
+    [{ IDENTITY_MODE: 'trust-me' }, /^IDENTITY_MODE: /],
+    [{ TOKEN_SECRET: 'short' }, /^TOKEN_SECRET: must be at least 32 characters/],
+    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /]
+  ]
+  for (const [env, message, flags] of cases) {
+    t.throws(() => loadConfig(flags ?? {}, env), { constructor: ConfigError, message }, JSON.stringify({ env, flags }))
+  }
+})
+
+t.test('booleans and lists parse as people write them', async (t) => {
+  t.equal(loadConfig({}, { AUTH_WRITES: 'yes' }).authWrites, true)
+  t.equal(loadConfig({}, { AUTH_WRITES: '0' }).authWrites, false)
+  t.equal(loadConfig({ authWrites: true }, { AUTH_WRITES: 'false' }).authWrites, true)
+  t.same(loadConfig({}, { KAFKA_BROKERS: 'a:1, b:2' }).kafkaBrokers, ['a:1', 'b:2'])
+})
+
+t.test('passwords never appear in messages', async (t) => {
+  t.equal(redact('mongodb://admin:s3cret@db:27017/x'), 'mongodb://admin:***@db:27017/x')
+  const err = t.throws(() => loadConfig({}, { REDIS_URL: 'http://u:hunter2@h:1' })) as Error
+  t.match(err.message, /^REDIS_URL: expected a redis: or rediss: URL, got http:\/\/u:\*\*\*@h:1$/)
+})

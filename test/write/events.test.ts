@@ -1,0 +1,85 @@
+// Every accepted write publishes one event (key "<type>:<id>", full entity and version), in version order per key;
+// topics are created at start; write-through puts the new version into Redis, through the version CAS, before the
+// response.
+import t from 'tap'
+import { build, createPost, createUser, metricValue, post, readEvents, unpublished, versionsByKey, waitFor } from '../helper/index.js'
+import { entityKey } from '../../src/cache/keys.js'
+
+t.test('each write publishes its event: key, full entity, version, occurred_at', async (t) => {
+  const app = await build(t, { role: 'write' })
+  const { eventsTopic, topicPartitions } = app.config
+  const inlineBefore = await metricValue('pb_events_published_total', { path: 'inline' })
+
+  const user = (await post(app, '/users', { username: 'evented' })).json<{ user_id: number }>()
+  const created = (await post(app, '/posts', { user_id: user.user_id, title: 'T', content: 'C' })).json<{ post_id: number }>()
+  const liked = (await post(app, `/posts/${created.post_id}/like`)).json()
+  const disliked = (await post(app, `/posts/${created.post_id}/dislike`)).json()
+
+  const userKey = `user:${user.user_id}`
+  const postKey = `post:${created.post_id}`
+  // The two keys may sit on different partitions, whose relative order is not defined: wait for both, compare per key.
+  const got = await readEvents(app.kafka, eventsTopic, (g) =>
+    g.some((r) => r.key === userKey) && g.some((r) => r.key === postKey && r.event.version === 3))
+  t.same([...versionsByKey(got)].sort(), [[postKey, [1, 2, 3]], [userKey, [1]]], 'one event per write, in order per key, nothing else')
+  const userEvent = got.find((r) => r.key === userKey)
+  const postEvents = got.filter((r) => r.key === postKey)
+  t.same(userEvent?.event, { type: 'user', id: user.user_id, version: 1, data: user, occurred_at: userEvent?.event.occurred_at })
+  t.same(postEvents.map((r) => r.event.data), [created, liked, disliked], 'each event carries the full post as answered')
+  for (const r of got) {
+    t.ok(Math.abs(Date.parse(r.event.occurred_at) - Date.now()) < 60_000, 'occurred_at is the time of the write')
+  }
+  t.equal(new Set(postEvents.map((r) => r.partition)).size, 1, "one entity's events share a partition")
+
+  const admin = app.kafka.admin()
+  await admin.connect()
+  t.teardown(async () => { await admin.disconnect() })
+  const meta = await admin.fetchTopicMetadata({ topics: [eventsTopic, app.config.dlqTopic] })
+  t.same(meta.topics.map((m) => m.partitions.length), [topicPartitions, topicPartitions], 'both topics were created at start, with the configured partitions')
+
+  t.ok(await metricValue('pb_events_published_total', { path: 'inline' }) >= inlineBefore + 4, 'counted as published inline')
+  await waitFor('marks and journal entries to clear', async () => await unpublished(app.mongo.db!) === 0, 10_000)
+  t.pass('no mark or journal entry is left once the versions are published')
+})
+
+t.test('concurrent changes of one post are published in version order', async (t) => {
+  const app = await build(t, { role: 'write' })
+  const { user_id: uid } = await createUser(app, 'ordered')
+  const { post_id: pid } = await createPost(app, uid)
+  await Promise.all(Array.from({ length: 40 }, async (_, i) => await post(app, `/posts/${pid}/${i % 4 === 0 ? 'dislike' : 'like'}`)))
+  const key = `post:${pid}`
+  const got = await readEvents(app.kafka, app.config.eventsTopic, (g) => g.some((r) => r.key === key && r.event.version === 41))
+  const versions = versionsByKey(got).get(key) ?? []
+  t.same(versions, Array.from({ length: 41 }, (_, i) => i + 1), 'every version once, in order')
+  const last = got.at(-1)?.event
+  t.match(last?.data, { like_count: 30, dislike_count: 10 })
+})
+
+t.test('write-through: the new version is in Redis before the response, via the version CAS', async (t) => {
+  const app = await build(t, { role: 'write', cacheUpdate: 'write-through' })
+  const entry = async (type: 'user' | 'post', id: number): Promise<Record<string, string>> => await app.redis.hgetall(entityKey(type, id))
+
+  const user = (await post(app, '/users', { username: 'cached' })).json<{ user_id: number }>()
+  t.same(await entry('user', user.user_id), { v: '1', d: JSON.stringify(user) }, 'the user is cached at version 1 as the 201 arrives')
+  const created = (await post(app, '/posts', { user_id: user.user_id, title: 'T', content: 'C' })).json<{ post_id: number }>()
+  t.same(await entry('post', created.post_id), { v: '1', d: JSON.stringify(created) })
+  const liked = (await post(app, `/posts/${created.post_id}/like`)).json()
+  t.same(await entry('post', created.post_id), { v: '2', d: JSON.stringify(liked) }, 'the like is cached at version 2 as the 200 arrives')
+
+  // A newer version already cached (say the consumer got there first) is never overwritten by an older one.
+  await app.redis.hset(entityKey('post', created.post_id), 'v', '99')
+  const rejectedBefore = await metricValue('pb_cache_cas_rejections_total', { source: 'write_through' })
+  const again = await post(app, `/posts/${created.post_id}/like`)
+  t.equal(again.statusCode, 200, 'the write stands')
+  t.equal(await app.redis.hget(entityKey('post', created.post_id), 'v'), '99', 'the CAS kept the newer cached version')
+  t.equal(await metricValue('pb_cache_cas_rejections_total', { source: 'write_through' }), rejectedBefore + 1, 'and counted the refusal')
+
+  const key = `post:${created.post_id}`
+  const got = await readEvents(app.kafka, app.config.eventsTopic, (g) => g.some((r) => r.key === key && r.event.version === 3))
+  t.same(versionsByKey(got).get(key), [1, 2, 3], 'write-through still publishes every event')
+})
+
+t.test('events mode: the write role leaves Redis to the consumer', async (t) => {
+  const app = await build(t, { role: 'write' })
+  const user = await createUser(app, 'uncached')
+  t.equal(await app.redis.exists(entityKey('user', user.user_id)), 0)
+})
