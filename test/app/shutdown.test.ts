@@ -7,7 +7,7 @@ import net from 'node:net'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { dropNamespace, isolatedEnv, ROOT, type Tap } from '../helper/index.js'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/shared/config.js'
 import { mintToken } from '../../src/identity/token.js'
 
 type Line = Record<string, unknown> & { msg?: string, level?: number }

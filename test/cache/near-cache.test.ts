@@ -3,11 +3,10 @@
 // race closed, and nothing served while the tracking connection is down.
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { build, eventOf, insertPosts, metricValue, NO_IDENTITY, postDoc, waitFor } from '../helper/index.js'
+import { build, dbOf, eventOf, insertPosts, metricValue, NO_IDENTITY, postDoc, waitFor } from '../helper/index.js'
 import { entityKey } from '../../src/cache/keys.js'
 import { NearCache } from '../../src/cache/near-cache.js'
-import { applyEvent } from '../../src/consumer/apply.js'
-import { cacheLookups } from '../../src/metrics.js'
+import { applyEvent } from '../../src/cache/apply.js'
 
 const NEAR = { ...NO_IDENTITY, NEAR_CACHE_ENTRIES: '3', NEAR_CACHE_MAX_AGE_MS: '600000' }
 
@@ -34,14 +33,14 @@ t.test('off by default', async (t) => {
 t.test('a hit from process memory; a new version in Redis invalidates it at once', async (t) => {
   const app = await build(t, { role: 'read' }, NEAR)
   const near = await nearOf(t, app)
-  await insertPosts(app.mongo.db!, [postDoc(1, 1)])
+  await insertPosts(dbOf(app), [postDoc(1, 1)])
   t.equal((await app.inject('/get_server/posts/1')).statusCode, 200, 'a miss: MongoDB, then the fill')
-  const hits = await metricValue(cacheLookups, { entity: 'post', result: 'hit' })
-  const nearHits = await metricValue(cacheLookups, { entity: 'post', result: 'near_hit' })
+  const hits = await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'hit' })
+  const nearHits = await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'near_hit' })
   t.equal((await app.inject('/get_server/posts/1')).json().like_count, 0, 'a Redis hit, now kept near')
   t.equal((await app.inject('/get_server/posts/1')).json().like_count, 0)
-  t.equal(await metricValue(cacheLookups, { entity: 'post', result: 'hit' }), hits + 1, 'one Redis hit')
-  t.equal(await metricValue(cacheLookups, { entity: 'post', result: 'near_hit' }), nearHits + 1, 'then a near hit')
+  t.equal(await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'hit' }), hits + 1, 'one Redis hit')
+  t.equal(await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'near_hit' }), nearHits + 1, 'then a near hit')
 
   const seen = near.invalidations
   t.equal(await applyEvent(app.redis, eventOf(postDoc(1, 2)), 3600), true, 'the consumer applies version 2')
@@ -78,7 +77,7 @@ t.test('bounded: the oldest entry goes first; a flush message empties it all', a
 t.test('tracking lost: empty and off (reads go to Redis) until tracking is set up again', async (t) => {
   const app = await build(t, { role: 'read' }, NEAR)
   const near = await nearOf(t, app)
-  await insertPosts(app.mongo.db!, [postDoc(7, 1)])
+  await insertPosts(dbOf(app), [postDoc(7, 1)])
   for (let i = 0; i < 3; i++) await app.inject('/get_server/posts/7')
   t.equal(near.size, 1)
   const first = near.clientId!
@@ -87,9 +86,9 @@ t.test('tracking lost: empty and off (reads go to Redis) until tracking is set u
   t.equal(near.size, 0, 'emptied')
   t.equal(near.begin(fullKey(app, 7)), null, 'no ticket while off: nothing can be stored')
   await waitFor('tracking back', async () => near.active && near.clientId !== first, 30_000)
-  const nearHits = await metricValue(cacheLookups, { entity: 'post', result: 'near_hit' })
+  const nearHits = await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'near_hit' })
   for (let i = 0; i < 2; i++) t.equal((await app.inject('/get_server/posts/7')).statusCode, 200)
-  t.equal(await metricValue(cacheLookups, { entity: 'post', result: 'near_hit' }), nearHits + 1, 'kept near again')
+  t.equal(await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'near_hit' }), nearHits + 1, 'kept near again')
 })
 
 t.test('no entry outlives NEAR_CACHE_MAX_AGE_MS; concurrent lookups of one key share its spoiling', async (t) => {

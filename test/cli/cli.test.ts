@@ -4,7 +4,7 @@ import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { dropNamespace, isolatedEnv, ROOT, type Tap } from '../helper/index.js'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/shared/config.js'
 
 const CLI = ['--import', 'tsx', `${ROOT}/src/cli.ts`]
 

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { Redis } from 'ioredis'
 import { dropNamespace, eventOf, isolatedEnv, kafkaFor, messageOf, NO_IDENTITY, postDoc, ROOT, waitCaughtUp, waitFor } from '../helper/index.js'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/shared/config.js'
 import { POST_INDEX_KEY, entityKey } from '../../src/cache/keys.js'
 import kafkajs from 'kafkajs'
 

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
 import { ROOT } from '../helper/index.js'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/shared/config.js'
 import { SHUTDOWN_GRACE_MS } from '../../src/server.js'
 
 const read = (file: string): string => readFileSync(join(ROOT, file), 'utf8')

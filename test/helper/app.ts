@@ -5,11 +5,11 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
-import { MongoClient } from 'mongodb'
+import { MongoClient, type Db } from 'mongodb'
 import { Redis } from 'ioredis'
 import kafkajs from 'kafkajs'
 import { buildApp } from '../../src/app.js'
-import { loadConfig, type Config, type ConfigFlags } from '../../src/config.js'
+import { loadConfig, type Config, type ConfigFlags } from '../../src/shared/config.js'
 
 /** The repository root (this file is test/helper/app.ts). */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -28,6 +28,16 @@ export const stackEnv = {
 
 /** Reads in these tests run without the identity check, which has tests of its own. */
 export const NO_IDENTITY = { IDENTITY_MODE: 'off' }
+
+/**
+ * The app's MongoDB database, for a test to look at or seed directly: the read pool's where the app serves reads,
+ * else the write pool's. (A write role with a connection per write has neither; tests open their own client there.)
+ */
+export function dbOf (app: FastifyInstance): Db {
+  const db = app.mongo?.read?.db ?? app.mongo?.write?.db
+  if (db === undefined) throw new Error('this app has no MongoDB pool (a consumer, or a write role with a connection per write)')
+  return db
+}
 
 export function uniqueName (prefix: string): string {
   return `${prefix}${Date.now().toString(36)}${randomBytes(3).toString('hex')}`

@@ -3,7 +3,7 @@
 import type { Message } from 'kafkajs'
 import type { Db } from 'mongodb'
 import type { Redis } from 'ioredis'
-import { eventKey, type EntityEvent } from '../../src/events/event.js'
+import { eventKey, type EntityEvent } from '../../src/shared/event.js'
 import { posts, toPost, toUser, users, type PostDoc, type UserDoc } from '../../src/store/collections.js'
 import { countJournaled } from '../../src/store/journal.js'
 import { entityKey } from '../../src/cache/keys.js'

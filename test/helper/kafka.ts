@@ -1,8 +1,8 @@
 // Kafka from a test's side: a client and a producer on the test's own topics, consumer-group catch-up, and reading
 // the events topic back.
 import kafkajs, { type Kafka, type Message } from 'kafkajs'
-import type { Config } from '../../src/config.js'
-import { parseEvent, type EntityEvent } from '../../src/events/event.js'
+import type { Config } from '../../src/shared/config.js'
+import { parseEvent, type EntityEvent } from '../../src/shared/event.js'
 import { uniqueName, type Tap } from './app.js'
 import { waitFor } from './wait.js'
 

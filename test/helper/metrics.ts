@@ -1,20 +1,22 @@
-// The one metrics reader: a series' current value, from this process's registry (a metric object, or a series by
-// name) or from a Prometheus text (another process's /metrics).
-import { registry } from '../../src/metrics.js'
+// The one metrics reader: a series' current value, from a metric object (an app's own: app.metrics.<series>), a
+// series named in an app's registry, or a Prometheus text (another process's /metrics).
+import type { Registry } from 'prom-client'
 
 type Labels = Record<string, string>
 
 interface Sample { value: number, labels: Partial<Record<string, string | number>>, metricName?: string }
-/** A metric object: src/metrics.ts's counters, histograms and gauges (fast-metrics or prom-client), or a test's own. */
+/** A metric object: an app's counters, histograms and gauges (fast-metrics or prom-client), or a test's own. */
 interface Readable { get: () => Promise<{ name: string, type: unknown, values: Sample[] }> }
 
 /**
  * Current value of a counter or gauge, or a histogram's _count, summed over the samples whose labels include
  * `labels` (all of them when none are given); 0 when the series never moved.
- * `metric` is a metric object or the name of a series in the registry /metrics serves (unknown names throw). With
- * `exposition`, the value is read from that Prometheus text instead, e.g. a process's own /metrics over HTTP.
+ * `metric` is a metric object, or the name of a series `from` an app (its registry; unknown names throw) or in a
+ * Prometheus text such as a process's own /metrics over HTTP.
  */
-export async function metricValue (metric: Readable | string, labels: Labels = {}, exposition?: string): Promise<number> {
+export async function metricValue (metric: Readable | string, labels: Labels = {},
+  from?: string | { metrics: { registry: Registry } }): Promise<number> {
+  const exposition = typeof from === 'string' ? from : undefined
   const matches = (have: Sample['labels']): boolean => Object.entries(labels).every(([k, v]) => String(have[k]) === v)
   if (exposition !== undefined) {
     const name = typeof metric === 'string' ? metric : (await metric.get()).name
@@ -28,8 +30,8 @@ export async function metricValue (metric: Readable | string, labels: Labels = {
     }
     return sum
   }
-  const source = typeof metric === 'string' ? registry.getSingleMetric(metric) as Readable | undefined : metric
-  if (source === undefined) throw new Error(`no series named ${String(metric)}`)
+  const source = typeof metric === 'string' ? (from as { metrics: { registry: Registry } } | undefined)?.metrics.registry.getSingleMetric(metric) as Readable | undefined : metric
+  if (source === undefined) throw new Error(`no series named ${String(metric)} in the app given`)
   const data = await source.get()
   const sample = String(data.type) === 'histogram' ? `${data.name}_count` : data.name
   return data.values

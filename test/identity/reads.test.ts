@@ -7,9 +7,8 @@ import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { SignJWT } from 'jose'
-import { build, metricValue } from '../helper/index.js'
+import { build, dbOf, metricValue } from '../helper/index.js'
 import { mintToken } from '../../src/identity/token.js'
-import { identityInvokeDuration } from '../../src/metrics.js'
 import { createUser as storeUser } from '../../src/store/users.js'
 
 const LAMBDA = { IDENTITY_MODE: 'lambda' }
@@ -17,13 +16,13 @@ const now = (): number => Math.floor(Date.now() / 1000)
 const b64 = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url')
 
 /** Verifier calls so far in this process (one per InvokeCommand in lambda mode). */
-async function invokes (): Promise<number> {
-  return await metricValue(identityInvokeDuration)
+async function invokes (app: FastifyInstance): Promise<number> {
+  return await metricValue(app.metrics.identityInvokeDuration)
 }
 
 // Straight into the store: this file is about the read path's gate, not the write route.
 async function createUser (app: FastifyInstance, username: string): Promise<number> {
-  return (await storeUser(app.mongo.db!, username))._id
+  return (await storeUser(app.store, dbOf(app), username)).doc._id
 }
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
@@ -73,18 +72,18 @@ t.test('100 concurrent requests with one token make one invoke; cached verdicts 
   const token = await mintToken(app.config.token, '4242', 600)
   const get = async (tok: string): Promise<number> => (await fetch(`${base}/get_server/users/1`, { headers: bearer(tok) })).status
 
-  const before = await invokes()
+  const before = await invokes(app)
   const statuses = await Promise.all(Array.from({ length: 100 }, async () => await get(token)))
-  t.equal(await invokes() - before, 1, 'one invoke for 100 concurrent requests')
+  t.equal(await invokes(app) - before, 1, 'one invoke for 100 concurrent requests')
   t.same(new Set(statuses), new Set([404]), 'all passed the check (the user does not exist)')
   t.same(new Set(await Promise.all(Array.from({ length: 50 }, async () => await get(token)))), new Set([404]))
-  t.equal(await invokes() - before, 1, 'later requests are served from the verdict cache')
+  t.equal(await invokes(app) - before, 1, 'later requests are served from the verdict cache')
 
   // The emulator runs one invoke at a time: distinct tokens queue there, and still each get a verdict in time.
   const tokens = await Promise.all(Array.from({ length: 20 }, async (_, i) => await mintToken(app.config.token, String(i + 1), 600)))
-  const mid = await invokes()
+  const mid = await invokes(app)
   t.same(new Set(await Promise.all(tokens.map(get))), new Set([404]), '20 distinct tokens at once')
-  t.equal(await invokes() - mid, 20, 'one invoke each')
+  t.equal(await invokes(app) - mid, 20, 'one invoke each')
 })
 
 t.test('one keep-alive connection changing its token: each request is judged by the header it sends', async (t) => {
@@ -117,24 +116,24 @@ t.test('one keep-alive connection changing its token: each request is judged by 
   t.match((await get({ authorization: `Basic ${btoa('u:p')}` })).body, /bearer token is required/, 'another scheme: refused')
   t.equal((await get(bearer(good))).status, 200, 'the valid token again')
 
-  const before = await invokes()
+  const before = await invokes(app)
   t.equal((await get(bearer('x.y.z'))).status, 401)
   t.equal((await get(bearer('x.y.z'))).status, 401)
-  t.equal(await invokes() - before, 1, 'the negative verdict was cached')
+  t.equal(await invokes(app) - before, 1, 'the negative verdict was cached')
   await new Promise((resolve) => setTimeout(resolve, 1100))
   t.equal((await get(bearer('x.y.z'))).status, 401, 'a remembered header whose verdict expired is still refused')
-  t.equal(await invokes() - before, 2, 'after being verified again')
+  t.equal(await invokes(app) - before, 2, 'after being verified again')
   t.equal(connections, 1, 'every request went over one connection')
 })
 
 t.test('negative verdicts are cached briefly', async (t) => {
   const app = await build(t, { role: 'read' }, { ...LAMBDA, IDENTITY_NEGATIVE_CACHE_SECONDS: '1' })
-  const before = await invokes()
+  const before = await invokes(app)
   for (let i = 0; i < 3; i++) t.equal((await app.inject({ url: '/get_server/posts', headers: bearer('x.y.z') })).statusCode, 401)
-  t.equal(await invokes() - before, 1, 'one invoke for three checks')
+  t.equal(await invokes(app) - before, 1, 'one invoke for three checks')
   await new Promise((resolve) => setTimeout(resolve, 1100))
   t.equal((await app.inject({ url: '/get_server/posts', headers: bearer('x.y.z') })).statusCode, 401)
-  t.equal(await invokes() - before, 2, 'asked again once the negative entry expired')
+  t.equal(await invokes(app) - before, 2, 'asked again once the negative entry expired')
 })
 
 t.test('the emulator knows only the function name `function`: any other is an outage (503), never a verdict', async (t) => {

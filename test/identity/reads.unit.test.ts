@@ -6,6 +6,7 @@ import { testConfig } from '../helper/index.js'
 import configPlugin from '../../plugins/config.js'
 import errorsPlugin from '../../plugins/errors.js'
 import identityPlugin from '../../plugins/identity.js'
+import metricsPlugin from '../../plugins/metrics.js'
 import { mintToken } from '../../src/identity/token.js'
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
@@ -15,6 +16,7 @@ t.test('a process whose roles never check identity builds no verifier, and the h
   const app = Fastify({ logger: false })
   await app.register(configPlugin, { config })
   await app.register(errorsPlugin)
+  await app.register(metricsPlugin)
   await app.register(identityPlugin)
   // Wired by mistake into a consumer-only process: it must refuse, not pass.
   app.get('/wired-by-mistake', { onRequest: app.identity.authenticate }, async () => ({ data: 'secret' }))

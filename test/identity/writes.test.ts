@@ -2,7 +2,7 @@
 // user_id other than the token's subject. Without the flag, writes stay open while reads stay gated.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { build } from '../helper/index.js'
+import { build, dbOf } from '../helper/index.js'
 import { mintToken } from '../../src/identity/token.js'
 import { createUser } from '../../src/store/users.js'
 
@@ -10,7 +10,7 @@ const bearer = (token: string): Record<string, string> => ({ authorization: `Bea
 const post = (userId: number): Record<string, unknown> => ({ user_id: userId, title: 'hello', content: 'first post' })
 
 async function user (app: FastifyInstance, name: string): Promise<{ id: number, token: string }> {
-  const id = (await createUser(app.mongo.db!, name))._id
+  const id = (await createUser(app.store, dbOf(app), name)).doc._id
   return { id, token: await mintToken(app.config.token, String(id), 600) }
 }
 
@@ -32,7 +32,7 @@ t.test('--auth-writes: a token on every write, and a post only as its own author
   const { post_id: postId } = own.json<{ post_id: number }>()
   t.equal(own.json<{ user_id: number }>().user_id, alice.id)
 
-  const authors = await app.mongo.db!.collection('posts').distinct('user_id')
+  const authors = await dbOf(app).collection('posts').distinct('user_id')
   t.same(authors, [alice.id], 'the refused post never reached the store')
 
   const invalid = await app.inject({ method: 'POST', url: '/post_server/posts', headers: bearer('not.a.token'), payload: post(alice.id) })

@@ -5,11 +5,10 @@
 import t from 'tap'
 import pino from 'pino'
 import { ObjectId } from 'mongodb'
-import { Relay } from '../../src/events/relay.js'
-import { insertWithNewId } from '../../src/store/create-batcher.js'
+import { Relay } from '../../src/outbox/relay.js'
 import { isDuplicateKey, type PostDoc, type UserDoc } from '../../src/store/collections.js'
 import { countJournaled, journal } from '../../src/store/journal.js'
-import { build, createUser, metricValue, post, readEvents, unpublished, versionsByKey, waitFor } from '../helper/index.js'
+import { build, createUser, dbOf, metricValue, post, readEvents, unpublished, versionsByKey, waitFor } from '../helper/index.js'
 
 const silent = pino({ level: 'silent' })
 
@@ -22,27 +21,27 @@ t.test('creates mark nothing in their documents, and their journal entries go on
   const { user_id: uid } = await createUser(app, 'journaled')
   const results = await Promise.all(Array.from({ length: 50 }, async (_, i) => await post(app, '/posts', { user_id: uid, title: `j${i}`, content: 'c' })))
   t.ok(results.every((r) => r.statusCode === 201), 'all 201')
-  const docs = await app.mongo.db!.collection<PostDoc>('posts').find().toArray()
+  const docs = await dbOf(app).collection<PostDoc>('posts').find().toArray()
   t.equal(docs.length, 50)
   t.ok(docs.every((d) => d.pending === undefined && d.pending_since === undefined), 'no create carries a pending mark')
   await app.publisher.cleared()
-  t.equal(await countJournaled(app.mongo.db!), 0, 'every entry was deleted once its events were acknowledged')
-  t.equal(await journal(app.mongo.db!).countDocuments(), 0)
+  t.equal(await countJournaled(dbOf(app)), 0, 'every entry was deleted once its events were acknowledged')
+  t.equal(await journal(dbOf(app)).countDocuments(), 0)
 })
 
 t.test('a batch inserted but never published (its replica stopped) is published by the relay, then its entry goes', async (t) => {
   const app = await build(t, { role: 'write' }, { RELAY_INTERVAL_MS: '600000' })
-  const db = app.mongo.db!
+  const db = dbOf(app)
   // As a replica that stopped right after its insert would leave it: the documents and their entry, no event.
-  const inserted = await Promise.all([1, 2, 3].map(async (i) => await app.mongoWrite.run(async (wdb) =>
-    await insertWithNewId<PostDoc>(wdb, 'posts', (id) => postDoc(id, { title: `orphan ${i}` }), () => {}))))
+  const inserted = await Promise.all([1, 2, 3].map(async (i) => await app.runWrite(async (wdb) =>
+    (await app.store.creates.insert<PostDoc>(wdb, 'posts', (id) => postDoc(id, { title: `orphan ${i}` }))).doc)))
   t.equal(await countJournaled(db), 3, 'the journal names the three creates')
   t.equal(await unpublished(db), 3)
-  const relay = new Relay({ runWrite: app.mongoWrite.run, publisher: app.publisher, log: silent, intervalMs: 100, graceMs: 0, onFatal: () => {} })
-  const relayedBefore = await metricValue('pb_events_published_total', { path: 'relay' })
+  const relay = new Relay({ runWrite: app.runWrite, metrics: app.metrics, publisher: app.publisher, log: silent, intervalMs: 100, graceMs: 0, onFatal: () => {} })
+  const relayedBefore = await metricValue('pb_events_published_total', { path: 'relay' }, app)
   t.same(await relay.pass(), { published: 3, more: false }, 'the relay published the three documents')
-  t.equal(await metricValue('pb_outbox_pending'), 3, 'the gauge counted the journaled creates')
-  t.equal(await metricValue('pb_events_published_total', { path: 'relay' }), relayedBefore + 3)
+  t.equal(await metricValue('pb_outbox_pending', {}, app), 3, 'the gauge counted the journaled creates')
+  t.equal(await metricValue('pb_events_published_total', { path: 'relay' }, app), relayedBefore + 3)
   const got = await readEvents(app.kafka, app.config.eventsTopic, (g) => inserted.every((d) => versionsByKey(g).has(`post:${d._id}`)))
   for (const d of inserted) t.same(versionsByKey(got).get(`post:${d._id}`), [1], `post ${d._id} reached Kafka once, at version 1`)
   await waitFor('the entry to be deleted', async () => await countJournaled(db) === 0, 10_000)
@@ -51,16 +50,16 @@ t.test('a batch inserted but never published (its replica stopped) is published 
 
 t.test('an entry naming documents that never landed: what landed goes at once, the entry waits until abandonMs', async (t) => {
   const app = await build(t, { role: 'write' }, { RELAY_INTERVAL_MS: '600000' })
-  const db = app.mongo.db!
+  const db = dbOf(app)
   await db.collection<PostDoc>('posts').insertOne(postDoc(900))
   await journal(db).insertOne({ _id: new ObjectId(), collection: 'posts', first: 900, count: 3, since: new Date(Date.now() - 1000) })
   // A page of one entry: a full page that could not be settled must not make the relay loop on it at once.
-  const patient = new Relay({ runWrite: app.mongoWrite.run, publisher: app.publisher, log: silent, intervalMs: 100, graceMs: 0, abandonMs: 60_000, journalBatchSize: 1, onFatal: () => {} })
+  const patient = new Relay({ runWrite: app.runWrite, metrics: app.metrics, publisher: app.publisher, log: silent, intervalMs: 100, graceMs: 0, abandonMs: 60_000, journalBatchSize: 1, onFatal: () => {} })
   t.same(await patient.pass(), { published: 1, more: false }, 'a young entry with missing documents: the landed one is published at once')
   t.same(await patient.pass(), { published: 0, more: false }, 'and the entry is not read again before abandonMs')
   await app.publisher.cleared()
   t.equal(await countJournaled(db), 3, 'it stays for the documents that may still land')
-  const done = new Relay({ runWrite: app.mongoWrite.run, publisher: app.publisher, log: silent, intervalMs: 100, graceMs: 0, abandonMs: 0, journalBatchSize: 1, onFatal: () => {} })
+  const done = new Relay({ runWrite: app.runWrite, metrics: app.metrics, publisher: app.publisher, log: silent, intervalMs: 100, graceMs: 0, abandonMs: 0, journalBatchSize: 1, onFatal: () => {} })
   t.same(await done.pass(), { published: 1, more: true }, 'an abandoned one publishes what landed (and a full page says more may wait)')
   await waitFor('the entry to be deleted', async () => await countJournaled(db) === 0, 10_000)
   const got = await readEvents(app.kafka, app.config.eventsTopic, (g) => versionsByKey(g).get('post:900')?.length === 2)
@@ -75,12 +74,12 @@ t.test('an entry naming documents that never landed: what landed goes at once, t
 
 t.test('a journaled document that changed since (and carries a mark) is left to the marks, and its entry goes', async (t) => {
   const app = await build(t, { role: 'write' }, { RELAY_INTERVAL_MS: '600000' })
-  const db = app.mongo.db!
+  const db = dbOf(app)
   // Younger than the app's own relay's 2 s grace (its first pass, at start, must leave these to the relay under test).
   const recent = new Date(Date.now() - 500)
   await db.collection<PostDoc>('posts').insertMany([postDoc(700), postDoc(701, { version: 2, like_count: 1, pending: true, pending_since: recent })])
   await journal(db).insertOne({ _id: new ObjectId(), collection: 'posts', first: 700, count: 2, since: recent })
-  const relay = new Relay({ runWrite: app.mongoWrite.run, publisher: app.publisher, log: silent, intervalMs: 100, graceMs: 0, onFatal: () => {} })
+  const relay = new Relay({ runWrite: app.runWrite, metrics: app.metrics, publisher: app.publisher, log: silent, intervalMs: 100, graceMs: 0, onFatal: () => {} })
   t.same(await relay.pass(), { published: 2, more: false }, 'the marked document once (its current version), the other through the journal')
   const got = await readEvents(app.kafka, app.config.eventsTopic, (g) => versionsByKey(g).has('post:700') && versionsByKey(g).has('post:701'))
   t.same(versionsByKey(got).get('post:701'), [2], 'post 701 went out once, at its current version')
@@ -94,15 +93,15 @@ t.test('a batch where nothing landed deletes its own entry', async (t) => {
   await createUser(app, 'taken')
   await app.publisher.cleared()
   // Past the route's own check for a taken name, as a request racing the name's first owner would be.
-  const attempts = await Promise.allSettled([1, 2, 3].map(async () => await app.mongoWrite.run(async (db) =>
-    await insertWithNewId<UserDoc>(db, 'users', (id) => ({ _id: id, username: 'taken', created_at: new Date(), version: 1 }), () => {}))))
+  const attempts = await Promise.allSettled([1, 2, 3].map(async () => await app.runWrite(async (db) =>
+    await app.store.creates.insert<UserDoc>(db, 'users', (id) => ({ _id: id, username: 'taken', created_at: new Date(), version: 1 })))))
   t.same(attempts.map((a) => a.status === 'rejected' && isDuplicateKey(a.reason)), [true, true, true], 'each insert hit the unique name')
-  t.equal(await countJournaled(app.mongo.db!), 0, 'no entry is left for the relay to look at')
+  t.equal(await countJournaled(dbOf(app)), 0, 'no entry is left for the relay to look at')
 })
 
 t.test('countJournaled: exact for a short journal, extrapolated from the first entries for a long one', async (t) => {
   const app = await build(t, { role: 'write' }, { RELAY_INTERVAL_MS: '600000' })
-  const db = app.mongo.db!
+  const db = dbOf(app)
   const recent = new Date()
   await journal(db).insertMany(Array.from({ length: 5 }, (_, i) => ({ _id: new ObjectId(), collection: 'posts' as const, first: 10_000 + 3 * i, count: 3, since: recent })))
   t.equal(await countJournaled(db), 15, 'every entry summed')
@@ -111,10 +110,10 @@ t.test('countJournaled: exact for a short journal, extrapolated from the first e
 
 t.test('an incomplete entry is read again once abandonMs has passed, and then released', async (t) => {
   const app = await build(t, { role: 'write' }, { RELAY_INTERVAL_MS: '600000' })
-  const db = app.mongo.db!
+  const db = dbOf(app)
   await db.collection<PostDoc>('posts').insertOne(postDoc(800))
   await journal(db).insertOne({ _id: new ObjectId(), collection: 'posts', first: 800, count: 2, since: new Date(Date.now() - 1000) })
-  const relay = new Relay({ runWrite: app.mongoWrite.run, publisher: app.publisher, log: silent, intervalMs: 100, graceMs: 0, abandonMs: 1500, onFatal: () => {} })
+  const relay = new Relay({ runWrite: app.runWrite, metrics: app.metrics, publisher: app.publisher, log: silent, intervalMs: 100, graceMs: 0, abandonMs: 1500, onFatal: () => {} })
   t.same(await relay.pass(), { published: 1, more: false }, 'what landed, at once')
   t.same(await relay.pass(), { published: 0, more: false }, 'not read again yet')
   await new Promise((resolve) => setTimeout(resolve, 700))

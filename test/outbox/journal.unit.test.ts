@@ -3,7 +3,7 @@
 import t from 'tap'
 import pino from 'pino'
 import { ObjectId } from 'mongodb'
-import { JournalReleaser } from '../../src/events/journal-releaser.js'
+import { JournalReleaser } from '../../src/outbox/journal-releaser.js'
 
 const silent = pino({ level: 'silent' })
 

@@ -1,16 +1,16 @@
 // The decorated clients talk to the real servers: a Redis, a MongoDB and a Kafka round trip through them.
 import t from 'tap'
-import { build, uniqueName } from '../helper/index.js'
-import { ensureTopics } from '../../plugins/kafka.js'
+import { build, dbOf, uniqueName } from '../helper/index.js'
+import { ensureTopics } from '../../src/bus/kafka.js'
 
 t.test('redis and mongo round trips through app.redis and app.mongo', async (t) => {
   const app = await build(t, { role: 'read' })
   await app.redis.set('roundtrip', 'hello')
   t.equal(await app.redis.get('roundtrip'), 'hello')
-  const col = app.mongo.db!.collection<{ _id: number, n: string }>('roundtrip')
+  const col = dbOf(app).collection<{ _id: number, n: string }>('roundtrip')
   await col.insertOne({ _id: 1, n: 'one' })
   t.same(await col.findOne({ _id: 1 }), { _id: 1, n: 'one' })
-  const viaWritePool = await app.mongoWrite.run((db) => db.collection('roundtrip').countDocuments())
+  const viaWritePool = await app.runWrite((db) => db.collection('roundtrip').countDocuments())
   t.equal(viaWritePool, 1, 'the write pool sees the same database')
 })
 
@@ -18,7 +18,7 @@ t.test('per-request write connections reach the same database', async (t) => {
   const app = await build(t, { role: 'write', writeConnections: 'per-request' })
   const res = await app.inject({ method: 'POST', url: '/post_server/users', payload: { username: 'fresh-conn' } })
   t.equal(res.statusCode, 201)
-  t.equal(await app.mongo.db!.collection('users').countDocuments({ username: 'fresh-conn' }), 1)
+  t.equal(await dbOf(app).collection('users').countDocuments({ username: 'fresh-conn' }), 1)
 })
 
 t.test('kafka round trip through app.kafka', async (t) => {

@@ -6,18 +6,17 @@ import t from 'tap'
 import type { FastifyInstance, HTTPMethods } from 'fastify'
 import kafkajs from 'kafkajs'
 import { build, dropNamespace, isolatedEnv, metricValue, waitFor } from '../helper/index.js'
-import { loadConfig, type Config } from '../../src/config.js'
+import { loadConfig, type Config } from '../../src/shared/config.js'
 import { entityKey } from '../../src/cache/keys.js'
 import { mintToken } from '../../src/identity/token.js'
-import { registry } from '../../src/metrics.js'
 
 type Labels = Record<string, string>
 /** The assertions the helpers below use, from whichever (sub)test calls them. */
 type Assert = Pick<typeof t, 'equal' | 'ok' | 'notOk' | 'match' | 'notMatch'>
 
 /** Samples of a series with any value at all (for gauges, whose value can stay 0). */
-async function samples (name: string): Promise<number> {
-  return (await registry.getSingleMetric(name)!.get()).values.length
+async function samples (app: FastifyInstance, name: string): Promise<number> {
+  return (await app.metrics.registry.getSingleMetric(name)!.get()).values.length
 }
 
 async function bearer (app: FastifyInstance, user = '1'): Promise<Record<string, string>> {
@@ -31,12 +30,12 @@ async function throughEveryRoute (t: Assert, app: FastifyInstance, calls: Call[]
   const headers = await bearer(app)
   for (const c of calls) {
     const labels = { method: c.method, route: c.route }
-    const before = await metricValue('pb_http_requests_total', { ...labels, status: String(c.status) })
-    const timed = await metricValue('pb_http_request_duration_seconds', labels)
+    const before = await metricValue('pb_http_requests_total', { ...labels, status: String(c.status) }, app)
+    const timed = await metricValue('pb_http_request_duration_seconds', labels, app)
     const res = await app.inject({ method: c.method, url: c.url, ...(c.body !== undefined && { payload: c.body }), ...(c.auth === true && { headers }) })
     t.equal(res.statusCode, c.status, `${c.method} ${c.url} answers ${c.status}`)
-    t.equal(await metricValue('pb_http_requests_total', { ...labels, status: String(c.status) }) - before, 1, `${c.method} ${c.route} ${c.status} counted once`)
-    t.equal(await metricValue('pb_http_request_duration_seconds', labels) - timed, 1, `${c.method} ${c.route} timed once`)
+    t.equal(await metricValue('pb_http_requests_total', { ...labels, status: String(c.status) }, app) - before, 1, `${c.method} ${c.route} ${c.status} counted once`)
+    t.equal(await metricValue('pb_http_request_duration_seconds', labels, app) - timed, 1, `${c.method} ${c.route} timed once`)
   }
 }
 
@@ -122,9 +121,9 @@ t.test('domain series: traffic through every role moves what it owns', async (t)
   const app = await build(t, config)
   const auth = await bearer(app, '1')
   const moved = async (name: string, labels: Labels, action: () => Promise<unknown>, what = name): Promise<void> => {
-    const before = await metricValue(name, labels)
+    const before = await metricValue(name, labels, app)
     await action()
-    await waitFor(`${what} ${JSON.stringify(labels)}`, async () => await metricValue(name, labels) > before, 30_000)
+    await waitFor(`${what} ${JSON.stringify(labels)}`, async () => await metricValue(name, labels, app) > before, 30_000)
     t.pass(`${what} ${JSON.stringify(labels)} moved`)
   }
 
@@ -138,10 +137,10 @@ t.test('domain series: traffic through every role moves what it owns', async (t)
     post = (await app.inject({ method: 'POST', url: '/post_server/posts', payload: { user_id: user.user_id, title: 't', content: 'c' } })).json()
   })
   await waitFor('the consumer to apply both events', async () => await app.redis.exists(entityKey('user', user.user_id), entityKey('post', post.post_id)) === 2, 30_000)
-  t.ok(await metricValue('pb_consumer_events_total', { result: 'applied' }) >= 2, 'consumer: applied')
-  t.ok(await metricValue('pb_consumer_apply_duration_seconds') >= 2, 'consumer: apply latency')
-  t.ok(await metricValue('pb_consumer_freshness_seconds') >= 2, 'consumer: freshness lag')
-  await waitFor('the consumer lag gauge', async () => await samples('pb_consumer_lag_messages') > 0, 30_000)
+  t.ok(await metricValue('pb_consumer_events_total', { result: 'applied' }, app) >= 2, 'consumer: applied')
+  t.ok(await metricValue('pb_consumer_apply_duration_seconds', {}, app) >= 2, 'consumer: apply latency')
+  t.ok(await metricValue('pb_consumer_freshness_seconds', {}, app) >= 2, 'consumer: freshness lag')
+  await waitFor('the consumer lag gauge', async () => await samples(app, 'pb_consumer_lag_messages') > 0, 30_000)
   t.pass('consumer: lag per partition')
 
   // Read path: identity (invoke, then the verdict cache), cache hit, Redis latency.
@@ -209,19 +208,18 @@ t.test('outbox: a write while Kafka is unreachable counts a producer error and s
   t.teardown(async () => { await dropNamespace(loadConfig({}, env)) })
   // A write role whose broker address refuses connections, on the same database as a healthy one started later.
   const cut = await build(t, loadConfig({ role: 'write' }, { ...env, KAFKA_BROKERS: '127.0.0.1:1' }))
-  const errors = await metricValue('pb_producer_errors_total')
+  const errors = await metricValue('pb_producer_errors_total', {}, cut)
   const created = await cut.inject({ method: 'POST', url: '/post_server/users', payload: { username: 'pending' } })
   t.equal(created.statusCode, 201, 'the write succeeds without Kafka')
-  await waitFor('a producer error', async () => await metricValue('pb_producer_errors_total') > errors, 60_000)
+  await waitFor('a producer error', async () => await metricValue('pb_producer_errors_total', {}, cut) > errors, 60_000)
   t.pass('producer error counted')
-  await waitFor('the relay to see the pending document', async () => await metricValue('pb_outbox_pending') >= 1, 30_000)
+  await waitFor('the relay to see the pending document', async () => await metricValue('pb_outbox_pending', {}, cut) >= 1, 30_000)
   t.pass('outbox pending counted')
   await cut.close()
 
-  const relayed = await metricValue('pb_events_published_total', { path: 'relay' })
-  await build(t, loadConfig({ role: 'write' }, env))
-  await waitFor('the relay to publish it', async () => await metricValue('pb_events_published_total', { path: 'relay' }) > relayed, 30_000)
+  const healthy = await build(t, loadConfig({ role: 'write' }, env))
+  await waitFor('the relay to publish it', async () => await metricValue('pb_events_published_total', { path: 'relay' }, healthy) > 0, 30_000)
   t.pass('relay publish counted')
-  await waitFor('the outbox to drain', async () => await metricValue('pb_outbox_pending') === 0, 30_000)
+  await waitFor('the outbox to drain', async () => await metricValue('pb_outbox_pending', {}, healthy) === 0, 30_000)
   t.pass('outbox pending back to 0')
 })

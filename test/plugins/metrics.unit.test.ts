@@ -5,7 +5,7 @@ import Fastify from 'fastify'
 import { isolatedEnv, metricValue } from '../helper/index.js'
 import configPlugin from '../../plugins/config.js'
 import metricsPlugin from '../../plugins/metrics.js'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig } from '../../src/shared/config.js'
 
 t.test('a route with onResponse hooks of its own keeps them, and is still counted once', async (t) => {
   // The metrics plugin gives every route its own onResponse hook at registration; a route's own hooks (one, or a

@@ -1,22 +1,21 @@
 // Available reads (design invariant 3) against real outages of the private stack: Redis down, reads answer from
 // MongoDB and readiness says degraded; MongoDB down, cached reads answer and misses get a plain 503.
 import t from 'tap'
-import { build, entryOf, insertPosts, insertUsers, metricValue, NO_IDENTITY, postDoc, stack, userDoc, waitFor } from '../helper/index.js'
+import { build, dbOf, entryOf, insertPosts, insertUsers, metricValue, NO_IDENTITY, postDoc, stack, userDoc, waitFor } from '../helper/index.js'
 import { POST_INDEX_KEY, POST_INDEX_READY } from '../../src/cache/keys.js'
-import { cacheLookups } from '../../src/metrics.js'
-import type { PostPage } from '../../src/schemas.js'
+import type { PostPage } from '../../src/shared/schemas.js'
 
 t.test('Redis down: reads answer 200 from MongoDB, readiness is degraded, and the cache is used again after', async (t) => {
   const app = await build(t, { role: 'read' }, NO_IDENTITY)
   t.teardown(async () => { await stack('up', 'redis') }) // whatever happens, leave Redis up for the next test
-  const db = app.mongo.db!
+  const db = dbOf(app)
   await insertUsers(db, [userDoc(1, 1, 'grace')])
   await insertPosts(db, [postDoc(1, 1), postDoc(2, 1), postDoc(3, 1)])
   t.equal((await app.inject('/get_server/posts/1')).statusCode, 200, 'cached before the outage')
 
   await stack('down', 'redis')
   await waitFor('the client to notice', async () => app.redis.status !== 'ready')
-  const errors = await metricValue(cacheLookups, { entity: 'post', result: 'error' })
+  const errors = await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'error' })
   const started = Date.now()
   const post = await app.inject('/get_server/posts/2')
   t.equal(post.statusCode, 200, 'a post that was never cached')
@@ -30,7 +29,7 @@ t.test('Redis down: reads answer 200 from MongoDB, readiness is degraded, and th
   const next = await app.inject(`/get_server/posts?limit=2&cursor=${list.json<PostPage>().next_cursor ?? ''}`)
   t.same(next.json<PostPage>().items.map((p) => p.post_id), [1], 'and its cursor pages on')
   t.ok(Date.now() - started < 5000, 'fast: failed Redis calls fail at once instead of waiting')
-  t.ok(await metricValue(cacheLookups, { entity: 'post', result: 'error' }) >= errors + 2, 'counted as cache errors')
+  t.ok(await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'error' }) >= errors + 2, 'counted as cache errors')
   const ready = await app.inject('/health/ready')
   t.equal(ready.statusCode, 200, 'still taking traffic')
   t.match(ready.json(), { status: 'degraded', checks: { redis: 'down', mongo: 'ok' } })
@@ -46,7 +45,7 @@ t.test('MongoDB down: cache hits answer, misses are a plain 503, readiness is de
   // A negative TTL longer than the outage set-up below, so the known-absent entry is still there to answer.
   const app = await build(t, { role: 'read' }, { ...NO_IDENTITY, NEGATIVE_TTL_SECONDS: '120' })
   t.teardown(async () => { await stack('up', 'mongo') })
-  const db = app.mongo.db!
+  const db = dbOf(app)
   await insertUsers(db, [userDoc(1, 1, 'hopper')])
   await insertPosts(db, [postDoc(1, 1), postDoc(2, 1)])
   // Warm: two posts, one user, one known-absent post, and a full list page.

@@ -2,10 +2,9 @@
 // path publishes each like's version, the consumer (and, in write-through mode, the write itself) applies it with the
 // version CAS while read-through fills of older versions race it. The cache must converge to exactly 200 likes.
 import t from 'tap'
-import { build, entryOf, metricValue, NO_IDENTITY, waitFor } from '../helper/index.js'
+import { build, dbOf, entryOf, metricValue, NO_IDENTITY, waitFor } from '../helper/index.js'
 import { entityKey } from '../../src/cache/keys.js'
-import { casRejections } from '../../src/metrics.js'
-import type { Post } from '../../src/schemas.js'
+import type { Post } from '../../src/shared/schemas.js'
 import { posts } from '../../src/store/collections.js'
 
 const LIKES = 200
@@ -26,7 +25,7 @@ for (const cacheUpdate of ['events', 'write-through'] as const) {
     const { post_id: id } = await created.json() as Post
     await waitFor('the new post to be readable', async () => (await fetch(`${base}/get_server/posts/${id}`)).status === 200)
 
-    const fillsRefused = await metricValue(casRejections, { source: 'fill' })
+    const fillsRefused = await metricValue(app.metrics.casRejections, { source: 'fill' })
     const likes = Promise.all(Array.from({ length: LIKES }, async () => await post(`/posts/${id}/like`)))
     // Reads go in waves while the likes are in flight, each wave after dropping the entry (as a TTL expiry would), so
     // read-through fills of whatever version MongoDB has at that instant race the consumer's newer versions.
@@ -41,12 +40,12 @@ for (const cacheUpdate of ['events', 'write-through'] as const) {
     const seen = await Promise.all(readRes.map(async (r) => (await r.json() as Post).like_count))
     t.ok(seen.every((n) => n >= 0 && n <= LIKES), `reads saw counts from ${Math.min(...seen)} to ${Math.max(...seen)}, never outside 0..${LIKES}`)
 
-    t.equal((await posts(app.mongo.db!).findOne({ _id: id }))?.like_count, LIKES, 'MongoDB counted every like')
+    t.equal((await posts(dbOf(app)).findOne({ _id: id }))?.like_count, LIKES, 'MongoDB counted every like')
     await waitFor('the cache to converge', async () => (await entryOf(app.redis, 'post', id))?.v === LIKES + 1, 30_000)
     const entry = await entryOf(app.redis, 'post', id)
     t.equal((JSON.parse(entry!.d) as Post).like_count, LIKES, `the cache holds version ${LIKES + 1} with ${LIKES} likes`)
     const final = await Promise.all(Array.from({ length: 20 }, async () => await (await fetch(`${base}/get_server/posts/${id}`)).json() as Post))
     t.ok(final.every((p) => p.like_count === LIKES), `every read now answers exactly ${LIKES}`)
-    t.comment(`fills refused by the CAS during the storm: ${await metricValue(casRejections, { source: 'fill' }) - fillsRefused}`)
+    t.comment(`fills refused by the CAS during the storm: ${await metricValue(app.metrics.casRejections, { source: 'fill' }) - fillsRefused}`)
   })
 }

@@ -1,12 +1,11 @@
 // The newest-first list: query validation, paging with an opaque cursor that neither skips nor repeats while posts
 // arrive, the Redis index rebuilt once when cold, and warm pages that never touch MongoDB whatever the list's size.
 import t from 'tap'
-import { build, entryOf, eventOf, insertPosts, messageOf, metricValue, NO_IDENTITY, postDoc, publisher, waitFor } from '../helper/index.js'
-import { applyEvent } from '../../src/consumer/apply.js'
+import { build, dbOf, entryOf, eventOf, insertPosts, messageOf, metricValue, NO_IDENTITY, postDoc, publisher, waitFor } from '../helper/index.js'
+import { applyEvent } from '../../src/cache/apply.js'
 import { POST_INDEX_KEY, POST_INDEX_READY, entityKey } from '../../src/cache/keys.js'
-import { encodeCursor } from '../../src/cursor.js'
-import { cacheLookups, listRebuilds, mongoDuration } from '../../src/metrics.js'
-import type { PostPage } from '../../src/schemas.js'
+import { encodeCursor } from '../../src/shared/cursor.js'
+import type { PostPage } from '../../src/shared/schemas.js'
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
@@ -26,7 +25,7 @@ t.test('limit and cursor are validated: 400 outside 1..100 or for a cursor we di
 t.test('paging across inserts: newest first, default 20, no gaps or repeats, next_cursor absent at the end', async (t) => {
   const app = await build(t, { role: 'read,consumer' }, NO_IDENTITY)
   const kafka = await publisher(t, app.config)
-  const db = app.mongo.db!
+  const db = dbOf(app)
   const first = range(1, 45).map((id) => postDoc(id))
   await insertPosts(db, first)
   await kafka.send(first.map((d) => messageOf(eventOf(d))))
@@ -72,50 +71,50 @@ t.test('paging across inserts: newest first, default 20, no gaps or repeats, nex
   // entry of the page is read from MongoDB rather than the page failing.
   await app.redis.del(entityKey('post', 4))
   await app.redis.set(entityKey('post', 4), 'not a hash')
-  const errors = await metricValue(cacheLookups, { entity: 'post', result: 'error' })
+  const errors = await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'error' })
   const spoiled = await app.inject(`/get_server/posts?limit=5&cursor=${encodeCursor(6)}`)
   t.equal(spoiled.statusCode, 200, 'a key of the wrong type does not fail the page')
   t.same(spoiled.json<PostPage>().items.map((p) => p.post_id), [5, 4, 3, 2, 1], 'every post, from MongoDB')
-  t.equal(await metricValue(cacheLookups, { entity: 'post', result: 'error' }) - errors, 5, 'each entry counted as a lookup error')
+  t.equal(await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'error' }) - errors, 5, 'each entry counted as a lookup error')
 })
 
 t.test('a cold index is rebuilt from MongoDB once, while cold pages are answered from MongoDB', async (t) => {
   const app = await build(t, { role: 'read' }, NO_IDENTITY)
-  const db = app.mongo.db!
+  const db = dbOf(app)
   await insertPosts(db, range(1, 30).map((id) => postDoc(id)))
   // A consumer-added id without the ready mark (say, applied while the index was evicted) must not pass for an index.
   await app.redis.zadd(POST_INDEX_KEY, 30, '30')
 
-  const rebuilds = await metricValue(listRebuilds)
-  const cold = await metricValue(cacheLookups, { entity: 'post_list', result: 'miss' })
-  const coldReads = await metricValue(mongoDuration, { op: 'list_posts' })
+  const rebuilds = await metricValue(app.metrics.listRebuilds)
+  const cold = await metricValue(app.metrics.cacheLookups, { entity: 'post_list', result: 'miss' })
+  const coldReads = await metricValue(app.metrics.mongoDuration, { op: 'list_posts' })
   const pages = await Promise.all(range(1, 20).map(async () => await app.inject('/get_server/posts?limit=7')))
   t.ok(pages.every((p) => p.statusCode === 200))
   for (const p of pages) t.same(p.json<PostPage>().items.map((i) => i.post_id), range(24, 30).reverse())
-  t.ok(await metricValue(cacheLookups, { entity: 'post_list', result: 'miss' }) > cold, 'served cold')
-  t.equal(await metricValue(mongoDuration, { op: 'list_posts' }) - coldReads, 1, 'the same cold page, requested 20 times at once, is one MongoDB query')
+  t.ok(await metricValue(app.metrics.cacheLookups, { entity: 'post_list', result: 'miss' }) > cold, 'served cold')
+  t.equal(await metricValue(app.metrics.mongoDuration, { op: 'list_posts' }) - coldReads, 1, 'the same cold page, requested 20 times at once, is one MongoDB query')
   await waitFor('the rebuilt index', async () => await app.redis.zscore(POST_INDEX_KEY, POST_INDEX_READY) !== null)
-  t.equal(await metricValue(listRebuilds), rebuilds + 1, '20 concurrent cold pages, one rebuild')
+  t.equal(await metricValue(app.metrics.listRebuilds), rebuilds + 1, '20 concurrent cold pages, one rebuild')
   t.equal(await app.redis.zcard(POST_INDEX_KEY), 31, '30 posts and the ready mark')
   t.equal(await app.redis.exists('pb:posts:index:rebuild-lock'), 0, 'the rebuild released its lock')
 
-  const listReads = await metricValue(mongoDuration, { op: 'list_posts' })
+  const listReads = await metricValue(app.metrics.mongoDuration, { op: 'list_posts' })
   const warm = (await app.inject('/get_server/posts?limit=7')).json<PostPage>()
   t.same(warm.items.map((i) => i.post_id), range(24, 30).reverse(), 'the same page from the index')
-  t.equal(await metricValue(mongoDuration, { op: 'list_posts' }), listReads, 'without a MongoDB list query')
+  t.equal(await metricValue(app.metrics.mongoDuration, { op: 'list_posts' }), listReads, 'without a MongoDB list query')
 
   // Another replica holding the rebuild lock: this one serves from MongoDB and does not rebuild alongside it.
   await app.redis.del(POST_INDEX_KEY)
   await app.redis.set('pb:posts:index:rebuild-lock', 'other-replica', 'PX', 60_000)
   t.equal((await app.inject('/get_server/posts?limit=2')).json<PostPage>().items.length, 2)
   await new Promise((resolve) => setTimeout(resolve, 200))
-  t.equal(await metricValue(listRebuilds), rebuilds + 1, 'no second rebuild while another holds the lock')
+  t.equal(await metricValue(app.metrics.listRebuilds), rebuilds + 1, 'no second rebuild while another holds the lock')
   t.equal(await app.redis.get('pb:posts:index:rebuild-lock'), 'other-replica', 'and its lock is left alone')
 })
 
 t.test('warm pages cost the same at any list size: no MongoDB, O(log N + limit) in Redis', async (t) => {
   const app = await build(t, { role: 'read' }, NO_IDENTITY)
-  const db = app.mongo.db!
+  const db = dbOf(app)
   const timings: Record<number, { first: number, deep: number }> = {}
   let inserted = 0
   for (const size of [100, 10_000]) {
@@ -129,7 +128,7 @@ t.test('warm pages cost the same at any list size: no MongoDB, O(log N + limit) 
     // (Not by read-through: FerretDB finds a numeric _id by scanning, so a fill costs time in proportion to size.)
     for (const id of [...range(1, 20), ...range(size - 19, size)]) await applyEvent(app.redis, eventOf(postDoc(id)), 3600)
 
-    const mongoCalls = await metricValue(mongoDuration)
+    const mongoCalls = await metricValue(app.metrics.mongoDuration)
     const time = async (url: string): Promise<number> => {
       const samples: number[] = []
       for (let i = 0; i < 30; i++) {
@@ -141,7 +140,7 @@ t.test('warm pages cost the same at any list size: no MongoDB, O(log N + limit) 
       return samples.sort((a, b) => a - b)[15]!
     }
     timings[size] = { first: await time('/get_server/posts?limit=20'), deep: await time(`/get_server/posts?limit=20&cursor=${encodeCursor(21)}`) }
-    t.equal(await metricValue(mongoDuration), mongoCalls, `no MongoDB call for 60 warm pages at ${size} posts`)
+    t.equal(await metricValue(app.metrics.mongoDuration), mongoCalls, `no MongoDB call for 60 warm pages at ${size} posts`)
   }
   t.comment(`median page latency (ms): ${JSON.stringify(timings, (_, v: unknown) => typeof v === 'number' ? Number(v.toFixed(2)) : v)}`)
   // Generous bound (shared CI machines are noisy); the structural guarantee is the zero MongoDB calls above.

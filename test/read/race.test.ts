@@ -3,11 +3,10 @@
 // version 4; with a plain write it would hold version 3 until the TTL ran out, which this test also shows.
 import t from 'tap'
 import type { Redis } from 'ioredis'
-import { build, entryOf, eventOf, insertPosts, messageOf, metricValue, NO_IDENTITY, postDoc, publisher, waitFor } from '../helper/index.js'
+import { build, dbOf, entryOf, eventOf, insertPosts, messageOf, metricValue, NO_IDENTITY, postDoc, publisher, waitFor } from '../helper/index.js'
 import { casSet } from '../../src/cache/cas.js'
-import { ReadThrough, type CacheWrite } from '../../src/cache/read-through.js'
-import { casRejections } from '../../src/metrics.js'
-import type { Post } from '../../src/schemas.js'
+import { ReadThrough, type CacheWrite } from '../../src/read/read-through.js'
+import type { Post } from '../../src/shared/schemas.js'
 import { posts } from '../../src/store/collections.js'
 import { findPostVersioned } from '../../src/store/read.js'
 
@@ -37,7 +36,7 @@ function gated (write: CacheWrite): { write: CacheWrite, reached: Promise<number
 for (const [name, writer, expected] of [['version CAS', casSet, 4], ['plain write', plainWrite, 3]] as const) {
   t.test(`fill of v3 held while the consumer applies v4, written with the ${name}: cache ends at v${expected}`, async (t) => {
     const app = await build(t, { role: 'read,consumer' }, NO_IDENTITY)
-    const db = app.mongo.db!
+    const db = dbOf(app)
     const kafka = await publisher(t, app.config)
     await insertPosts(db, [postDoc(1, 3)])
 
@@ -49,6 +48,7 @@ for (const [name, writer, expected] of [['version CAS', casSet, 4], ['plain writ
       ttlSeconds: 3600,
       negativeTtlSeconds: 5,
       log: app.log,
+      metrics: app.metrics,
       write: gate.write
     })
     const read = cache.getJson(1).then((json) => json === null ? null : JSON.parse(json) as Post)
@@ -59,7 +59,7 @@ for (const [name, writer, expected] of [['version CAS', casSet, 4], ['plain writ
     await kafka.send([messageOf(eventOf(postDoc(1, 4)))])
     await waitFor('the consumer to apply v4', async () => (await entryOf(app.redis, 'post', 1))?.v === 4)
 
-    const rejections = await metricValue(casRejections, { source: 'fill' })
+    const rejections = await metricValue(app.metrics.casRejections, { source: 'fill' })
     gate.release()
     t.equal((await read)?.like_count, 2, 'the held read still answers what it read (v3)')
 
@@ -67,7 +67,7 @@ for (const [name, writer, expected] of [['version CAS', casSet, 4], ['plain writ
     t.equal(entry?.v, expected, `the cache holds v${expected}`)
     t.equal((JSON.parse(entry!.d) as Post).like_count, expected - 1, 'with that version\'s data')
     if (writer === casSet) {
-      t.equal(await metricValue(casRejections, { source: 'fill' }), rejections + 1, 'the stale fill was refused and counted')
+      t.equal(await metricValue(app.metrics.casRejections, { source: 'fill' }), rejections + 1, 'the stale fill was refused and counted')
       const after = await app.inject('/get_server/posts/1')
       t.equal(after.json().like_count, 3, 'readers see v4')
     } else {

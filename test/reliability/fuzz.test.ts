@@ -8,7 +8,7 @@ import t from 'tap'
 import net from 'node:net'
 import { build, call, figure, prng, serve } from '../helper/index.js'
 import { mintToken } from '../../src/identity/token.js'
-import { MAX_CONTENT_BYTES } from '../../src/schemas.js'
+import { MAX_CONTENT_BYTES } from '../../src/shared/schemas.js'
 
 const SEED = 0x5eed
 const CASES = 2000

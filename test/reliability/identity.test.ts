@@ -4,7 +4,7 @@
 // and let through; verdicts during the outage.
 import t from 'tap'
 import { SignJWT } from 'jose'
-import { build, call, figure, outage, type Reply, serve, sleep, stack } from '../helper/index.js'
+import { build, call, dbOf, figure, outage, serve, sleep, stack, type Reply } from '../helper/index.js'
 import { mintToken } from '../../src/identity/token.js'
 import { findPostVersioned, findUserVersioned } from '../../src/store/read.js'
 
@@ -28,7 +28,7 @@ function routes (postId: number, userId: number, authorId: number): Array<{ name
 t.test('tokens: missing, garbage, alg none, forged, expired, wrong audience, another user\'s: none let through', async (t) => {
   const app = await build(t, { role: 'all', authWrites: true }, { IDENTITY_MODE: 'lambda' })
   const { base } = await serve(app)
-  const db = app.mongo.db!
+  const db = dbOf(app)
   const settings = app.config.token
   const secret = new TextEncoder().encode(settings.secret)
 

@@ -3,7 +3,6 @@
 // consumer catches up and no cached entry is left behind MongoDB. Figure: reads answered / attempted.
 import t from 'tap'
 import { build, call, converged, figure, loop, metricValue, outage, prng, seedPosts, serve, sleep, stack, stores } from '../helper/index.js'
-import { cacheLookups } from '../../src/metrics.js'
 
 const POSTS = 30
 const READERS = 4
@@ -56,11 +55,11 @@ t.test('Redis stopped under reads: every read answers from MongoDB; after it ret
   await stack('up', 'redis')
   await sleep(PHASE_MS)
   phase = 'after'
-  const hitsBefore = await metricValue(cacheLookups, { entity: 'post', result: 'hit' })
+  const hitsBefore = await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'hit' })
   // Hits come back once the client is ready again: a Redis that reloads a large append-only file (a developer's stack
   // after benchmarks) answers "loading" for a while, and ioredis waits that out before it is ready.
   const hitsBy = Date.now() + 15_000
-  while (await metricValue(cacheLookups, { entity: 'post', result: 'hit' }) <= hitsBefore && Date.now() < hitsBy) await sleep(250)
+  while (await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'hit' }) <= hitsBefore && Date.now() < hitsBy) await sleep(250)
   await Promise.all([liker, ...readers].map(async (l) => { await l.stop() }))
 
   figure(t, 'redis-outage', `reads answered ${reads.answered} / attempted ${reads.attempted} ` +
@@ -69,7 +68,7 @@ t.test('Redis stopped under reads: every read answers from MongoDB; after it ret
   t.equal(reads.answered, reads.attempted)
   t.ok(reads.duringOutage > 20, `reads ran while Redis was down (${reads.duringOutage})`)
   t.same(reads.behind, [], 'reads during the outage came from MongoDB: each saw every like acknowledged before it')
-  t.ok(await metricValue(cacheLookups, { entity: 'post', result: 'hit' }) > hitsBefore, 'with Redis back, reads are cache hits again')
+  t.ok(await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'hit' }) > hitsBefore, 'with Redis back, reads are cache hits again')
 
   const result = await converged(redis, db, { post: posts, user: [userId] }, 30_000)
   figure(t, 'redis-outage-after', `keys checked ${result.checked}, stale ${result.stale.length}, missing ${result.missing.length}`)

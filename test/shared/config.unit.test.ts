@@ -1,7 +1,7 @@
 // Configuration: defaults, flags over environment, and one clear message per bad value.
 import t from 'tap'
-import { ConfigError, loadConfig, redact } from '../../src/config.js'
-import { parseRoles } from '../../src/roles.js'
+import { ConfigError, loadConfig, redact } from '../../src/shared/config.js'
+import { parseRoles } from '../../src/shared/roles.js'
 
 t.test('defaults point at the local stack', async (t) => {
   const c = loadConfig({}, {})

@@ -2,7 +2,7 @@
 // in the Prometheus exposition, same get() values (which tests and the role filter read).
 import t from 'tap'
 import { Counter, Histogram, Registry } from 'prom-client'
-import { FastCounter, FastHistogram } from '../../src/fast-metrics.js'
+import { FastCounter, FastHistogram } from '../../src/shared/fast-metrics.js'
 
 const BUCKETS = [0.001, 0.01, 0.1, 1]
 

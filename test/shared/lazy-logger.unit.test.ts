@@ -3,7 +3,7 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import { pino } from 'pino'
-import { LazyChildLogger, lazyChildLogger } from '../../src/lazy-logger.js'
+import { LazyChildLogger, lazyChildLogger } from '../../src/shared/lazy-logger.js'
 
 function capture (level: string): { logger: pino.Logger, lines: Array<Record<string, unknown>>, children: () => number } {
   const lines: Array<Record<string, unknown>> = []

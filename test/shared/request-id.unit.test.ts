@@ -1,7 +1,7 @@
 // Request ids: this process's random prefix and a counter, so a request's log lines share an id that no other replica
 // hands out. (Through the app, with the router's X-Request-Id: request-id.test.ts.)
 import t from 'tap'
-import { requestIdGenerator } from '../../src/request-id.js'
+import { requestIdGenerator } from '../../src/shared/request-id.js'
 
 t.test('ids are distinct, share their process prefix, and two processes have different prefixes', async (t) => {
   const next = requestIdGenerator()

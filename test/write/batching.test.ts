@@ -4,15 +4,14 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
-import { ensureTopics } from '../../plugins/kafka.js'
-import type { Published } from '../../src/events/mark-clearer.js'
-import type { EntityEvent } from '../../src/events/event.js'
-import { Publisher, type PublisherOptions } from '../../src/events/publisher.js'
-import type { Post } from '../../src/schemas.js'
-import { reserveIds, type PostDoc } from '../../src/store/collections.js'
+import { ensureTopics } from '../../src/bus/kafka.js'
+import type { Published } from '../../src/outbox/mark-clearer.js'
+import type { EntityEvent } from '../../src/shared/event.js'
+import { Publisher, type PublisherOptions } from '../../src/outbox/publisher.js'
+import type { Post } from '../../src/shared/schemas.js'
+import type { PostDoc } from '../../src/store/collections.js'
 import { clearPublished } from '../../src/store/outbox.js'
-import { lockedKeys } from '../../src/store/doc-lock.js'
-import { build, createUser, post, readEvents } from '../helper/index.js'
+import { build, createUser, dbOf, post, readEvents } from '../helper/index.js'
 
 const silent = pino({ level: 'silent' })
 
@@ -25,23 +24,22 @@ t.test('200 concurrent creates: 200 distinct ids with no gap, each stored with i
   t.same([...ids].sort((a, b) => a - b), Array.from({ length: 200 }, (_, i) => i + 1), 'ids 1..200, each once')
   t.ok(results.every((r, i) => r.json<{ title: string }>().title === `p${i}`), 'every response carries its own post')
   const titles = new Map(ids.map((id, i) => [id, `p${i}`]))
-  const stored = await app.mongo.db!.collection<PostDoc>('posts').find().toArray()
+  const stored = await dbOf(app).collection<PostDoc>('posts').find().toArray()
   t.equal(stored.length, 200, '200 documents')
   t.ok(stored.every((d) => d.title === titles.get(d._id)), 'each id stored with its own request')
-  const counter = await app.mongo.db!.collection<{ _id: string, seq: number }>('counters').findOne({ _id: 'posts' })
+  const counter = await dbOf(app).collection<{ _id: string, seq: number }>('counters').findOne({ _id: 'posts' })
   t.equal(counter?.seq, 200, 'the counter moved by exactly the ids handed out')
   t.equal((await post(app, '/posts', { user_id: uid, title: 'next', content: 'c' })).json<{ post_id: number }>().post_id, 201, 'the next create goes on from there')
   const got = await readEvents(app.kafka, app.config.eventsTopic, (g) => g.filter((r) => r.event.type === 'post').length >= 201)
   t.equal(new Set(got.filter((r) => r.event.type === 'post').map((r) => r.event.id)).size, 201, 'one create event per post')
   await app.publisher.cleared()
-  t.equal(lockedKeys(), 0, 'no document lock is left behind')
+  t.equal(app.store.locks.size, 0, 'no document lock is left behind')
 })
 
 t.test('reserveIds: concurrent reservations get disjoint consecutive blocks', async (t) => {
   const app = await build(t, { role: 'write' })
-  const db = app.mongoWrite
   const sizes = [5, 1, 17, 3, 40, 2]
-  const firsts = await Promise.all(sizes.map(async (n) => await db.run(async (d) => await reserveIds(d, 'users', n))))
+  const firsts = await Promise.all(sizes.map(async (n) => await app.runWrite(async (d) => await app.store.creates.reserveIds(d, 'users', n))))
   const ids = firsts.flatMap((first, i) => Array.from({ length: sizes[i]! }, (_, j) => first + j)).sort((a, b) => a - b)
   t.same(ids, Array.from({ length: 68 }, (_, i) => i + 1), 'every id once, no gap')
 })
@@ -55,7 +53,7 @@ t.test('a batch with taken names: each request gets its own answer, and the othe
   t.same(codes.filter((c, i) => names[i] === 'taken'), [409, 409], 'a name taken before is a 409')
   t.same([codes[0], codes[4]], [201, 201], 'free names are created')
   t.same([codes[2], codes[5]].sort(), [201, 409], 'one of two requests racing for a name wins')
-  t.same((await app.mongo.db!.collection<{ username: string }>('users').find().toArray()).map((u) => u.username).sort(), ['a', 'b', 'c', 'taken'])
+  t.same((await dbOf(app).collection<{ username: string }>('users').find().toArray()).map((u) => u.username).sort(), ['a', 'b', 'c', 'taken'])
 })
 
 t.test('an unknown author is never remembered: it can post as soon as it exists', async (t) => {
@@ -65,14 +63,14 @@ t.test('an unknown author is never remembered: it can post as soon as it exists'
   const early = await Promise.all(Array.from({ length: 5 }, async () => await post(app, '/posts', { user_id: next, title: 't', content: 'c' })))
   t.same(early.map((r) => r.statusCode), [422, 422, 422, 422, 422], 'unknown, 422')
   // Created behind the write role's back (another replica), so only MongoDB can say it exists now.
-  await app.mongo.db!.collection<{ _id: number }>('users').insertOne({ _id: next, username: 'late', created_at: new Date(), version: 1 } as never)
+  await dbOf(app).collection<{ _id: number }>('users').insertOne({ _id: next, username: 'late', created_at: new Date(), version: 1 } as never)
   t.equal((await post(app, '/posts', { user_id: next, title: 't', content: 'c' })).statusCode, 201, 'known the moment it exists')
   t.equal((await post(app, '/posts', { user_id: first, title: 't', content: 'c' })).statusCode, 201)
 })
 
 t.test('clearPublished: many marks in several round trips, each only at its published version', async (t) => {
   const app = await build(t, { role: 'write' }, { RELAY_INTERVAL_MS: '600000' })
-  const db = app.mongo.db!
+  const db = dbOf(app)
   const posts = db.collection<PostDoc>('posts')
   const stale = new Date(Date.now() - 60_000)
   await posts.insertMany(Array.from({ length: 30 }, (_, i) => ({
@@ -80,10 +78,10 @@ t.test('clearPublished: many marks in several round trips, each only at its publ
   })))
   // Every version published for the even ids; only an older one for the odd ids.
   const events: Published[] = Array.from({ length: 30 }, (_, i) => ({ type: 'post', id: 1000 + i, version: i % 2 === 0 ? 1 + (i % 3) : i % 3 }))
-  t.equal(await clearPublished(db, events), 15)
+  t.equal(await clearPublished(app.store, db, events), 15)
   const left = (await posts.find({ pending_since: { $exists: true } }).toArray()).map((d) => d._id).sort((a, b) => a - b)
   t.same(left, Array.from({ length: 15 }, (_, i) => 1001 + 2 * i), 'only the marks of published versions are gone')
-  t.equal(lockedKeys(), 0)
+  t.equal(app.store.locks.size, 0)
 })
 
 const event = (id: number): EntityEvent => ({ type: 'post', id, version: 1, data: { post_id: id } as Post, occurred_at: new Date().toISOString() })
@@ -97,6 +95,7 @@ async function ownPublisher (t: Test, options: (app: FastifyInstance) => Partial
   const config = app.config
   const publisher = new Publisher({
     kafka: app.kafka,
+    metrics: app.metrics,
     topic: config.eventsTopic,
     log: silent,
     prepare: async () => { await ensureTopics(app.kafka, [config.eventsTopic], 1) },

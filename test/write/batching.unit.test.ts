@@ -3,7 +3,7 @@
 // batching.test.ts.)
 import t from 'tap'
 import pino from 'pino'
-import { MarkClearer, type Published } from '../../src/events/mark-clearer.js'
+import { MarkClearer, type Published } from '../../src/outbox/mark-clearer.js'
 import { KnownIds } from '../../src/store/known-ids.js'
 import { waitFor } from '../helper/index.js'
 

@@ -2,8 +2,7 @@
 // per username, every like counted, ids unique and never reused.
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
-import { build, createPost, createUser, dropNamespace, post, testConfig, waitFor } from '../helper/index.js'
-import { lockedKeys } from '../../src/store/doc-lock.js'
+import { build, createPost, createUser, dbOf, dropNamespace, post, testConfig, waitFor } from '../helper/index.js'
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
@@ -14,7 +13,7 @@ t.test('users: 201 with the user, version 1, and a duplicate name is a 409', asy
   const user = res.json<{ user_id: number, username: string, created_at: string }>()
   t.same(Object.keys(user).sort(), ['created_at', 'user_id', 'username'], 'exactly the user fields')
   t.match(user, { user_id: 1, username: 'alice', created_at: ISO })
-  const doc = await app.mongo.db!.collection<{ _id: number }>('users').findOne({ _id: user.user_id })
+  const doc = await dbOf(app).collection<{ _id: number }>('users').findOne({ _id: user.user_id })
   t.match(doc, { username: 'alice', version: 1 })
 
   const dup = await post(app, '/users', { username: 'alice' })
@@ -30,7 +29,7 @@ t.test('concurrent requests for one username: exactly one 201', async (t) => {
   const codes = results.map((r) => r.statusCode).sort()
   t.equal(codes.filter((c) => c === 201).length, 1, 'one winner')
   t.equal(codes.filter((c) => c === 409).length, 19, 'everyone else is told the name is taken')
-  t.equal(await app.mongo.db!.collection('users').countDocuments({ username: 'racer' }), 1, 'one document')
+  t.equal(await dbOf(app).collection('users').countDocuments({ username: 'racer' }), 1, 'one document')
 })
 
 t.test('ids auto-increment, stay unique under concurrency, and are never reused after a restart', async (t) => {
@@ -43,8 +42,8 @@ t.test('ids auto-increment, stay unique under concurrency, and are never reused 
   t.same(ids, Array.from({ length: 30 }, (_, i) => i + 1), '30 concurrent creates got ids 1..30, each once')
   const posts = await Promise.all(Array.from({ length: 10 }, async (_, i) => await createPost(first, 1, `p${i}`)))
   t.same(posts.map((p) => p.post_id).sort((a, b) => a - b), Array.from({ length: 10 }, (_, i) => i + 1), 'posts count separately')
+  t.equal(first.store.locks.size, 0, 'no document lock is left behind')
   await first.close()
-  t.equal(lockedKeys(), 0, 'no document lock is left behind')
 
   const second = await buildApp(config, { logger: false })
   t.teardown(async () => { await second.close() })
@@ -56,9 +55,9 @@ t.test('ids auto-increment, stay unique under concurrency, and are never reused 
 t.test('a counter that went back (an increment lost between replicas on FerretDB) never reuses an id', async (t) => {
   const app = await build(t, { role: 'write' })
   for (const name of ['one', 'two', 'three']) await createUser(app, name)
-  await app.mongo.db!.collection<{ _id: string, seq: number }>('counters').updateOne({ _id: 'users' }, { $set: { seq: 1 } })
+  await dbOf(app).collection<{ _id: string, seq: number }>('counters').updateOne({ _id: 'users' }, { $set: { seq: 1 } })
   t.equal((await createUser(app, 'four')).user_id, 4, 'ids 2 and 3 are taken, so the next free one is used')
-  t.same((await app.mongo.db!.collection('users').find().sort({ _id: 1 }).toArray()).map((u) => u.username),
+  t.same((await dbOf(app).collection('users').find().sort({ _id: 1 }).toArray()).map((u) => u.username),
     ['one', 'two', 'three', 'four'], 'no user was overwritten')
 })
 
@@ -77,7 +76,7 @@ t.test('posts: 201 with the whole post; reactions: 200 with the post after the c
   const disliked = await post(app, `/posts/${created.post_id}/dislike`)
   t.equal(disliked.statusCode, 200)
   t.same(disliked.json(), { ...created, like_count: 1, dislike_count: 1 })
-  const doc = await app.mongo.db!.collection<{ _id: number }>('posts').findOne({ _id: created.post_id })
+  const doc = await dbOf(app).collection<{ _id: number }>('posts').findOne({ _id: created.post_id })
   t.match(doc, { like_count: 1, dislike_count: 1, version: 3 }, 'every change moved the version by one')
 })
 
@@ -89,14 +88,14 @@ t.test('100 concurrent likes: exactly 100, each answered with its own count', as
   t.ok(results.every((r) => r.statusCode === 200), 'all 200')
   const counts = results.map((r) => r.json<{ like_count: number }>().like_count).sort((a, b) => a - b)
   t.same(counts, Array.from({ length: 100 }, (_, i) => i + 1), 'each like saw a distinct count, 1..100')
-  const doc = await app.mongo.db!.collection<{ _id: number }>('posts').findOne({ _id: pid })
+  const doc = await dbOf(app).collection<{ _id: number }>('posts').findOne({ _id: pid })
   t.match(doc, { like_count: 100, dislike_count: 0, version: 101 })
   // The published marks are cleared after the likes, without losing any of them.
   await waitFor('the pending mark to clear', async () => {
-    const d = await app.mongo.db!.collection<{ _id: number }>('posts').findOne({ _id: pid, pending_since: { $exists: false } })
+    const d = await dbOf(app).collection<{ _id: number }>('posts').findOne({ _id: pid, pending_since: { $exists: false } })
     return d ?? undefined
   }, 20_000)
-  t.match(await app.mongo.db!.collection<{ _id: number }>('posts').findOne({ _id: pid }), { like_count: 100, version: 101 },
+  t.match(await dbOf(app).collection<{ _id: number }>('posts').findOne({ _id: pid }), { like_count: 100, version: 101 },
     'clearing the marks lost no like')
 })
 
@@ -109,7 +108,7 @@ t.test('mixed concurrent likes and dislikes on several posts add up', async (t) 
   t.ok(results.every((r) => r.statusCode === 200))
   for (const id of ids) {
     const mine = requests.filter((r) => r.id === id)
-    const doc = await app.mongo.db!.collection<{ _id: number }>('posts').findOne({ _id: id })
+    const doc = await dbOf(app).collection<{ _id: number }>('posts').findOne({ _id: id })
     t.match(doc, {
       like_count: mine.filter((r) => r.kind === 'like').length,
       dislike_count: mine.filter((r) => r.kind === 'dislike').length,
@@ -125,5 +124,5 @@ t.test('per-request write connections keep every rule', async (t) => {
   const { post_id: pid } = await createPost(app, uid)
   const results = await Promise.all(Array.from({ length: 20 }, async () => await post(app, `/posts/${pid}/like`)))
   t.ok(results.every((r) => r.statusCode === 200))
-  t.match(await app.mongo.db!.collection<{ _id: number }>('posts').findOne({ _id: pid }), { like_count: 20, version: 21 })
+  t.match(await dbOf(app).collection<{ _id: number }>('posts').findOne({ _id: pid }), { like_count: 20, version: 21 })
 })

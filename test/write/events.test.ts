@@ -2,13 +2,13 @@
 // topics are created at start; write-through puts the new version into Redis, through the version CAS, before the
 // response.
 import t from 'tap'
-import { build, createPost, createUser, metricValue, post, readEvents, unpublished, versionsByKey, waitFor } from '../helper/index.js'
+import { build, createPost, createUser, dbOf, metricValue, post, readEvents, unpublished, versionsByKey, waitFor } from '../helper/index.js'
 import { entityKey } from '../../src/cache/keys.js'
 
 t.test('each write publishes its event: key, full entity, version, occurred_at', async (t) => {
   const app = await build(t, { role: 'write' })
   const { eventsTopic, topicPartitions } = app.config
-  const inlineBefore = await metricValue('pb_events_published_total', { path: 'inline' })
+  const inlineBefore = await metricValue('pb_events_published_total', { path: 'inline' }, app)
 
   const user = (await post(app, '/users', { username: 'evented' })).json<{ user_id: number }>()
   const created = (await post(app, '/posts', { user_id: user.user_id, title: 'T', content: 'C' })).json<{ post_id: number }>()
@@ -36,8 +36,8 @@ t.test('each write publishes its event: key, full entity, version, occurred_at',
   const meta = await admin.fetchTopicMetadata({ topics: [eventsTopic, app.config.dlqTopic] })
   t.same(meta.topics.map((m) => m.partitions.length), [topicPartitions, topicPartitions], 'both topics were created at start, with the configured partitions')
 
-  t.ok(await metricValue('pb_events_published_total', { path: 'inline' }) >= inlineBefore + 4, 'counted as published inline')
-  await waitFor('marks and journal entries to clear', async () => await unpublished(app.mongo.db!) === 0, 10_000)
+  t.ok(await metricValue('pb_events_published_total', { path: 'inline' }, app) >= inlineBefore + 4, 'counted as published inline')
+  await waitFor('marks and journal entries to clear', async () => await unpublished(dbOf(app)) === 0, 10_000)
   t.pass('no mark or journal entry is left once the versions are published')
 })
 
@@ -67,11 +67,11 @@ t.test('write-through: the new version is in Redis before the response, via the 
 
   // A newer version already cached (say the consumer got there first) is never overwritten by an older one.
   await app.redis.hset(entityKey('post', created.post_id), 'v', '99')
-  const rejectedBefore = await metricValue('pb_cache_cas_rejections_total', { source: 'write_through' })
+  const rejectedBefore = await metricValue('pb_cache_cas_rejections_total', { source: 'write_through' }, app)
   const again = await post(app, `/posts/${created.post_id}/like`)
   t.equal(again.statusCode, 200, 'the write stands')
   t.equal(await app.redis.hget(entityKey('post', created.post_id), 'v'), '99', 'the CAS kept the newer cached version')
-  t.equal(await metricValue('pb_cache_cas_rejections_total', { source: 'write_through' }), rejectedBefore + 1, 'and counted the refusal')
+  t.equal(await metricValue('pb_cache_cas_rejections_total', { source: 'write_through' }, app), rejectedBefore + 1, 'and counted the refusal')
 
   const key = `post:${created.post_id}`
   const got = await readEvents(app.kafka, app.config.eventsTopic, (g) => g.some((r) => r.key === key && r.event.version === 3))

@@ -4,13 +4,13 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { MongoClient } from 'mongodb'
 import { buildApp } from '../../src/app.js'
-import { REPLAYED_HEADER } from '../../src/idempotency.js'
+import { REPLAYED_HEADER } from '../../src/write/idempotency.js'
 import { mintToken } from '../../src/identity/token.js'
 import { sweepExpiredKeys } from '../../src/store/idempotency-keys.js'
-import { build, createPost, createUser, dropNamespace, post, testConfig, waitFor } from '../helper/index.js'
+import { build, createPost, createUser, dbOf, dropNamespace, post, testConfig, waitFor } from '../helper/index.js'
 
-const keys = (app: FastifyInstance) => app.mongo.db!.collection<{ _id: string, state: string, locked_at: Date, expires_at: Date }>('idempotency_keys')
-const count = async (app: FastifyInstance, name: string): Promise<number> => await app.mongo.db!.collection(name).countDocuments()
+const keys = (app: FastifyInstance) => dbOf(app).collection<{ _id: string, state: string, locked_at: Date, expires_at: Date }>('idempotency_keys')
+const count = async (app: FastifyInstance, name: string): Promise<number> => await dbOf(app).collection(name).countDocuments()
 
 t.test('a retried create returns the first result and creates nothing', async (t) => {
   const app = await build(t, { role: 'write' })
@@ -40,7 +40,7 @@ t.test('a retried like is counted once', async (t) => {
   for (let i = 0; i < 3; i++) results.push(await post(app, `/posts/${pid}/like`, undefined, headers))
   t.same(results.map((r) => [r.statusCode, r.json<{ like_count: number }>().like_count]), [[200, 1], [200, 1], [200, 1]])
   t.same(results.map((r) => r.headers[REPLAYED_HEADER]), [undefined, 'true', 'true'])
-  t.match(await app.mongo.db!.collection<{ _id: number }>('posts').findOne({ _id: pid }), { like_count: 1, version: 2 })
+  t.match(await dbOf(app).collection<{ _id: number }>('posts').findOne({ _id: pid }), { like_count: 1, version: 2 })
   const other = await post(app, `/posts/${pid}/like`, undefined, { 'idempotency-key': 'like-twice' })
   t.equal(other.json<{ like_count: number }>().like_count, 2, 'a new key is a new like')
 })
@@ -117,7 +117,7 @@ t.test('keys expire: an expired key runs afresh, and the sweep deletes expired k
   t.equal(after.json<{ like_count: number }>().like_count, 2, 'an expired key no longer protects')
 
   await keys(app).insertOne({ _id: 'old', state: 'done', locked_at: new Date(0), expires_at: new Date(1000) })
-  t.equal(await app.mongoWrite.run((db) => sweepExpiredKeys(db)), 1, 'the sweep removes the expired key')
+  t.equal(await app.runWrite((db) => sweepExpiredKeys(db)), 1, 'the sweep removes the expired key')
   t.equal(await keys(app).countDocuments(), 1, 'and keeps the live one')
 })
 

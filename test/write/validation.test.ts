@@ -1,6 +1,6 @@
 // Every malformed write is a 4xx naming what is wrong (400 with the field, 413 too large, 415 not JSON); never a 5xx.
 import t, { type Test } from 'tap'
-import { build, createPost, createUser, post } from '../helper/index.js'
+import { build, createPost, createUser, dbOf, post } from '../helper/index.js'
 
 interface Case { name: string, url: string, payload?: string, type?: string | null, headers?: Record<string, string>, status: number, message: RegExp }
 
@@ -45,7 +45,7 @@ t.test('POST /users rejects every malformed body by naming the field', async (t)
     { name: 'idempotency key too long', url: '/users', payload: '{"username":"a"}', headers: { 'idempotency-key': 'k'.repeat(201) }, status: 400, message: /^headers\/idempotency-key: / }
   ]
   for (const c of cases) await check(t, app, c)
-  t.equal(await app.mongo.db!.collection('users').countDocuments(), 0, 'nothing malformed was stored')
+  t.equal(await dbOf(app).collection('users').countDocuments(), 0, 'nothing malformed was stored')
 })
 
 t.test('POST /posts rejects every malformed body by naming the field', async (t) => {
@@ -75,7 +75,7 @@ t.test('POST /posts rejects every malformed body by naming the field', async (t)
     { name: 'unknown author', url: '/posts', payload: body({ user_id: uid + 1000 }), status: 422, message: new RegExp(`user_id ${uid + 1000} does not name an existing user`) }
   ]
   for (const c of cases) await check(t, app, c)
-  t.equal(await app.mongo.db!.collection('posts').countDocuments(), 0, 'nothing malformed was stored')
+  t.equal(await dbOf(app).collection('posts').countDocuments(), 0, 'nothing malformed was stored')
 
   const good = await post(app, '/posts', { user_id: uid, title: 't', content: '\u{1F600}'.repeat(16384) })
   t.equal(good.statusCode, 201, 'exactly 64 KiB of UTF-8 is accepted')
@@ -100,7 +100,7 @@ t.test('reactions: bad ids are 400, absent posts 404, bodies refused', async (t)
     ]
     for (const c of cases) await check(t, app, c)
   }
-  const doc = await app.mongo.db!.collection<{ _id: number }>('posts').findOne({ _id: pid })
+  const doc = await dbOf(app).collection<{ _id: number }>('posts').findOne({ _id: pid })
   t.match(doc, { like_count: 0, dislike_count: 0, version: 1 }, 'no refused reaction changed the post')
 
   const empty = await post(app, `/posts/${pid}/like`, {})
