@@ -20,9 +20,9 @@ t.test('a route with onResponse hooks of its own keeps them, and is still counte
   }, async () => 'ok')
   t.teardown(async () => { await app.close() })
   for (const url of ['/own-hook', '/own-hooks']) {
-    const before = await metricValue('pb_http_requests_total', { route: url, status: '200' })
+    const before = await metricValue(app.metrics.httpRequests, { route: url, status: '200' })
     t.equal((await app.inject(url)).statusCode, 200)
-    t.equal(await metricValue('pb_http_requests_total', { route: url, status: '200' }) - before, 1, `${url} counted once`)
+    t.equal(await metricValue(app.metrics.httpRequests, { route: url, status: '200' }) - before, 1, `${url} counted once`)
   }
   t.same(ran, ['one', 'first', 'second'], 'the routes\' own hooks ran, in order')
 })
