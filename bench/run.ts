@@ -16,7 +16,7 @@ const CONNECTIONS = 50
 /** Connections for the write rows (BENCH_WRITE_CONNECTIONS to compare with the 5 earlier reports used). */
 const WRITE_CONNECTIONS = Number(process.env.BENCH_WRITE_CONNECTIONS ?? 50)
 const WRITE_WARM_SECONDS = Number(process.env.BENCH_WRITE_WARM_SECONDS ?? 10)
-// Seeded through the real write API, which the local FerretDB makes slow (see README): modest by default.
+// Seeded through the real write API, which the local FerretDB makes slow (docs/operations.md): modest by default.
 const POSTS = Number(process.env.BENCH_POSTS ?? 500)
 const log = (msg: string): void => { process.stdout.write(`[bench] ${msg}\n`) }
 

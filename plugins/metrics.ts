@@ -10,7 +10,7 @@ declare module 'fastify' {
   interface FastifyInstance { metrics: Metrics }
 }
 
-export const UNMATCHED = 'unmatched'
+const UNMATCHED = 'unmatched'
 
 /** One route's onResponse hook: its series' handles bound on first use, by method and status. */
 function routeHook ({ httpRequests, httpDuration }: Metrics, route: string): onResponseHookHandler {

@@ -24,7 +24,7 @@ declare module 'fastify' {
 }
 
 /** How long a request waits for Kafka before leaving its event to the relay. */
-export const INLINE_PUBLISH_TIMEOUT_MS = 1000
+const INLINE_PUBLISH_TIMEOUT_MS = 1000
 
 export default fp(async (app) => {
   const { eventsTopic, dlqTopic, topicPartitions, relayIntervalMs } = app.config

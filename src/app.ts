@@ -62,7 +62,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     bodyLimit: config.bodyLimit,
     requestTimeout: 30_000,
     connectionTimeout: 10_000,
-    // What makes requestTimeout hold (test/rel-slow-clients.test.ts): Node sweeps for expired requests only every
+    // What makes requestTimeout hold (test/reliability/slow-clients.test.ts): Node sweeps for expired requests only every
     // connectionsCheckingInterval (30 s by default, so 30 s meant 30 to 60 s), and a body still arriving is cut at
     // the later of headersTimeout and requestTimeout (Node's headersTimeout defaults to 60 s). Headers get 10 s.
     http: { connectionsCheckingInterval: 1000, headersTimeout: 10_000 },
@@ -74,7 +74,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     routerOptions: { maxParamLength: 100 },
     // The router refuses a malformed %-escape (400) or an over-long path parameter (414) before any route or error
     // handler runs; Fastify's own body for those adds a `code` and calls a 414 "Bad Request". Answer them like every
-    // other error (test/rel-fuzz.test.ts).
+    // other error (test/reliability/fuzz.test.ts).
     frameworkErrors: routerError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()

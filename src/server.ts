@@ -12,7 +12,7 @@ import { redact, type Config } from './shared/config.js'
 export const SHUTDOWN_GRACE_MS = 15_000
 
 /** Paths pino censors wherever they appear: credentials in headers, tokens, secrets and passwords. */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'req.headers.authorization', 'req.headers.cookie', 'req.headers["proxy-authorization"]', 'res.headers["set-cookie"]',
   'headers.authorization', '*.headers.authorization',
   'token', '*.token', 'accessToken', '*.accessToken', 'password', '*.password', 'secret', '*.secret',

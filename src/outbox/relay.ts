@@ -49,7 +49,7 @@ const TYPES: EntityType[] = ['user', 'post']
 const READ_CONCURRENCY = 16
 
 /** Outages the loop waits out: MongoDB or Kafka unreachable, or an operation the server refused this time. */
-export function isTransient (err: unknown): boolean {
+function isTransient (err: unknown): boolean {
   return err instanceof MongoError || err instanceof kafkajs.KafkaJSError || isSocketError(err)
 }
 

@@ -115,10 +115,6 @@ export function loadConfig (flags: ConfigFlags = {}, env: Env = process.env): Co
   }
 }
 
-export function isDevTokenSecret (config: Config): boolean {
-  return config.token.secret === DEV_TOKEN_SECRET
-}
-
 function parseRolesOrThrow (value: string): Set<Role> {
   try {
     return parseRoles(value)

@@ -1,23 +1,22 @@
 // The event contract on Kafka: one message per change, key = "<type>:<id>" so one entity's events stay in order on
 // one partition, value = the entity's full state and version, which makes applying idempotent and order-tolerant.
-import { Type, type Static } from '@sinclair/typebox'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { Post, User } from './schemas.js'
 
-export const UserEvent = Type.Object({
-  type: Type.Literal('user'),
-  id: Type.Integer({ minimum: 1 }),
-  version: Type.Integer({ minimum: 1 }),
-  data: User,
-  occurred_at: Type.String()
-})
-export const PostEvent = Type.Object({
-  type: Type.Literal('post'),
-  id: Type.Integer({ minimum: 1 }),
-  version: Type.Integer({ minimum: 1 }),
-  data: Post,
-  occurred_at: Type.String()
-})
+/** One entity type's event: its type, id and version, and the entity's full state. */
+function entityEvent<T extends string, D extends TSchema> (type: T, data: D) {
+  return Type.Object({
+    type: Type.Literal(type),
+    id: Type.Integer({ minimum: 1 }),
+    version: Type.Integer({ minimum: 1 }),
+    data,
+    occurred_at: Type.String()
+  })
+}
+
+const UserEvent = entityEvent('user', User)
+const PostEvent = entityEvent('post', Post)
 export const EntityEvent = Type.Union([UserEvent, PostEvent])
 export type EntityEvent = Static<typeof EntityEvent>
 export type EntityType = EntityEvent['type']

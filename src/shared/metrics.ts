@@ -12,7 +12,7 @@ const FRESHNESS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 let processMetrics: Registry | undefined
 
 /** The process-wide registry of prom-client's default metrics, created on first use (never at import). */
-export function processRegistry (): Registry {
+function processRegistry (): Registry {
   if (processMetrics === undefined) {
     processMetrics = new Registry()
     collectDefaultMetrics({ register: processMetrics, prefix: 'pb_process_' })

@@ -36,10 +36,9 @@ export const CreatePostBody = Type.Object({
 }, { additionalProperties: false })
 export type CreatePostBody = Static<typeof CreatePostBody>
 
-export const UserParams = Type.Object({ id: Id }, { additionalProperties: false })
 export const PostParams = Type.Object({ id: Id }, { additionalProperties: false })
 
-export const MAX_PAGE = 100
+const MAX_PAGE = 100
 export const ListPostsQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 20 }),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }))

@@ -4,7 +4,7 @@ import type { Db } from 'mongodb'
 import { idempotencyKeys, isDuplicateKey, type IdempotencyDoc } from './collections.js'
 
 /** An in-flight record older than this belongs to a request that died (requests time out after 30 s). */
-export const IN_FLIGHT_LEASE_MS = 60_000
+const IN_FLIGHT_LEASE_MS = 60_000
 
 export type Claim =
   | { kind: 'claimed', lockedAt: Date }

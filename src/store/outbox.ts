@@ -22,11 +22,11 @@ export const entities = (db: Db, type: EntityType) => db.collection<EntityDoc>(C
 const PENDING = { pending: true } as const
 
 /** The event for a document's current state: full entity, its version, and when that version was written. */
-export function userEvent (doc: UserDoc, occurredAt = new Date()): EntityEvent {
+function userEvent (doc: UserDoc, occurredAt = new Date()): EntityEvent {
   return { type: 'user', id: doc._id, version: doc.version, data: toUser(doc), occurred_at: occurredAt.toISOString() }
 }
 
-export function postEvent (doc: PostDoc, occurredAt = new Date()): EntityEvent {
+function postEvent (doc: PostDoc, occurredAt = new Date()): EntityEvent {
   return { type: 'post', id: doc._id, version: doc.version, data: toPost(doc), occurred_at: occurredAt.toISOString() }
 }
 

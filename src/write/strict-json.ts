@@ -48,7 +48,7 @@ const compileStrict: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => 
 }
 
 // JSON may escape a lone surrogate ("\ud800"); BSON stores strings as UTF-8, so MongoDB would keep U+FFFD while the
-// response, the event and the cache kept the surrogate: store and cache would disagree (test/rel-fuzz.test.ts).
+// response, the event and the cache kept the surrogate: store and cache would disagree (test/reliability/fuzz.test.ts).
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 // JSON may also escape U+0000 ("\u0000"). MongoDB keeps it, but PostgreSQL-backed MongoDB-compatible stores cannot
 // (jsonb has no NUL: FerretDB on PostgreSQL, the local and test store, fails the write), and no name, title or
@@ -77,7 +77,7 @@ function integerProperties (schema: TSchema): string[] {
 }
 
 /** "body/username: expected string; body/extra: unexpected property": one entry per field, first problem each. */
-export function formatValidationErrors (errors: FastifySchemaValidationError[], dataVar: string): Error {
+function formatValidationErrors (errors: FastifySchemaValidationError[], dataVar: string): Error {
   const byField = new Map<string, string>()
   for (const e of errors) {
     const field = `${dataVar}${e.instancePath}`

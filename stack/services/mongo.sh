@@ -2,7 +2,7 @@
 # $STACK_DIR/data/postgres (Debian's postgresql package, socket under $STACK_DIR/run/postgres, TCP 127.0.0.1 on
 # $POSTGRES_PORT), and FerretDB built from the Go module proxy through our wrapper module in stack/ferretdb (the plain
 # `go install` binary panics at start: FerretDB issue #2982). PostgreSQL rather than SQLite because the SQLite backend
-# scans the whole collection for every integer-_id lookup and has a single writer (README, FerretDB caveats).
+# scans the whole collection for every integer-_id lookup and has a single writer (docs/operations.md, MongoDB 7 vs the local FerretDB).
 
 port_mongo() { echo "$MONGO_PORT"; }
 url_mongo() { echo "mongodb://127.0.0.1:$MONGO_PORT"; }

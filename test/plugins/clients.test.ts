@@ -1,10 +1,11 @@
 // The decorated clients talk to the real servers: a Redis, a MongoDB and a Kafka round trip through them.
 import t from 'tap'
+import { MongoClient } from 'mongodb'
 import { build, dbOf, uniqueName } from '../helper/index.js'
 import { ensureTopics } from '../../src/bus/kafka.js'
 
 t.test('redis and mongo round trips through app.redis and app.mongo', async (t) => {
-  const app = await build(t, { role: 'read' })
+  const app = await build(t, { role: 'read,write' })
   await app.redis.set('roundtrip', 'hello')
   t.equal(await app.redis.get('roundtrip'), 'hello')
   const col = dbOf(app).collection<{ _id: number, n: string }>('roundtrip')
@@ -18,7 +19,10 @@ t.test('per-request write connections reach the same database', async (t) => {
   const app = await build(t, { role: 'write', writeConnections: 'per-request' })
   const res = await app.inject({ method: 'POST', url: '/post_server/users', payload: { username: 'fresh-conn' } })
   t.equal(res.statusCode, 201)
-  t.equal(await dbOf(app).collection('users').countDocuments({ username: 'fresh-conn' }), 1)
+  t.equal(app.hasDecorator('mongo'), false, 'no pool: each write opened its own connection')
+  const own = new MongoClient(app.config.mongoUrl, { serverSelectionTimeoutMS: 3000 })
+  t.teardown(async () => { await own.close() })
+  t.equal(await own.db(app.config.mongoDatabase).collection('users').countDocuments({ username: 'fresh-conn' }), 1)
 })
 
 t.test('kafka round trip through app.kafka', async (t) => {

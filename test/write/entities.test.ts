@@ -2,7 +2,7 @@
 // per username, every like counted, ids unique and never reused.
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
-import { build, createPost, createUser, dbOf, dropNamespace, post, testConfig, waitFor } from '../helper/index.js'
+import { build, createPost, createUser, dbOf, dropNamespace, post, stores, testConfig, waitFor } from '../helper/index.js'
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
@@ -124,5 +124,6 @@ t.test('per-request write connections keep every rule', async (t) => {
   const { post_id: pid } = await createPost(app, uid)
   const results = await Promise.all(Array.from({ length: 20 }, async () => await post(app, `/posts/${pid}/like`)))
   t.ok(results.every((r) => r.statusCode === 200))
-  t.match(await dbOf(app).collection<{ _id: number }>('posts').findOne({ _id: pid }), { like_count: 20, version: 21 })
+  const { db } = await stores(t, app.config) // the app keeps no pool of its own in this mode
+  t.match(await db.collection<{ _id: number }>('posts').findOne({ _id: pid }), { like_count: 20, version: 21 })
 })
