@@ -2,7 +2,7 @@
 // serves reads opens it (see the role manifest).
 import fp from 'fastify-plugin'
 import fastifyMongo from '@fastify/mongodb'
-import { MONGO_OPTIONS } from '../src/store/write-db.js'
+import { MONGO_OPTIONS } from '../src/store/connections.js'
 
 export default fp(async (app) => {
   const { mongoUrl, mongoDatabase, mongoReadPoolSize } = app.config

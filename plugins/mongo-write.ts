@@ -3,7 +3,7 @@
 // `--write-connections=per-request` a fresh connection per write. Only a process that serves writes opens it.
 import fp from 'fastify-plugin'
 import fastifyMongo from '@fastify/mongodb'
-import { MONGO_OPTIONS, perRequestWrites, pooledWrites, type RunWrite } from '../src/store/write-db.js'
+import { MONGO_OPTIONS, perRequestWrites, pooledWrites, type RunWrite } from '../src/store/connections.js'
 
 declare module 'fastify' {
   interface FastifyInstance { runWrite: RunWrite }

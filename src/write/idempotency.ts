@@ -7,7 +7,7 @@ import { IdempotencyConflict, IdempotencyMismatch } from '../shared/errors.js'
 import type { Metrics } from '../shared/metrics.js'
 import { timed } from '../shared/timed.js'
 import { claimKey, completeKey, releaseKey } from '../store/idempotency-keys.js'
-import type { RunWrite } from '../store/write-db.js'
+import type { RunWrite } from '../store/connections.js'
 
 /** Set on a response answered from a stored result. */
 export const REPLAYED_HEADER = 'idempotent-replayed'

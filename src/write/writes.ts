@@ -18,7 +18,7 @@ import { eventOf, type EntityDoc } from '../store/outbox.js'
 import { createPost, react, type Reaction } from '../store/posts.js'
 import type { StoreState } from '../store/state.js'
 import { createUser } from '../store/users.js'
-import type { RunWrite } from '../store/write-db.js'
+import type { RunWrite } from '../store/connections.js'
 
 /** Where events go: the outbox publisher (src/outbox/publisher.ts) has this shape. */
 export interface EventSink {

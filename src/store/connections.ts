@@ -1,6 +1,7 @@
-// How a write reaches MongoDB: through the write role's own pool (so a burst of writes cannot starve reads of
-// connections), or on a fresh connection per write (`--write-connections=per-request`, the dual connection strategy
-// the benchmark compares). Either way a write runs as runWrite(fn) with a database handle.
+// How the roles reach MongoDB: the client options every pool shares, and how a write gets its database handle:
+// through the write role's own pool (so a burst of writes cannot starve reads of connections), or on a fresh
+// connection per write (`--write-connections=per-request`, the dual connection strategy the benchmark compares).
+// Either way a write runs as runWrite(fn).
 import { MongoClient, type Db, type MongoClientOptions } from 'mongodb'
 
 export type RunWrite = <T>(fn: (db: Db) => Promise<T>) => Promise<T>
