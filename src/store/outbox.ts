@@ -37,9 +37,10 @@ export function eventOf (type: EntityType, doc: EntityDoc, occurredAt?: Date): E
 /**
  * Clears the pending marks of published events, each only if its document is still at the published version: a change
  * that landed meanwhile keeps its mark (and is published on its own), so no relay or replica can clear a version
- * nobody published. One update statement per document, as many per round trip as the store takes (capabilities), each with a plain `{_id, version}`
- * filter: MongoDB answers each from the _id index, and FerretDB pushes such equality filters down to its backend (an
- * $or or $in filter, by contrast, it matches in Go against every document of the collection).
+ * nobody published. One update statement per document, as many per round trip as the store takes (its
+ * capabilities), each with a plain `{_id, version}` filter: MongoDB answers each from the _id index, and FerretDB
+ * pushes such equality filters down to its backend (an $or or $in filter, by contrast, it matches in Go against every
+ * document of the collection).
  * Returns how many marks were cleared.
  */
 export async function clearPublished (store: StoreState, db: Db, events: Array<Pick<EntityEvent, 'type' | 'id' | 'version'>>): Promise<number> {
