@@ -4,7 +4,7 @@
 // never overwrite version 4 written by the consumer (design invariant 1).
 import type { Redis, Result } from 'ioredis'
 
-// One key per call on purpose: the post list index is not written here (see consumer/apply.ts), so each entity key can
+// One key per call on purpose: the post list index is not written here (see apply.ts), so each entity key can
 // live in any Redis Cluster slot. A known-absent entry has version 0, so any real version (>= 1) replaces it at once.
 const CAS_SCRIPT = `
 local cur = redis.call('HGET', KEYS[1], 'v')
