@@ -1,7 +1,9 @@
 // The store's per-app state, decorated as `store`: the capabilities the MongoDB-protocol server has (asked once, at
-// boot), and the locks, create batcher and known users that go with them. Also makes sure the indexes every role
-// relies on exist before the app serves anything. Registered after the role's MongoDB client (read pool or writes).
+// boot), and the locks (with a Redis lease across replicas where updates are not atomic), create batcher and known
+// users that go with them. Also makes sure the indexes every role relies on exist before the app serves anything.
+// Registered after Redis and the role's MongoDB client (read pool or writes).
 import fp from 'fastify-plugin'
+import { RedisLeases } from '../src/cache/lease.js'
 import { detectCapabilities } from '../src/store/capabilities.js'
 import { ensureIndexes } from '../src/store/indexes.js'
 import { createStoreState, type StoreState } from '../src/store/state.js'
@@ -10,11 +12,18 @@ declare module 'fastify' {
   interface FastifyInstance { store: StoreState }
 }
 
+/** A document lease lasts this long if its holder never releases it (it died or stalled). */
+const LEASE_TTL_MS = 5000
+/** A request waits this long for a document another replica is changing, then answers 503. */
+const LEASE_WAIT_MS = 8000
+
 export default fp(async (app) => {
   const readDb = app.mongo?.read?.db
-  const store = await (readDb !== undefined
-    ? (async () => { await ensureIndexes(readDb); return createStoreState(await detectCapabilities(readDb)) })()
-    : app.runWrite(async (db) => { await ensureIndexes(db); return createStoreState(await detectCapabilities(db)) }))
-  app.log.debug({ store: store.caps }, 'store capabilities')
-  app.decorate('store', store)
-}, { name: 'store', dependencies: ['config'] })
+  const caps = await (readDb !== undefined
+    ? (async () => { await ensureIndexes(readDb); return await detectCapabilities(readDb) })()
+    : app.runWrite(async (db) => { await ensureIndexes(db); return await detectCapabilities(db) }))
+  // Only a store whose updates are not atomic needs its updates ordered across replicas.
+  const lease = caps.atomicUpdates ? undefined : new RedisLeases(app.redis, { ttlMs: LEASE_TTL_MS, waitMs: LEASE_WAIT_MS, log: app.log })
+  app.log.debug({ store: caps }, 'store capabilities')
+  app.decorate('store', createStoreState(caps, lease))
+}, { name: 'store', dependencies: ['config', 'redis'] })

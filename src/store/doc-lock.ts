@@ -1,7 +1,7 @@
-// Serializes this process's updates to one document, for a store whose single-document updates are not atomic
-// (StoreCapabilities.atomicUpdates false: FerretDB 1.x). The lock is per process: several write replicas on such a
-// store can still lose a concurrent update (docs/design.md, Store capabilities). Where updates are atomic (MongoDB)
-// docLocks() returns a lock that runs fn at once.
+// Serializes updates to one document, for a store whose single-document updates are not atomic
+// (StoreCapabilities.atomicUpdates false: FerretDB 1.x): first within the app (a queue per document), then across
+// replicas (a lease in Redis per document, held around the update; docs/design.md, Store capabilities). Where updates
+// are atomic (MongoDB) docLocks() returns a lock that runs fn at once.
 import type { StoreCapabilities } from './capabilities.js'
 
 export interface DocLocks {
@@ -16,8 +16,16 @@ export interface DocLocks {
   readonly size: number
 }
 
+/** Holds a key across replicas around fn (src/cache/lease.ts's RedisLeases has this shape). */
+export interface ReplicaLease {
+  hold: <T>(key: string, fn: () => Promise<T>) => Promise<T>
+}
+
 class QueueLocks implements DocLocks {
   private readonly tails = new Map<string, Promise<void>>()
+
+  /** Without a lease, updates are ordered within this app only. */
+  constructor (private readonly lease?: ReplicaLease) {}
 
   async withLock<T> (key: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key)
@@ -27,7 +35,9 @@ class QueueLocks implements DocLocks {
     this.tails.set(key, tail)
     if (previous !== undefined) await previous
     try {
-      return await fn()
+      // The app's own queue first: only the head of a document's queue asks Redis, so contention within a replica
+      // costs no Redis round trips.
+      return this.lease === undefined ? await fn() : await this.lease.hold(key, fn)
     } finally {
       release()
       // The last holder removes the entry, so the map only ever holds keys with a write in progress.
@@ -52,9 +62,9 @@ const NO_LOCKS: DocLocks = {
   size: 0
 }
 
-/** The locks a store with these capabilities needs: a queue per document, or none. */
-export function docLocks (caps: StoreCapabilities): DocLocks {
-  return caps.atomicUpdates ? NO_LOCKS : new QueueLocks()
+/** The locks a store with these capabilities needs: a queue per document (and a lease across replicas), or none. */
+export function docLocks (caps: StoreCapabilities, lease?: ReplicaLease): DocLocks {
+  return caps.atomicUpdates ? NO_LOCKS : new QueueLocks(lease)
 }
 
 /** One document's lock key: database, collection and id, so test namespaces and deployments never share a lock. */

@@ -3,7 +3,7 @@
 // so two apps built in one process share none of it.
 import type { StoreCapabilities } from './capabilities.js'
 import { CreateBatcher } from './create-batcher.js'
-import { docLocks, type DocLocks } from './doc-lock.js'
+import { docLocks, type DocLocks, type ReplicaLease } from './doc-lock.js'
 import { KnownIds } from './known-ids.js'
 
 /** Users remembered as existing, least recently used out first: a post's author check then needs no read. */
@@ -16,7 +16,8 @@ export interface StoreState {
   readonly knownUsers: KnownIds
 }
 
-export function createStoreState (caps: StoreCapabilities): StoreState {
-  const locks = docLocks(caps)
+/** `lease` orders a document's updates across replicas where the store's own updates are not atomic. */
+export function createStoreState (caps: StoreCapabilities, lease?: ReplicaLease): StoreState {
+  const locks = docLocks(caps, lease)
   return { caps, locks, creates: new CreateBatcher(caps, locks), knownUsers: new KnownIds(KNOWN_USERS) }
 }

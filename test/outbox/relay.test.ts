@@ -7,10 +7,8 @@ import type { FastifyInstance } from 'fastify'
 import { MongoBulkWriteError, MongoNetworkError, MongoServerError } from 'mongodb'
 import { buildApp } from '../../src/app.js'
 import { entityKey } from '../../src/cache/keys.js'
-import { Publisher } from '../../src/outbox/publisher.js'
 import { Relay } from '../../src/outbox/relay.js'
 import { toPost, type PostDoc } from '../../src/store/collections.js'
-import { deleteEntries } from '../../src/store/journal.js'
 import { clearPublished } from '../../src/store/outbox.js'
 import { build, createPost, createUser, dbOf, dropNamespace, latestByKey, metricValue, post, readEvents, stack, testConfig, unpublished, versionsByKey, waitFor } from '../helper/index.js'
 
@@ -103,44 +101,28 @@ t.test('Kafka stopped: 20 writes accepted and kept pending; Kafka back: every ev
 })
 
 t.test('several relays at once: every latest version published, no mark lost', async (t) => {
-  // Three relays, each with its own publisher, over one write role's store: the app's own and two more. They share
-  // the app's store state, as relays in one process do: across processes, FerretDB (the local store) can lose one of
-  // two concurrent updates of a document, a mark clear included (docs/operations.md, MongoDB 7 vs the local FerretDB),
-  // and real write replicas relaying at once are tested in test/reliability/two-relays.test.ts.
-  const app = await build(t, { role: 'write' }, FAST_RELAY)
-  const { config } = app
-  const extra = [0, 1].map(() => {
-    const publisher = new Publisher({
-      kafka: app.kafka,
-      metrics: app.metrics,
-      topic: config.eventsTopic,
-      log: app.log,
-      prepare: async () => {},
-      onPublished: async (events) => { await app.runWrite(async (db) => await clearPublished(app.store, db, events)) },
-      onReleased: async (entries) => { await app.runWrite(async (db) => await deleteEntries(db, entries)) }
-    })
-    const relay = new Relay({ runWrite: app.runWrite, metrics: app.metrics, publisher, log: app.log, intervalMs: 200, graceMs: 2000, onFatal: () => {} })
-    t.teardown(async () => { await relay.stop(); await publisher.close() })
-    return relay
-  })
-  const { user_id: uid } = await createUser(app, 'many')
+  // Two write replicas (two apps: they share only the servers), each with its relay.
+  const config = testConfig({ role: 'write' }, FAST_RELAY)
+  t.teardown(async () => { await dropNamespace(config) })
+  const [a, b] = [await build(t, config), await build(t, config)]
+  const { user_id: uid } = await createUser(a, 'many')
   const ids: number[] = []
-  for (let i = 0; i < 10; i++) ids.push((await createPost(app, uid, `p${i}`)).post_id)
-  await waitFor('the creates to publish', async () => await pendingCount(app) === 0, 10_000)
+  for (let i = 0; i < 10; i++) ids.push((await createPost(i % 2 === 0 ? a : b, uid, `p${i}`)).post_id)
+  await waitFor('the creates to publish', async () => await pendingCount(a) === 0, 10_000)
 
-  // As if the write role had stopped between its writes and their publishes: all of it is overdue at once, and all
-  // three relays go for it while new likes keep changing half of the same documents. The other half only the relays
-  // can publish.
-  const relayedBefore = await metricValue(app.metrics.eventsPublished, { path: 'relay' })
-  await postsOf(app).updateMany({}, { $set: { pending: true, pending_since: new Date(Date.now() - 60_000) } })
-  for (const relay of extra) relay.start()
+  // As if every replica had stopped between its writes and their publishes: all of it is overdue at once, and both
+  // relays go for it while new likes keep changing half of the same documents through both replicas. The other half
+  // only the relays can publish.
+  const relayed = async (): Promise<number> => await metricValue(a.metrics.eventsPublished, { path: 'relay' }) + await metricValue(b.metrics.eventsPublished, { path: 'relay' })
+  const relayedBefore = await relayed()
+  await postsOf(a).updateMany({}, { $set: { pending: true, pending_since: new Date(Date.now() - 60_000) } })
   const liked = ids.slice(0, 5)
-  const likes = await Promise.all(Array.from({ length: 40 }, async (_, i) => await post(app, `/posts/${liked[i % liked.length]}/like`)))
+  const likes = await Promise.all(Array.from({ length: 40 }, async (_, i) => await post(i % 2 === 0 ? a : b, `/posts/${liked[i % liked.length]}/like`)))
   t.ok(likes.every((r) => r.statusCode === 200))
-  await waitFor('the relays to finish', async () => await pendingCount(app) === 0, 30_000)
+  await waitFor('the relays to finish', async () => await pendingCount(a) === 0, 30_000)
 
-  const docs = await postsOf(app).find({}).toArray()
-  const got = await readEvents(app.kafka, config.eventsTopic, (g) => {
+  const docs = await postsOf(a).find({}).toArray()
+  const got = await readEvents(a.kafka, config.eventsTopic, (g) => {
     const latest = latestByKey(g)
     return docs.every((d) => latest.get(`post:${d._id}`)?.version === d.version)
   }, 30_000)
@@ -148,8 +130,10 @@ t.test('several relays at once: every latest version published, no mark lost', a
   for (const d of docs) {
     t.same(latest.get(`post:${d._id}`)?.data, toPost(d), `post ${d._id}: the latest event is the stored state (version ${d.version})`)
   }
+  // On the local FerretDB this holds across replicas because a lease in Redis orders each document's updates (likes
+  // and mark clears alike): without it, 10-20% of these likes were lost.
   t.equal(docs.reduce((sum, d) => sum + d.like_count, 0), 40, 'every like is stored')
-  t.ok(await metricValue(app.metrics.eventsPublished, { path: 'relay' }) >= relayedBefore + 5, 'the untouched posts went out through a relay')
+  t.ok(await relayed() >= relayedBefore + 5, 'the untouched posts went out through a relay')
 })
 
 t.test('a mark is cleared only for the version that was published', async (t) => {

@@ -1,13 +1,11 @@
-// Race storm: many keys, concurrent likes and cold reads through two read replicas (one of which also takes the
-// writes), while the consumer (a real process) is paused and resumed at random (SIGSTOP/SIGCONT), so read-through
-// fills and the consumer's applies race on every key. Writes go through one write replica: across write replicas
-// FerretDB (the local store) can lose one of two concurrent updates of a document (docs/operations.md), which is not
-// the race this test is about. After convergence every cached entry must equal MongoDB. Seeded: each run makes the same choices
+// Race storm: many keys, concurrent likes and cold reads through two read/write replicas, while the consumer (a real
+// process) is paused and resumed at random (SIGSTOP/SIGCONT), so read-through fills and the consumer's applies race
+// on every key. After convergence every cached entry must equal MongoDB. Seeded: each run makes the same choices
 // (which keys, which kinds, how long each pause), though the interleaving still varies with timing.
 // Figure: keys checked, stale.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { build, compareCache, createPost, createUser, figure, kafkaFor, loop, metricValue, namespace, post, prng, sleep, startRole, stores, waitCaughtUp } from '../helper/index.js'
+import { appsOn, compareCache, createPost, createUser, figure, kafkaFor, loop, metricValue, namespace, post, prng, sleep, startRole, stores, waitCaughtUp } from '../helper/index.js'
 
 const SEED = 20240607
 const POSTS = 80 // created before the consumer starts: every key begins cold
@@ -18,15 +16,14 @@ const STORM_MS = 10_000
 
 t.test('race storm: likes, cold reads and a stalling consumer; after convergence every cached key equals MongoDB', async (t) => {
   const { env, config } = namespace(t, 'read,write')
-  const writer = await build(t, config)
-  const replicas = [writer, await build(t, { ...config, roles: new Set(['read'] as const) })]
+  const replicas = await appsOn(t, config, 2)
   const { redis, db } = await stores(t, config)
   const rand = prng(SEED)
   const replica = (): FastifyInstance => rand.pick(replicas)
 
-  const { user_id: uid } = await createUser(writer, 'storm')
+  const { user_id: uid } = await createUser(replicas[0]!, 'storm')
   const posts: number[] = []
-  for (let i = 0; i < POSTS; i++) posts.push((await createPost(writer, uid, `s${i}`)).post_id)
+  for (let i = 0; i < POSTS; i++) posts.push((await createPost(replica(), uid, `s${i}`)).post_id)
   const lastBefore = posts.at(-1)!
   const consumer = await startRole(t, 'consumer', env)
 
@@ -38,7 +35,7 @@ t.test('race storm: likes, cold reads and a stalling consumer; after convergence
   const likers = Array.from({ length: LIKERS }, () => loop(async () => {
     const id = rand.pick(posts)
     const kind = rand.int(3) === 0 ? 'dislike' : 'like'
-    const res = await post(writer, `/posts/${id}/${kind}`)
+    const res = await post(replica(), `/posts/${id}/${kind}`)
     if (res.statusCode === 200) tally.likes++
     else tally.failures.push(`${kind} ${id}: ${res.statusCode}`)
   }))
@@ -58,7 +55,7 @@ t.test('race storm: likes, cold reads and a stalling consumer; after convergence
   }))
   const creator = loop(async () => {
     if (tally.created >= MAX_NEW_POSTS) { await sleep(100); return }
-    posts.push((await createPost(writer, uid, `new${tally.created}`)).post_id)
+    posts.push((await createPost(replica(), uid, `new${tally.created}`)).post_id)
     tally.created++
     await sleep(rand.int(150))
   })

@@ -1,0 +1,82 @@
+// Leases in Redis: at most one holder of a key across every process that shares the Redis, for a bounded time. The
+// store holds one around each update of a document when the store's own updates are not atomic (FerretDB 1.x), so
+// several write replicas cannot interleave two read-modify-writes of one document (docs/design.md, Store
+// capabilities). A holder that dies leaves its lease to expire after ttlMs.
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Redis, Result } from 'ioredis'
+import { Unavailable } from '../shared/errors.js'
+import { isRedisUnavailable } from './redis-errors.js'
+
+// Deletes the lease only if it is still ours: a holder that outlived its lease must not release the next holder's.
+const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    postboardReleaseLease: (key: string, token: string) => Result<number, Context>
+  }
+}
+
+export interface LeaseOptions {
+  /** How long a lease lasts if its holder never releases it (a holder that died or stalled). */
+  ttlMs: number
+  /** How long a caller waits for a lease another process holds before giving up (503). */
+  waitMs: number
+  log: FastifyBaseLogger
+}
+
+export class RedisLeases {
+  /** Whether Redis could not be asked last time: logged when it starts and when it ends. */
+  private unreachable = false
+  /** Tokens are this instance's random prefix and a counter: unique across processes, cheap to make. */
+  private readonly tokenPrefix = randomBytes(6).toString('hex')
+  private taken = 0
+
+  constructor (private readonly redis: Redis, private readonly opts: LeaseOptions) {
+    if (typeof (redis as Partial<Redis>).postboardReleaseLease !== 'function') {
+      redis.defineCommand('postboardReleaseLease', { numberOfKeys: 1, lua: RELEASE_SCRIPT })
+    }
+  }
+
+  /**
+   * Runs fn holding the key's lease. While Redis cannot be reached, fn runs without one (writes stay available; the
+   * caller's in-process lock still orders this process's own updates) and the outage is logged.
+   */
+  async hold<T> (key: string, fn: () => Promise<T>): Promise<T> {
+    const lease = `lease:${key}`
+    const token = `${this.tokenPrefix}:${++this.taken}`
+    let acquired: boolean
+    try {
+      acquired = await this.acquire(lease, token)
+    } catch (err) {
+      if (!isRedisUnavailable(err)) throw err
+      if (!this.unreachable) this.opts.log.warn({ err }, 'lease: redis unreachable; document updates are ordered within each replica only until it is back')
+      this.unreachable = true
+      return await fn()
+    }
+    if (this.unreachable) this.opts.log.info('lease: redis reachable again; document updates are ordered across replicas')
+    this.unreachable = false
+    if (!acquired) throw new Unavailable('the document is being changed by another request; try again shortly')
+    try {
+      return await fn()
+    } finally {
+      // Best effort: a lease that could not be released expires after ttlMs.
+      await this.redis.postboardReleaseLease(lease, token).catch(() => 0)
+    }
+  }
+
+  /** Tries until the lease is ours or waitMs has passed, backing off from 1 ms to 50 ms between tries. */
+  private async acquire (lease: string, token: string): Promise<boolean> {
+    const { ttlMs, waitMs } = this.opts
+    const giveUpAt = Date.now() + waitMs
+    for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+      if (await this.redis.set(lease, token, 'PX', ttlMs, 'NX') === 'OK') return true
+      if (Date.now() + delay > giveUpAt) return false
+      await sleep(delay)
+    }
+  }
+}
