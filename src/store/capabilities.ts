@@ -9,7 +9,7 @@ export interface StoreCapabilities {
    * Whether one update of one document is atomic against concurrent updates of it. FerretDB 1.x runs every update,
    * $inc and findAndModify included, as "read the document, change it in Go, write the whole document back" with no
    * transaction around the pair (FerretDB issue #3040): 100 concurrent $inc counted 2 to 23. Without it the store
-   * serializes this process's updates of one document (doc-lock.ts).
+   * serializes the updates of one document (doc-lock.ts: within the app, and across replicas by a lease in Redis).
    */
   atomicUpdates: boolean
   /**

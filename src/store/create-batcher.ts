@@ -34,7 +34,7 @@ export class CreateBatcher {
   /**
    * Inserts a new entity under the next id, and answers it with its batch's journal entry, which the publisher
    * deletes once every event of the batch is acknowledged (an entry nobody releases is left to the relay).
-   * A duplicate key on _id means a counter race between processes on a store without atomic updates (see reserveIds)
+   * A duplicate key on _id means a counter race between replicas on a store without atomic updates (see reserveIds)
    * and is retried with a fresh id; any other duplicate (the username index) is rethrown, as a MongoServerError with
    * code 11000, for the caller to explain.
    */
@@ -58,8 +58,9 @@ export class CreateBatcher {
    * only grow and are never handed out twice, and a batch costs one counter update instead of one per create.
    */
   async reserveIds (db: Db, name: EntityCollection, count: number): Promise<number> {
-    // Without atomic updates the lock makes the counter exact within a process; across processes a lost increment
-    // can repeat an id, which insertBatch detects by the unique _id and answers with the next one.
+    // Without atomic updates the lock (and its lease across replicas) keeps the counter exact; should two increments
+    // still overlap (Redis unreachable, a stalled lease holder), a repeated id is caught by the unique _id in
+    // insertBatch and answered with the next one.
     return await this.locks.withLock(docKey(db.databaseName, 'counters', name), async () => {
       for (let attempt = 1; ; attempt++) {
         try {
