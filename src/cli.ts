@@ -2,7 +2,7 @@
 // The postboard executable: `postboard --role <read|write|consumer|all>` serves; `postboard token` mints a dev token.
 // Every setting is validated before anything connects; a bad one exits 2 with one line naming it.
 import { Command, InvalidArgumentError } from 'commander'
-import { ConfigError, loadConfig, type ConfigFlags } from './shared/config.js'
+import { ConfigError, NO_SECRET, loadConfig, type ConfigFlags } from './shared/config.js'
 import { mintToken, parseDuration } from './identity/token.js'
 import { startServer } from './server.js'
 
@@ -51,6 +51,7 @@ program.command('token')
     } catch (err) {
       fail((err as Error).message)
     }
+    if (config.token.secret === '') fail(`TOKEN_SECRET: ${NO_SECRET}`)
     process.stdout.write(`${await mintToken(config.token, opts.user, ttl)}\n`)
   })
 

@@ -114,6 +114,15 @@ status_service() {
 # Hash of the files an artefact is built from, so a changed source rebuilds and an unchanged one is reused.
 stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
 
+# The token secret of this machine's stack: generated once (48 random bytes), kept in the git-ignored stack folder,
+# read by the local identity function, `postboard token` and the app (src/shared/config.ts). Never in the repository.
+ensure_token_secret() {
+  local f="$STACK_DIR/token-secret"
+  [ -s "$f" ] && return 0
+  (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n=' | tr '+/' '-_' > "$f")
+  say "token secret: generated for this machine in $f"
+}
+
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"
   elif command -v sudo >/dev/null; then sudo "$@"

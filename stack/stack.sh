@@ -45,6 +45,7 @@ for s in "${services[@]}"; do
 done
 
 mkdir -p "$STACK_DIR" "$CACHE_DIR"
+ensure_token_secret
 rc=0
 case "$cmd" in
   provision) for s in "${services[@]}"; do "provision_$s"; done ;;

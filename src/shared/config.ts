@@ -1,5 +1,7 @@
 // Configuration: every setting read once at boot from flags and environment, validated, and exposed as one typed
 // object. A bad value stops the process with one line naming the setting, before anything connects.
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { parseRoles, type Role } from './roles.js'
 
 export class ConfigError extends Error {}
@@ -60,18 +62,27 @@ export interface ConfigFlags {
 
 type Env = Record<string, string | undefined>
 
-const DEV_TOKEN_SECRET = 'postboard-local-development-secret-change-me'
+/**
+ * The token secret: TOKEN_SECRET, else the one the local stack generated for this machine (its git-ignored
+ * `token-secret` file), else none. No secret is ever part of the repository. Only IDENTITY_MODE=local and
+ * `postboard token` need one; the Lambda function holds its own.
+ */
+function tokenSecret (env: Env): string {
+  if (env.TOKEN_SECRET !== undefined && env.TOKEN_SECRET !== '') return env.TOKEN_SECRET
+  const file = join(env.POSTBOARD_STACK_DIR ?? join(process.cwd(), '.stack'), 'token-secret')
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : ''
+}
 
 export function loadConfig (flags: ConfigFlags = {}, env: Env = process.env): Config {
   const read = new Reader(env)
   const roles = parseRolesOrThrow(flags.role ?? env.ROLE ?? 'all')
   const token = {
-    secret: read.str('TOKEN_SECRET', DEV_TOKEN_SECRET),
+    secret: tokenSecret(env),
     issuer: read.str('TOKEN_ISSUER', 'postboard'),
     audience: read.str('TOKEN_AUDIENCE', 'postboard-api')
   }
-  if (token.secret.length < 32) throw new ConfigError('TOKEN_SECRET: must be at least 32 characters for HS256')
-  return {
+  if (token.secret !== '' && token.secret.length < 32) throw new ConfigError('TOKEN_SECRET: must be at least 32 characters for HS256')
+  const config: Config = {
     roles,
     host: flags.host ?? read.str('HOST', '127.0.0.1'),
     port: read.int(flags.port !== undefined ? '--port' : 'PORT', flags.port ?? env.PORT, 8080, 0, 65535),
@@ -113,7 +124,12 @@ export function loadConfig (flags: ConfigFlags = {}, env: Env = process.env): Co
     },
     token
   }
+  if (config.identity.mode === 'local' && token.secret === '') throw new ConfigError(`TOKEN_SECRET: ${NO_SECRET} (IDENTITY_MODE=local verifies tokens itself)`)
+  return config
 }
+
+/** Why there is no token secret, and how to get one. */
+export const NO_SECRET = 'not set: give a secret of at least 32 characters (the local stack writes one per machine: npm run stack -- up)'
 
 function parseRolesOrThrow (value: string): Set<Role> {
   try {

@@ -43,8 +43,9 @@ start_lambda() {
   local bootstrap
   bootstrap=$(write_lambda_bootstrap)
   # The function gets only what it needs: the token settings, never the app's other configuration.
+  # TOKEN_SECRET from the environment when set, else this machine's generated one (ensure_token_secret).
   spawn lambda env -i PATH="$PATH" HOME="${HOME:-/tmp}" \
-    ${TOKEN_SECRET:+TOKEN_SECRET="$TOKEN_SECRET"} ${TOKEN_ISSUER:+TOKEN_ISSUER="$TOKEN_ISSUER"} \
+    TOKEN_SECRET="${TOKEN_SECRET:-$(cat "$STACK_DIR/token-secret")}" ${TOKEN_ISSUER:+TOKEN_ISSUER="$TOKEN_ISSUER"} \
     ${TOKEN_AUDIENCE:+TOKEN_AUDIENCE="$TOKEN_AUDIENCE"} ${TOKEN_JWKS_URL:+TOKEN_JWKS_URL="$TOKEN_JWKS_URL"} \
     ${TOKEN_ALGORITHMS:+TOKEN_ALGORITHMS="$TOKEN_ALGORITHMS"} \
     "$(lambda_emulator)" --runtime-interface-emulator-address "127.0.0.1:$LAMBDA_PORT" \

@@ -2,8 +2,12 @@
 // `token` prints only a token. (Roles served over the network are in cli.test.ts.)
 import t from 'tap'
 import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { decodeJwt } from 'jose'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { decodeJwt, jwtVerify } from 'jose'
 import { ROOT } from '../helper/index.js'
 
 const CLI = ['--import', 'tsx', `${ROOT}/src/cli.ts`]
@@ -41,11 +45,19 @@ t.test('bad settings: exit 2, one line naming the value, nothing connected', asy
   t.match(unknownFlag.stderr, /unknown option '--rol'/)
 })
 
-t.test('token prints only a token for the user', async (t) => {
-  const r = await run(['token', '--user', '42', '--ttl', '15m'])
+t.test('token prints only a token for the user, signed with the stack\'s per-machine secret', async (t) => {
+  // A stack folder of the test's own, holding a secret as stack.sh generates it; no TOKEN_SECRET in the environment.
+  const stackDir = mkdtempSync(join(tmpdir(), 'pb-stack-'))
+  t.teardown(() => { rmSync(stackDir, { recursive: true, force: true }) })
+  const secret = randomBytes(48).toString('base64url')
+  writeFileSync(join(stackDir, 'token-secret'), `${secret}\n`)
+  const stackEnv = { POSTBOARD_STACK_DIR: stackDir, TOKEN_SECRET: '' }
+  const r = await run(['token', '--user', '42', '--ttl', '15m'], stackEnv)
   t.equal(r.code, 0)
   const lines = r.stdout.trim().split('\n')
   t.equal(lines.length, 1)
+  await jwtVerify(lines[0]!, new TextEncoder().encode(secret))
+  t.pass('signed with the generated secret')
   const claims = decodeJwt(lines[0]!)
   t.equal(claims.sub, '42')
   t.equal(claims.iss, 'postboard')
@@ -55,4 +67,8 @@ t.test('token prints only a token for the user', async (t) => {
   const badTtl = await run(['token', '--user', '1', '--ttl', 'forever'])
   t.equal(badTtl.code, 2)
   t.match(badTtl.stderr, /--ttl: expected a duration/)
+  rmSync(join(stackDir, 'token-secret'))
+  const none = await run(['token', '--user', '1'], stackEnv)
+  t.equal(none.code, 2, 'no secret anywhere: no token, and no published one to fall back on')
+  t.match(none.stderr, /TOKEN_SECRET: not set/)
 })

@@ -136,6 +136,9 @@ t.test('deploy/identity.Dockerfile: the Lambda base image runs the project\'s bu
   const [handler = ''] = JSON.parse(final.steps.find((s) => s.op === 'CMD')!.args) as string[]
   const dot = handler.lastIndexOf('.')
   t.equal(handler.slice(0, dot), outfile.replace(/^.*\//, '').replace(/\.m?js$/, ''), 'CMD names the bundle file')
+  // It loads with key material only (there is no fallback secret), as the deployed function is given.
+  process.env.TOKEN_SECRET = 'an-operator-chosen-secret-of-at-least-32-chars'
+  t.teardown(() => { delete process.env.TOKEN_SECRET })
   const mod = await import(join(ROOT, entry)) as Record<string, unknown>
   t.type(mod[handler.slice(dot + 1)], 'function', `whose entry exports ${handler.slice(dot + 1)}`)
 })
@@ -164,7 +167,9 @@ const compose = parse(read('compose.yaml'), { merge: true }) as { services: Reco
 const services = compose.services
 
 /** Compose's ${VAR:-default} with nothing set, as on a fresh machine. */
-const expand = (v: string): string => v.replace(/\$\{\w+:-([^}]*)\}/g, '$1')
+/** What an operator sets: compose refuses to start without these (`${NAME:?...}`). */
+const OPERATOR = { TOKEN_SECRET: 'an-operator-chosen-secret-of-at-least-32-chars' } as Record<string, string>
+const expand = (v: string): string => v.replace(/\$\{\w+:-([^}]*)\}/g, '$1').replace(/\$\{(\w+):\?[^}]*\}/g, (_m, name: string) => OPERATOR[name] ?? '')
 const env = (s: Service): Record<string, string> =>
   Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, expand(String(v))]))
 
@@ -194,6 +199,7 @@ t.test('compose.yaml: each role from the postboard image, with its replicas and 
     t.same(config.kafkaBrokers, ['kafka:9092'])
     t.equal(new URL(config.identity.lambdaEndpoint).hostname, 'identity')
     t.equal(config.token.secret, env(services.identity!).TOKEN_SECRET, 'the app and the validator share the token secret')
+    t.match(String(s.environment?.TOKEN_SECRET), /^\$\{TOKEN_SECRET:\?/, `${role}: compose refuses to start without a TOKEN_SECRET`)
     t.ok(config.topicPartitions >= count, 'no more consumers than partitions')
   }
 })

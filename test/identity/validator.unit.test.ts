@@ -10,7 +10,6 @@ import { createValidator, KeySourceUnavailableError, type Verdict } from '../../
 import { createLocalVerifier } from '../../src/identity/local-verifier.js'
 import { VerifierUnavailableError } from '../../src/identity/verifier.js'
 import { mintToken } from '../../src/identity/token.js'
-import { handler } from '../../src/identity/handler.js'
 import { spawn } from 'node:child_process'
 import { createHmac } from 'node:crypto'
 import { ROOT, type Tap } from '../helper/index.js'
@@ -137,14 +136,16 @@ t.test('an unreadable key source is an outage, not a verdict', async (t) => {
 })
 
 t.test('the Lambda handler: { token } in, a verdict out', async (t) => {
-  // Loaded with this process's environment: no TOKEN_SECRET, so the development defaults, as in the local stack.
-  const dev = { secret: 'postboard-local-development-secret-change-me', issuer: 'postboard', audience: 'postboard-api' }
-  t.match(await handler({ token: await mintToken(dev, '12', 60) }), { valid: true, subject: '12', reason: null })
-  t.match(await handler({ token: await mintToken(settings, '12', 60) }), { valid: false, reason: 'bad signature' })
+  // The handler reads its settings from the environment when it loads, as the function does.
+  process.env.TOKEN_SECRET = settings.secret
+  t.teardown(() => { delete process.env.TOKEN_SECRET })
+  const { handler } = await import('../../src/identity/handler.js')
+  t.match(await handler({ token: await mintToken(settings, '12', 60) }), { valid: true, subject: '12', reason: null })
+  t.match(await handler({ token: await mintToken({ ...settings, secret: 'someone-elses-secret-of-32-characters-or-more' }, '12', 60) }), { valid: false, reason: 'bad signature' })
   for (const event of [{}, null, 'a string', { token: 5 }]) t.match(await handler(event), { valid: false, reason: 'missing token' })
 })
 
-t.test('deployed on AWS without its own key material, the function refuses to start', async (t) => {
+t.test('without its own key material, the function refuses to start: there is no fallback secret', async (t) => {
   const start = async (env: Record<string, string>): Promise<{ code: number | null, stderr: string }> => {
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', "await import('./src/identity/handler.ts')"],
       // NODE_V8_COVERAGE passes through so c8 sees the child's run of the handler too.
@@ -161,7 +162,9 @@ t.test('deployed on AWS without its own key material, the function refuses to st
   t.not(short.code, 0)
   t.match(short.stderr, /TOKEN_SECRET of at least 32 characters/)
   t.equal((await start({ AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs20.x', TOKEN_SECRET: settings.secret })).code, 0, 'with a secret it loads')
-  t.equal((await start({})).code, 0, 'locally (no AWS_EXECUTION_ENV) the development secret is allowed')
+  const local = await start({})
+  t.not(local.code, 0, 'locally (no AWS_EXECUTION_ENV) too: no secret is published to fall back on')
+  t.match(local.stderr, /TOKEN_SECRET or TOKEN_JWKS_URL must be set on the function/)
   t.equal((await start({ AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs20.x', TOKEN_JWKS_URL: 'https://issuer.example/.well-known/jwks.json', TOKEN_ALGORITHMS: 'RS256, ES256' })).code, 0,
     'or with a JWKS URL and its algorithms (fetched on first use, not at load)')
 })
