@@ -109,9 +109,8 @@ function roleOf (url: string): Role | undefined {
   return ROLES.find((r) => { const prefix = ROLE_MANIFEST[r].routes?.prefix; return prefix !== undefined && url.startsWith(`${prefix}/`) })
 }
 
-/** Whether a route demands a bearer token: its role's manifest says so (for writes, only under --auth-writes). */
-function needsToken (url: string, authWrites: boolean): boolean {
-  const role = roleOf(url)
+/** Whether a role's routes demand a bearer token: its manifest says so (for writes, only under --auth-writes). */
+function needsToken (role: Role | undefined, authWrites: boolean): boolean {
   return role !== undefined && checksIdentity(new Set([role]), authWrites)
 }
 
@@ -122,14 +121,15 @@ function implicitErrors (schema: FastifySchema, url: string, authWrites: boolean
   if (schema.params !== undefined || schema.querystring !== undefined) codes.push(400)
   // A role's routes answer 503 when a dependency is out, and 401 (identity fails closed, 503 too) when they need a
   // token; a write needing a token also answers 403 for a post made as someone else.
-  if (roleOf(url) !== undefined) codes.push(503)
-  if (needsToken(url, authWrites)) codes.push(401, ...(roleOf(url) === 'write' ? [403] : []))
+  const role = roleOf(url)
+  if (role !== undefined) codes.push(503)
+  if (needsToken(role, authWrites)) codes.push(401, ...(role === 'write' ? [403] : []))
   return codes
 }
 
 export default fp(async (app) => {
   const { authWrites, roles } = app.config
-  const bearer = (url: string): boolean => needsToken(url, authWrites)
+  const bearer = (url: string): boolean => needsToken(roleOf(url), authWrites)
 
   await app.register(swagger, {
     openapi: {

@@ -4,7 +4,8 @@
 // Registered after Redis and the role's MongoDB client (read pool or writes).
 import fp from 'fastify-plugin'
 import { RedisLeases } from '../src/cache/lease.js'
-import { detectCapabilities } from '../src/store/capabilities.js'
+import type { Db } from 'mongodb'
+import { detectCapabilities, type StoreCapabilities } from '../src/store/capabilities.js'
 import { ensureIndexes } from '../src/store/indexes.js'
 import { createStoreState, type StoreState } from '../src/store/state.js'
 
@@ -18,10 +19,9 @@ const LEASE_TTL_MS = 5000
 const LEASE_WAIT_MS = 8000
 
 export default fp(async (app) => {
+  const prepare = async (db: Db): Promise<StoreCapabilities> => { await ensureIndexes(db); return await detectCapabilities(db) }
   const readDb = app.mongo?.read?.db
-  const caps = await (readDb !== undefined
-    ? (async () => { await ensureIndexes(readDb); return await detectCapabilities(readDb) })()
-    : app.runWrite(async (db) => { await ensureIndexes(db); return await detectCapabilities(db) }))
+  const caps = await (readDb !== undefined ? prepare(readDb) : app.runWrite(prepare))
   // Only a store whose updates are not atomic needs its updates ordered across replicas.
   const lease = caps.atomicUpdates ? undefined : new RedisLeases(app.redis, { ttlMs: LEASE_TTL_MS, waitMs: LEASE_WAIT_MS, log: app.log })
   app.log.debug({ store: caps }, 'store capabilities')
