@@ -1,5 +1,5 @@
 // The relay: a loop in the write role that publishes, after a short grace period, every document still marked pending
-// and every create-journal entry still open (Kafka was down, the inline publish timed out, or a replica stopped
+// and every journal entry still open (Kafka was down, the inline publish timed out, or a replica stopped
 // between its write and its publish). It publishes a document's current full state, so one event carries every
 // change it missed; a mark is cleared only for the version published, and an entry deleted only once all its
 // documents are on Kafka. Several replicas may relay at once: they may publish a document twice (consumers are
@@ -160,7 +160,8 @@ export class Relay {
       for (const d of docs) if (d === null) missing++; else found.push(d)
     }
     const giveUpAt = doc.since.getTime() + (this.opts.abandonMs ?? 5 * 60_000)
-    const complete = missing === 0 || giveUpAt <= Date.now()
+    // A reaction batch's posts existed before it: one missing was never there, and nothing of it is still landing.
+    const complete = missing === 0 || doc.changed !== undefined || giveUpAt <= Date.now()
     const due = found.filter((d) => d.pending !== true)
     const entry: JournalEntry = complete ? { id: doc._id, unacked: due.length } : { id: doc._id, unacked: due.length, keep: true }
     const outcomes = await Promise.all(due.map(async (d) => await publisher.publish(eventOf(type, d, doc.since), 'relay', entry)))

@@ -1,11 +1,11 @@
-// Group commit for creates: concurrent creates of one collection share one counter update and one insertMany instead
-// of paying a round trip each. A batch forms only from the creates that queued while the previous batch was in
-// flight (no timer, no added latency when idle); ids are handed out in the order the creates arrived. Each batch writes
-// one create-journal entry before its insert (see journal.ts): that is the whole outbox cost of a batch.
+// Group commit for creates (see group-commit.ts): concurrent creates of one collection share one counter update and one
+// insertMany instead of paying a round trip each; ids are handed out in the order the creates arrived. Each batch
+// writes one create-journal entry before its insert (see journal.ts): that is the whole outbox cost of a batch.
 import { MongoBulkWriteError, MongoServerError, type Db, type WriteError } from 'mongodb'
 import type { StoreCapabilities } from './capabilities.js'
 import { counters, isDuplicateKey, type EntityCollection } from './collections.js'
 import { docKey, type DocLocks } from './doc-lock.js'
+import { GroupCommit, type Waiter as Queued } from './group-commit.js'
 import { deleteEntries, openEntry, type JournalEntry } from './journal.js'
 
 /** A new document and the journal entry its event releases once Kafka has it. */
@@ -15,19 +15,14 @@ export interface Created<T> { doc: T, entry: JournalEntry }
 const MAX_BATCH = 256
 const MAX_ID_ATTEMPTS = 10
 
-interface Waiter {
+interface Waiter extends Queued<Created<{ _id: number }>> {
   build: (id: number) => { _id: number }
-  resolve: (created: Created<{ _id: number }>) => void
-  reject: (err: unknown) => void
   attempts: number
 }
 
-interface Queue { waiters: Waiter[], running: boolean }
-
 export class CreateBatcher {
-  // Keyed by the Db handle: the pooled write client has one (so its creates batch together), while a per-request
-  // connection has its own and is closed when its request ends, so it never carries another request's create.
-  private readonly queues = new WeakMap<Db, Map<EntityCollection, Queue>>()
+  private readonly batches = new GroupCommit<Waiter>(MAX_BATCH, async (db, name, batch, requeue) =>
+    await this.insertBatch(db, name as EntityCollection, batch, requeue))
 
   constructor (private readonly caps: StoreCapabilities, private readonly locks: DocLocks) {}
 
@@ -39,17 +34,8 @@ export class CreateBatcher {
    * code 11000, for the caller to explain.
    */
   async insert<T extends { _id: number }> (db: Db, name: EntityCollection, build: (id: number) => T): Promise<Created<T>> {
-    let byName = this.queues.get(db)
-    if (byName === undefined) this.queues.set(db, byName = new Map())
-    let queue = byName.get(name)
-    if (queue === undefined) byName.set(name, queue = { waiters: [], running: false })
-    const mine = queue
     return await new Promise<Created<T>>((resolve, reject) => {
-      mine.waiters.push({ build, resolve: resolve as Waiter['resolve'], reject, attempts: 0 })
-      if (!mine.running) {
-        mine.running = true
-        this.drain(db, name, mine).catch(/* c8 ignore next -- drain settles every waiter itself and does not throw */ reject)
-      }
+      this.batches.add(db, name, { build, resolve: resolve as Waiter['resolve'], reject, attempts: 0 })
     })
   }
 
@@ -77,23 +63,7 @@ export class CreateBatcher {
     })
   }
 
-  private async drain (db: Db, name: EntityCollection, queue: Queue): Promise<void> {
-    try {
-      while (queue.waiters.length > 0) {
-        const batch = queue.waiters.splice(0, MAX_BATCH)
-        try {
-          await this.insertBatch(db, name, batch, queue)
-        } catch (err) {
-          // The whole batch failed the same way (MongoDB unreachable, say): each request answers with that error.
-          for (const w of batch) w.reject(err)
-        }
-      }
-    } finally {
-      queue.running = false
-    }
-  }
-
-  private async insertBatch (db: Db, name: EntityCollection, batch: Waiter[], queue: Queue): Promise<void> {
+  private async insertBatch (db: Db, name: EntityCollection, batch: Waiter[], requeue: (waiters: Waiter[]) => void): Promise<void> {
     const first = await this.reserveIds(db, name, batch.length)
     const docs = batch.map((w, i) => w.build(first + i))
     // Before the insert: if the insert fails midway (or its answer is lost), the entry still names whatever landed.
@@ -134,7 +104,7 @@ export class CreateBatcher {
       else retry.push(w)
     }
     // Queued only once every answer of this batch is settled: if a check above threw, drain fails them all instead.
-    queue.waiters.push(...retry)
+    requeue(retry)
   }
 
   /** Whether a duplicate key was on _id: named by the error where the store names indexes, else asked of the store. */

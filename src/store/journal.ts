@@ -1,9 +1,10 @@
-// The create journal: the outbox of creates. A batch of creates writes one entry naming its ids before it inserts
+// The journal: the outbox of creates and reactions. A batch of creates writes one entry naming its ids before it inserts
 // them, and the entry is deleted once every inserted document's event is on Kafka (in bulk, coalesced, in the
 // background). So a create costs no write of its own to the outbox and none to clear it: per batch, one insert and a
 // share of one delete, where a pending mark in each document cost one update per create to clear (on FerretDB an
 // update is a query plus a write, and those clears were what capped the create rate). Changes to existing documents
-// (reactions) still mark the document itself, in the same update that makes the change (see outbox.ts).
+// (reactions) batch the same way (reaction-batcher.ts): one entry naming the batch's posts, written before their
+// updates. Pending marks in documents (outbox.ts) are only what earlier releases wrote; the relay still publishes them.
 // An entry outliving its grace period means a publish failed, timed out, or its replica stopped: the relay publishes
 // the entry's documents again (consumers are idempotent by version) and then deletes it.
 import { ObjectId, type Db } from 'mongodb'
@@ -13,9 +14,14 @@ import type { EntityCollection } from './collections.js'
 export interface JournalDoc {
   _id: ObjectId
   collection: EntityCollection
-  /** The batch's ids: first, first + 1, ..., first + count - 1 (reserved together, see reserveIds). */
+  /** A create batch's ids: first, first + 1, ..., first + count - 1 (reserved together, see reserveIds). */
   first: number
   count: number
+  /**
+   * A reaction batch's posts instead (first and count then describe this list): documents that existed before the
+   * batch, so one missing was never there (a like of an unknown post), where a create's may still be landing.
+   */
+  changed?: number[]
   /** When the batch was written: the relay's grace period runs from here. */
   since: Date
 }
@@ -39,6 +45,13 @@ export const journal = (db: Db) => db.collection<JournalDoc>('create_journal')
 export async function openEntry (db: Db, collection: EntityCollection, first: number, count: number): Promise<ObjectId> {
   const _id = new ObjectId()
   await journal(db).insertOne({ _id, collection, first, count, since: new Date() })
+  return _id
+}
+
+/** Writes a reaction batch's entry; must land before the batch's updates, for the same reason. */
+export async function openChangeEntry (db: Db, collection: EntityCollection, ids: number[]): Promise<ObjectId> {
+  const _id = new ObjectId()
+  await journal(db).insertOne({ _id, collection, first: ids[0]!, count: ids.length, changed: ids, since: new Date() })
   return _id
 }
 
@@ -76,6 +89,7 @@ export async function countJournaled (db: Db, exact = COUNT_EXACT): Promise<numb
   return Math.round(total / read * await journal(db).estimatedDocumentCount())
 }
 
-export function entryIds (entry: Pick<JournalDoc, 'first' | 'count'>): number[] {
+export function entryIds (entry: Pick<JournalDoc, 'first' | 'count' | 'changed'>): number[] {
+  if (entry.changed !== undefined) return entry.changed
   return Array.from({ length: entry.count }, (_, i) => entry.first + i)
 }

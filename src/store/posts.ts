@@ -4,11 +4,8 @@ import { UnknownAuthor } from '../shared/errors.js'
 import type { CreatePostBody, Post } from '../shared/schemas.js'
 import { posts, toPost, type PostDoc } from './collections.js'
 import type { Created } from './create-batcher.js'
-import { docKey } from './doc-lock.js'
 import type { StoreState } from './state.js'
 import { userExists } from './users.js'
-
-export type Reaction = 'like' | 'dislike'
 
 /** Creates a post at version 1, journaled with its batch (see journal.ts). */
 export async function createPost (store: StoreState, db: Db, body: CreatePostBody): Promise<Created<PostDoc>> {
@@ -25,20 +22,6 @@ export async function createPost (store: StoreState, db: Db, body: CreatePostBod
     created_at: now,
     version: 1
   }))
-}
-
-/**
- * Adds one like or dislike in one findOneAndUpdate: the counter, the version and the pending mark change together.
- * $min keeps the oldest unpublished change's time, so a post liked nonstop still reaches the relay's grace period.
- * Returns the post after the change, or null when it does not exist.
- */
-export async function react (store: StoreState, db: Db, id: number, kind: Reaction): Promise<PostDoc | null> {
-  const field = kind === 'like' ? 'like_count' : 'dislike_count'
-  return await store.locks.withLock(docKey(db.databaseName, 'posts', id), async () => await posts(db).findOneAndUpdate(
-    { _id: id },
-    { $inc: { [field]: 1, version: 1 }, $set: { pending: true }, $min: { pending_since: new Date() } },
-    { returnDocument: 'after' }
-  ))
 }
 
 /** Newest first, keyset-paged on the id (ids grow with creation), so a page costs the same at any depth. */

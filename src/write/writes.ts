@@ -15,7 +15,8 @@ import { timed } from '../shared/timed.js'
 import { toPost, toUser } from '../store/collections.js'
 import type { JournalEntry } from '../store/journal.js'
 import { eventOf, type EntityDoc } from '../store/outbox.js'
-import { createPost, react, type Reaction } from '../store/posts.js'
+import { createPost } from '../store/posts.js'
+import type { Reaction } from '../store/reaction-batcher.js'
 import type { StoreState } from '../store/state.js'
 import { createUser } from '../store/users.js'
 import type { RunWrite } from '../store/connections.js'
@@ -23,7 +24,7 @@ import type { RunWrite } from '../store/connections.js'
 /** Where events go: the outbox publisher (src/outbox/publisher.ts) has this shape. */
 export interface EventSink {
   /** Queues an event; resolves true once Kafka acknowledged it, false when it is left to the relay. */
-  publish: (event: EntityEvent, path: 'inline', entry?: JournalEntry) => Promise<boolean>
+  publish: (event: EntityEvent, path: 'inline', entry: JournalEntry) => Promise<boolean>
   /** Waits for a publish a bounded time. */
   settleInline: (done: Promise<boolean>) => Promise<boolean>
 }
@@ -59,18 +60,19 @@ export class Writes {
 
   /** The post after one more like or dislike, or null when it does not exist. */
   async react (id: number, kind: Reaction): Promise<Post | null> {
-    const doc = await this.timed(`post_${kind}`, async (db) => await react(this.deps.store, db, id, kind))
-    if (doc === null) return null
-    await this.finish('post', doc)
-    return toPost(doc)
+    const changed = await this.timed(`post_${kind}`, async (db) => await this.deps.store.reactions.react(db, id, kind))
+    if (changed === null) return null
+    // Its batch's latest state goes out: one event carries every reaction of the batch (see reaction-batcher.ts).
+    await this.finish('post', changed.latest, changed.entry)
+    return toPost(changed.doc)
   }
 
   private async timed<T> (op: string, write: (db: Db) => Promise<T>): Promise<T> {
     return await timed(this.deps.metrics.mongoDuration, op, async () => await this.deps.runWrite(write))
   }
 
-  /** Publishes the new version (a create's with its journal entry), writes it through if asked, then waits for Kafka. */
-  private async finish (type: EntityType, doc: EntityDoc, entry?: JournalEntry): Promise<void> {
+  /** Publishes the new version with its journal entry, writes it through if asked, then waits for Kafka. */
+  private async finish (type: EntityType, doc: EntityDoc, entry: JournalEntry): Promise<void> {
     const event = eventOf(type, doc)
     const published = this.deps.events.publish(event, 'inline', entry)
     await Promise.all([

@@ -10,6 +10,7 @@ import { Redis } from 'ioredis'
 import kafkajs from 'kafkajs'
 import { buildApp } from '../../src/app.js'
 import { loadConfig, type Config, type ConfigFlags } from '../../src/shared/config.js'
+import './linger.js'
 
 /** The repository root (this file is test/helper/app.ts). */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))

@@ -1,4 +1,5 @@
 // The test helper module: tests import everything from here (`../helper/index.js`), never from the files below.
+//   linger.ts       names the handles still open when a finished test file does not exit
 //   app.ts          namespaces on the shared stack, build (the one app builder), dropNamespace, stack, ROOT, type Tap
 //   wait.ts         waitFor (the one polling helper), sleep
 //   metrics.ts      metricValue (the one metrics reader: registry or Prometheus text)

@@ -54,7 +54,7 @@ t.test('Kafka stopped: 20 writes accepted and kept pending; Kafka back: every ev
   for (let i = 0; i < 5; i++) t.equal((await post(app, `/posts/${before.post_id}/like`)).statusCode, 200, `like ${i} accepted`)
   // Bounded by the inline wait (1 s) plus MongoDB: a Kafka outage never holds a write for long.
   t.ok(slowest < 3000, `no write waited out the outage (slowest ${slowest} ms)`)
-  t.equal(await pendingCount(app), 21, 'the 20 new posts (journaled) and the liked one (marked) are unpublished in MongoDB')
+  t.equal(await pendingCount(app), 25, 'the 20 new posts and the 5 likes of one post (each journaled) are unpublished in MongoDB')
   t.equal(app.publisher.healthy, false, 'the publisher knows Kafka is down')
   // The send that was in flight when Kafka went away fails once kafkajs gives up on it.
   await waitFor('the failed send', async () => await metricValue('pb_producer_errors_total', {}, app) > errorsBefore, 30_000)

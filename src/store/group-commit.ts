@@ -1,0 +1,55 @@
+// Group commit: concurrent writes of one kind share one round trip (or one journal entry) instead of paying their own.
+// A batch forms only from the writes that queued while the previous batch was in flight (no timer, so no added
+// latency when idle), in arrival order. Queues are keyed by the Db handle: the pooled write client has one (so its
+// writes batch together), while a per-request connection has its own, closed when its request ends, so it never
+// carries another request's write.
+import type { Db } from 'mongodb'
+
+/** One queued write: how its caller is answered. */
+export interface Waiter<R> {
+  resolve: (result: R) => void
+  reject: (err: unknown) => void
+}
+
+/**
+ * Commits one batch. It answers each waiter itself, and may requeue some (they join the next batch); if it throws,
+ * every waiter of the batch is rejected with that error.
+ */
+export type Commit<W> = (db: Db, queue: string, batch: W[], requeue: (waiters: W[]) => void) => Promise<void>
+
+interface Queue<W> { waiters: W[], running: boolean }
+
+export class GroupCommit<W extends Waiter<never>> {
+  private readonly queues = new WeakMap<Db, Map<string, Queue<W>>>()
+
+  constructor (private readonly maxBatch: number, private readonly commit: Commit<W>) {}
+
+  /** Queues a write on (db, queue); starts a batch at once when none is in flight there. */
+  add (db: Db, name: string, waiter: W): void {
+    let byName = this.queues.get(db)
+    if (byName === undefined) this.queues.set(db, byName = new Map())
+    let queue = byName.get(name)
+    if (queue === undefined) byName.set(name, queue = { waiters: [], running: false })
+    queue.waiters.push(waiter)
+    if (queue.running) return
+    queue.running = true
+    const mine = queue
+    this.drain(db, name, mine).catch(/* c8 ignore next -- drain settles every waiter itself and does not throw */ (err: unknown) => { for (const w of mine.waiters.splice(0)) w.reject(err) })
+  }
+
+  private async drain (db: Db, name: string, queue: Queue<W>): Promise<void> {
+    try {
+      while (queue.waiters.length > 0) {
+        const batch = queue.waiters.splice(0, this.maxBatch)
+        try {
+          await this.commit(db, name, batch, (again) => { queue.waiters.push(...again) })
+        } catch (err) {
+          // The whole batch failed the same way (MongoDB unreachable, say): each request answers with that error.
+          for (const w of batch) w.reject(err)
+        }
+      }
+    } finally {
+      queue.running = false
+    }
+  }
+}

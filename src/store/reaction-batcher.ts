@@ -1,0 +1,87 @@
+// Group commit for reactions (see group-commit.ts): the likes and dislikes that queue while a batch is in flight become
+// one journal entry naming their posts (see journal.ts) and one update per post, however many of the batch's requests
+// reacted to it. Before, each reaction cost its own update carrying a pending mark plus a second update to clear the
+// mark once published; now a batch costs one insert and a share of one delete on top of its updates. The version still
+// counts reactions, so each request is answered with the post exactly as its own reaction left it, as if applied alone.
+import type { Db } from 'mongodb'
+import { posts, type PostDoc } from './collections.js'
+import { docKey, type DocLocks } from './doc-lock.js'
+import { GroupCommit, type Waiter as Queued } from './group-commit.js'
+import { deleteEntries, openChangeEntry, type JournalEntry } from './journal.js'
+
+export type Reaction = 'like' | 'dislike'
+
+/**
+ * One reaction's outcome: the post as this reaction left it (its answer), the post after its whole batch (what is
+ * published: one event carries the batch's reactions), and the journal entry that event releases once Kafka has it.
+ */
+export interface Changed<T> { doc: T, latest: T, entry: JournalEntry }
+
+/** Reactions per batch: one insert plus at most this many updates in flight at once. */
+const MAX_BATCH = 256
+
+interface Waiter extends Queued<Changed<PostDoc> | null> {
+  id: number
+  kind: Reaction
+}
+
+const FIELD = { like: 'like_count', dislike: 'dislike_count' } as const satisfies Record<Reaction, keyof PostDoc>
+
+export class ReactionBatcher {
+  private readonly batches = new GroupCommit<Waiter>(MAX_BATCH, async (db, _name, batch) => { await this.commit(db, batch) })
+
+  constructor (private readonly locks: DocLocks) {}
+
+  /** Adds one like or dislike; answers the post as it left it, or null when the post does not exist. */
+  async react (db: Db, id: number, kind: Reaction): Promise<Changed<PostDoc> | null> {
+    return await new Promise((resolve, reject) => { this.batches.add(db, 'posts', { id, kind, resolve, reject }) })
+  }
+
+  private async commit (db: Db, batch: Waiter[]): Promise<void> {
+    const byPost = new Map<number, Waiter[]>()
+    for (const w of batch) byPost.set(w.id, [...byPost.get(w.id) ?? [], w])
+    // Before the updates: if one fails midway (or its answer is lost), the entry still names what may have changed.
+    const entryId = await openChangeEntry(db, 'posts', [...byPost.keys()])
+    const outcomes = await Promise.allSettled([...byPost].map(async ([id, waiters]) => await this.update(db, id, waiters)))
+    let unacked = 0
+    for (const [i, [, waiters]] of [...byPost].entries()) {
+      const o = outcomes[i]!
+      if (o.status === 'fulfilled' && o.value !== null) unacked += waiters.length
+    }
+    // Each answered request publishes its post's event with the entry once, so the entry counts requests, not posts.
+    // A failed update may still have landed (a lost answer): then only the relay may delete the entry.
+    const failed = outcomes.some((o) => o.status === 'rejected')
+    const entry: JournalEntry = failed ? { id: entryId, unacked, keep: true } : { id: entryId, unacked }
+    // Nothing changed (every post unknown): the entry goes now. Best effort, like a create batch's (create-batcher.ts).
+    if (unacked === 0 && !failed) await deleteEntries(db, [entryId]).catch(() => 0)
+    for (const [i, [, waiters]] of [...byPost].entries()) {
+      const o = outcomes[i]!
+      if (o.status === 'rejected') for (const w of waiters) w.reject(o.reason)
+      else if (o.value === null) for (const w of waiters) w.resolve(null)
+      else answer(waiters, o.value, entry)
+    }
+  }
+
+  /**
+   * One update for every reaction of the batch to this post: the counters and the version (one per reaction) change
+   * together. Locked where the store's updates are not atomic (doc-lock.ts).
+   */
+  private async update (db: Db, id: number, waiters: Waiter[]): Promise<PostDoc | null> {
+    const inc: Partial<Record<'like_count' | 'dislike_count' | 'version', number>> = { version: waiters.length }
+    for (const w of waiters) inc[FIELD[w.kind]] = (inc[FIELD[w.kind]] ?? 0) + 1
+    return await this.locks.withLock(docKey(db.databaseName, 'posts', id), async () =>
+      await posts(db).findOneAndUpdate({ _id: id }, { $inc: inc }, { returnDocument: 'after' }))
+  }
+}
+
+/** Answers a post's reactions in arrival order, each with the post as it stood right after that reaction. */
+function answer (waiters: Waiter[], latest: PostDoc, entry: JournalEntry): void {
+  const states: PostDoc[] = []
+  let doc = latest
+  for (let i = waiters.length - 1; i >= 0; i--) {
+    states[i] = doc
+    const field = FIELD[waiters[i]!.kind]
+    doc = { ...doc, [field]: doc[field] - 1, version: doc.version - 1 }
+  }
+  for (const [i, w] of waiters.entries()) w.resolve({ doc: states[i]!, latest, entry })
+}
