@@ -3,12 +3,13 @@
 // alternately with its baseline in the same run; the report goes to bench/report.{md,json,svg}.
 import { cpus } from 'node:os'
 import { Redis } from 'ioredis'
-import { compare, load, type LoadSpec } from './lib/load.js'
+import { compare, load, type LoadSpec, type Request } from './lib/load.js'
 import { ROOT, startServer, type Server } from './lib/processes.js'
 import { writeReport, ratio, type Extra, type Row } from './lib/report.js'
 import { benchEnv, dropNamespace, postboard, seedViaApi, token } from './lib/setup.js'
 import { drained, freshnessProbe, histogram, quantileBound, staleAudit } from './lib/freshness.js'
 import { listScale } from './lib/list-scale.js'
+import { copyPostsToPeer, lostLikes, PEER_DATABASE, routeTo, startPeer, type Losses } from './lib/writes.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
@@ -127,6 +128,8 @@ async function main (): Promise<void> {
   await pair(`likes, ${W} connections`, 'POST /posts (pooled)', spec(write, { requests: creates, connections: W }),
     'POST /posts/{id}/like over 200 posts', spec(write, { requests: likes, connections: W }))
 
+  await versusPeer(env, write, readOpen, creates, likes, postIds)
+
   // Mixed 95/5 with end-to-end freshness, then every touched key compared with MongoDB.
   // The write scenarios leave a backlog on the local FerretDB; start the mixed run from a drained pipeline.
   log('waiting for the outbox and the consumer to drain')
@@ -167,6 +170,45 @@ async function main (): Promise<void> {
   const md = writeReport(ROOT, rows, extras, SECONDS)
   log(`done in ${Math.round((Date.now() - started) / 1000)}s; report in bench/report.md`)
   process.stdout.write(`\n${md}\n`)
+}
+
+/**
+ * Writes against the naive peer (bench/peer-server.ts): one replica each, then two write replicas each behind the
+ * router compose uses; creates and likes side by side, and the likes each loses when 400 land on one post at once.
+ */
+async function versusPeer (env: Record<string, string>, write: Server, read: Server, creates: Request[], likes: Request[], postIds: number[]): Promise<void> {
+  const W = WRITE_CONNECTIONS
+  await copyPostsToPeer(env)
+  const peer = await serve(startPeer())
+  const loss = (l: Losses): string => `${l.lost} lost (${l.acknowledged} of ${l.sent} acknowledged, ${l.stored} stored)`
+  const lossExtra = async (where: string, ours: string, theirs: string): Promise<void> => {
+    // A post outside the likes rows' 200, so the count starts from a quiet document.
+    const target = postIds.at(-1)!
+    const [mine, peers] = [await lostLikes(ours, env.MONGODB_DATABASE!, target, 400), await lostLikes(theirs, PEER_DATABASE, target, 400)]
+    extras.push({ name: `likes lost, 400 at once on one post, ${where}: postboard / naive peer`, value: `${loss(mine)} / ${loss(peers)}`, target: 'postboard 0', met: mine.lost === 0 && mine.acknowledged === 400 })
+  }
+  const judged = (target: number): { target: string, met: (r: Row) => boolean } =>
+    ({ target: `≥ ${target}× the peer, 0 errors`, met: (r) => (ratio(r) ?? 0) >= target && r.subject.errors + r.subject.non2xx === 0 })
+  await pair(`creates vs naive peer, 1 replica each, ${W} connections`, 'naive peer (insertOne + send)', spec(peer, { requests: creates, connections: W }),
+    'postboard write role', spec(write, { requests: creates, connections: W }), judged(3))
+  await pair(`likes vs naive peer, 1 replica each, ${W} connections`, 'naive peer ($inc + send)', spec(peer, { requests: likes, connections: W }),
+    'postboard write role', spec(write, { requests: likes, connections: W }), judged(1.5))
+  await lossExtra('1 replica each', write.url, peer.url)
+
+  const [write2, peer2] = [await serve(postboard('write', env)), await serve(startPeer())]
+  const ours = routeTo('postboard', 18380, [write, write2], read)
+  const theirs = routeTo('peer', 18390, [peer, peer2], read)
+  try {
+    const both = (a: Server, b: Server, url: string, extra: Partial<LoadSpec>): LoadSpec => ({ ...spec(a, extra), url, pid: [a.pid, b.pid] })
+    await pair(`creates vs naive peer, 2 write replicas each behind the router, ${W} connections`, 'naive peer ×2', both(peer, peer2, theirs.url, { requests: creates, connections: W }),
+      'postboard write ×2', both(write, write2, ours.url, { requests: creates, connections: W }), judged(3))
+    await pair(`likes vs naive peer, 2 write replicas each behind the router, ${W} connections`, 'naive peer ×2', both(peer, peer2, theirs.url, { requests: likes, connections: W }),
+      'postboard write ×2', both(write, write2, ours.url, { requests: likes, connections: W }), judged(1.5))
+    await lossExtra('2 write replicas each behind the router', ours.url, theirs.url)
+  } finally {
+    ours.stop()
+    theirs.stop()
+  }
 }
 
 function shuffle<T> (xs: T[]): T[] {

@@ -15,8 +15,8 @@ export interface LoadSpec {
   path?: string
   /** Requests to cycle through (spreads load over many ids). */
   requests?: Request[]
-  /** The server's process id: its CPU time per request is reported too (Linux /proc). */
-  pid?: number
+  /** The server's process ids (one per replica): their CPU time per request is reported too (Linux /proc). */
+  pid?: number | number[]
 }
 
 export interface LoadResult {
@@ -32,15 +32,34 @@ export interface LoadResult {
    * machine swings with whatever else runs; the CPU a request costs the server swings far less.
    */
   cpuUs?: number
+  /**
+   * The whole machine's busy CPU time per request, in microseconds: for writes most of the work is the store's and
+   * the broker's (FerretDB, PostgreSQL, Kafka), which a server process's own time leaves out. Includes the load
+   * generator, alike on both sides.
+   */
+  machineUs?: number
 }
 
 /** A process's CPU time so far in clock ticks (utime + stime), or undefined where /proc cannot tell. */
-function cpuTicks (pid: number | undefined): number | undefined {
+function cpuTicks (pid: number | number[] | undefined): number | undefined {
   if (pid === undefined) return undefined
   try {
     // Fields after the command name (which may hold spaces, hence the split at ") "): utime and stime are 14 and 15.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return Number(fields[11]) + Number(fields[12])
+    return [pid].flat().reduce((sum, p) => {
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ')
+      return sum + Number(fields[11]) + Number(fields[12])
+    }, 0)
+  } catch {
+    return undefined
+  }
+}
+
+/** The machine's busy time so far in clock ticks: every CPU's time but idle and iowait (the first line of /proc/stat). */
+function machineTicks (): number | undefined {
+  try {
+    // cpu  user nice system idle iowait irq softirq steal ...
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+    return user! + nice! + system! + irq! + softirq! + (steal ?? 0)
   } catch {
     return undefined
   }
@@ -51,6 +70,7 @@ const US_PER_TICK = 10_000
 
 export async function load (spec: LoadSpec): Promise<LoadResult> {
   const before = cpuTicks(spec.pid)
+  const machineBefore = machineTicks()
   const result = await autocannon({
     url: spec.url + (spec.path ?? ''),
     connections: spec.connections ?? 50,
@@ -62,6 +82,7 @@ export async function load (spec: LoadSpec): Promise<LoadResult> {
     timeout: 10
   })
   const after = cpuTicks(spec.pid)
+  const machineAfter = machineTicks()
   const total = result.requests.total
   return {
     rps: result.requests.average,
@@ -71,7 +92,8 @@ export async function load (spec: LoadSpec): Promise<LoadResult> {
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
     total,
-    ...(before !== undefined && after !== undefined && total > 0 && { cpuUs: (after - before) * US_PER_TICK / total })
+    ...(before !== undefined && after !== undefined && total > 0 && { cpuUs: (after - before) * US_PER_TICK / total }),
+    ...(machineBefore !== undefined && machineAfter !== undefined && total > 0 && { machineUs: (machineAfter - machineBefore) * US_PER_TICK / total })
   }
 }
 
@@ -82,7 +104,7 @@ export function median (xs: number[]): number {
 }
 
 export function medianResult (rs: LoadResult[]): LoadResult {
-  const pick = (k: Exclude<keyof LoadResult, 'cpuUs'>): number => median(rs.map((r) => r[k]))
+  const pick = (k: Exclude<keyof LoadResult, 'cpuUs' | 'machineUs'>): number => median(rs.map((r) => r[k]))
   return {
     rps: pick('rps'),
     p50: pick('p50'),
@@ -91,7 +113,8 @@ export function medianResult (rs: LoadResult[]): LoadResult {
     errors: rs.reduce((a, r) => a + r.errors, 0),
     non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
     total: rs.reduce((a, r) => a + r.total, 0),
-    ...(rs.every((r) => r.cpuUs !== undefined) && { cpuUs: median(rs.map((r) => r.cpuUs!)) })
+    ...(rs.every((r) => r.cpuUs !== undefined) && { cpuUs: median(rs.map((r) => r.cpuUs!)) }),
+    ...(rs.every((r) => r.machineUs !== undefined) && { machineUs: median(rs.map((r) => r.machineUs!)) })
   }
 }
 
