@@ -16,6 +16,7 @@ import { toPost, toUser } from '../store/collections.js'
 import type { JournalEntry } from '../store/journal.js'
 import { eventOf, type EntityDoc } from '../store/outbox.js'
 import { createPost, react, type Reaction } from '../store/posts.js'
+import type { Versioned } from '../store/read.js'
 import type { StoreState } from '../store/state.js'
 import { createUser } from '../store/users.js'
 import type { RunWrite } from '../store/connections.js'
@@ -45,24 +46,27 @@ export class Writes {
 
   constructor (private readonly deps: WritesDeps) {}
 
-  async createUser (username: string): Promise<User> {
+  // Each write answers the entity with the version it produced: the route sends that version as the ETag, which a
+  // client passes back as Min-Version to read its own write on any replica.
+
+  async createUser (username: string): Promise<Versioned<User>> {
     const { doc, entry } = await this.timed('create_user', async (db) => await createUser(this.deps.store, db, username))
     await this.finish('user', doc, entry)
-    return toUser(doc)
+    return { data: toUser(doc), version: doc.version }
   }
 
-  async createPost (body: CreatePostBody): Promise<Post> {
+  async createPost (body: CreatePostBody): Promise<Versioned<Post>> {
     const { doc, entry } = await this.timed('create_post', async (db) => await createPost(this.deps.store, db, body))
     await this.finish('post', doc, entry)
-    return toPost(doc)
+    return { data: toPost(doc), version: doc.version }
   }
 
   /** The post after one more like or dislike, or null when it does not exist. */
-  async react (id: number, kind: Reaction): Promise<Post | null> {
+  async react (id: number, kind: Reaction): Promise<Versioned<Post> | null> {
     const doc = await this.timed(`post_${kind}`, async (db) => await react(this.deps.store, db, id, kind))
     if (doc === null) return null
     await this.finish('post', doc)
-    return toPost(doc)
+    return { data: toPost(doc), version: doc.version }
   }
 
   private async timed<T> (op: string, write: (db: Db) => Promise<T>): Promise<T> {
