@@ -1,7 +1,7 @@
 // The OpenAPI 3 document, generated from the route schemas (@fastify/swagger), with the UI at /docs and the JSON at
 // /docs/json. Registered before the routes so it sees them; a process documents only the routes its roles serve.
 // The transform adds what every route shares but does not declare itself: the bearer requirement on reads, the
-// errors any route can answer (500, body limits), and examples.
+// errors any route can answer (500, body limits), the ETag on every answer of one entity version, and examples.
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -11,7 +11,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifySchema } from 'fastify'
 import { ROLES, ROLE_MANIFEST, checksIdentity, type Role } from '../src/shared/roles.js'
-import { CreatePostBody, CreateUserBody, ErrorBody, Post, PostPage, User } from '../src/shared/schemas.js'
+import { CreatePostBody, CreateUserBody, ETagHeader, ErrorBody, NotModified, Post, PostPage, User } from '../src/shared/schemas.js'
 
 const user = { user_id: 7, username: 'ada', created_at: '2025-01-31T09:15:00.000Z' }
 const post = {
@@ -33,19 +33,32 @@ const EXAMPLES = new Map<object, unknown>([
   [CreatePostBody, { user_id: 7, title: 'Hello, postboard', content: 'The first post.' }]
 ])
 
+/** The ETag of the example entity a url answers (the example post is at version 4: three likes). */
+const exampleTag = (url: string): string => url.includes('/users') ? '"u7-v1"' : '"p42-v4"'
+
 /** Examples for params, querystring and header properties, by name (OpenAPI shows each as a parameter of its own). */
 function propertyExample (name: string, url: string): unknown {
   if (name === 'id') return url.includes('/users/') ? user.user_id : post.post_id
+  if (name === 'if-none-match') return exampleTag(url)
+  if (name === 'min-version') return url.includes('/users/') ? '1' : '4'
   return ({ limit: 20, cursor: 'NDE', 'idempotency-key': '0b5e6c1e-3f4a-4c1d-9a57-5d2f1e8c7b21' } as Record<string, unknown>)[name]
+}
+
+/** Every answer of one entity version (a read by id, a create, a reaction, and a read's 304) carries its ETag. */
+const TAGGED = new Set<object>([User, Post, NotModified])
+
+function withETag (documented: object, declared: object, url: string): object {
+  return TAGGED.has(declared) ? { ...documented, headers: { etag: { ...ETagHeader, examples: [exampleTag(url)] } } } : documented
 }
 
 /** What each error status means here, and a body the API really answers with. */
 const ERRORS: Record<number, { description: string, message: (url: string) => string }> = {
-  400: { description: 'The request fails its schema (body, params or query)', message: () => 'params/id must be >= 1' },
+  400: { description: 'The request fails its schema (body, params, query or headers)', message: () => 'params/id must be >= 1' },
   401: { description: 'Missing, malformed, expired or rejected bearer token', message: () => 'a bearer token is required' },
   403: { description: 'The token\'s subject may not do this', message: () => 'the token does not speak for user_id 8' },
   404: { description: 'No such entity', message: (url) => url.includes('/users') ? 'user 7 does not exist' : 'post 42 does not exist' },
   409: { description: 'Conflict with existing state', message: (url) => url.endsWith('/users') ? "username 'ada' is already taken" : 'a request with this Idempotency-Key is still running' },
+  412: { description: 'Min-Version is newer than any version the store holds', message: (url) => `${url.includes('/users') ? 'user 7 is at version 1' : 'post 42 is at version 4'}; no stored version satisfies Min-Version 5` },
   413: { description: 'The body is larger than BODY_LIMIT_BYTES', message: () => 'Request body is too large' },
   415: { description: 'The body is not application/json', message: () => 'Unsupported Media Type: text/plain' },
   422: { description: 'Well-formed, but names something that does not exist', message: () => 'user_id 7 does not name an existing user' },
@@ -118,7 +131,7 @@ function needsToken (role: Role | undefined, authWrites: boolean): boolean {
 function implicitErrors (schema: FastifySchema, url: string, authWrites: boolean): number[] {
   const codes = [500]
   if (schema.body !== undefined) codes.push(400, 413, 415)
-  if (schema.params !== undefined || schema.querystring !== undefined) codes.push(400)
+  if (schema.params !== undefined || schema.querystring !== undefined || schema.headers !== undefined) codes.push(400)
   // A role's routes answer 503 when a dependency is out, and 401 (identity fails closed, 503 too) when they need a
   // token; a write needing a token also answers 403 for a post made as someone else.
   const role = roleOf(url)
@@ -161,7 +174,7 @@ export default fp(async (app) => {
       const declared = (schema.response ?? {}) as Record<string, object>
       const response: Record<string, object> = {}
       for (const [code, s] of Object.entries(declared)) {
-        response[code] = s === ErrorBody ? errorResponse(Number(code), url) : withDescription(withExample(s), Number(code))
+        response[code] = s === ErrorBody ? errorResponse(Number(code), url) : withETag(withDescription(withExample(s), Number(code)), s, url)
       }
       for (const code of implicitErrors(schema, url, authWrites)) response[code] ??= errorResponse(code, url)
       const out: FastifySchema & { security?: unknown } = {

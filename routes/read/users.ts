@@ -1,8 +1,9 @@
 // GET /get_server/users/{id}, served from Redis with MongoDB behind it.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { sendJsonText } from '../../src/cache/entity-json.js'
+import { minVersionOf } from '../../src/shared/conditional.js'
 import { UserNotFound } from '../../src/shared/errors.js'
-import { User, ReadIdParams, errors } from '../../src/shared/schemas.js'
+import { NotModified, ReadConditionalHeaders, ReadIdParams, User, errors } from '../../src/shared/schemas.js'
+import { answerEntity } from './by-id.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { users } = app.reads
@@ -12,14 +13,16 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['read'],
       summary: 'Get a user',
       params: ReadIdParams,
-      response: { 200: User, ...errors(400, 401, 404, 503) }
+      headers: ReadConditionalHeaders,
+      response: { 200: User, 304: NotModified, ...errors(400, 401, 404, 412, 503) }
     }
   }, async (req, reply) => {
     const id = Number(req.params.id)
+    const minVersion = minVersionOf(req.headers['min-version'])
     // The cached text is the response body as it is (see entity-json.ts): no parse, no serialization on a hit.
-    const json = await users.getJson(id)
-    if (json === null) throw new UserNotFound(id)
-    return sendJsonText(reply, json)
+    const found = await users.getJson(id, minVersion)
+    if (found === null) throw new UserNotFound(id)
+    return answerEntity(reply, 'user', id, found, minVersion, req.headers['if-none-match'])
   })
 }
 export default routes

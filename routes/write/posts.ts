@@ -1,5 +1,6 @@
 // POST /post_server/posts and the like/dislike reactions.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { entityTag } from '../../src/shared/conditional.js'
 import { InvalidBody, PostNotFound } from '../../src/shared/errors.js'
 import { idempotent } from '../../src/write/idempotency.js'
 import { CreatePostBody, IdempotencyHeaders, MAX_CONTENT_BYTES, Post, PostParams, errors } from '../../src/shared/schemas.js'
@@ -21,7 +22,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     // The schema bounds characters; storage and Kafka care about bytes, and one character can be four.
     const bytes = Buffer.byteLength(req.body.content, 'utf8')
     if (bytes > MAX_CONTENT_BYTES) throw new InvalidBody(`body/content: ${bytes} bytes of UTF-8, at most ${MAX_CONTENT_BYTES} allowed`)
-    return await idempotent(app.idempotency, req, reply, 201, async () => await app.writes.createPost(req.body))
+    return await idempotent(app.idempotency, req, reply, 201, async () => {
+      const { data, version } = await app.writes.createPost(req.body)
+      return { body: data, etag: entityTag('post', data.post_id, version) }
+    })
   })
 
   for (const kind of ['like', 'dislike'] as const) {
@@ -39,7 +43,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       return await idempotent(app.idempotency, req, reply, 200, async () => {
         const post = await app.writes.react(req.params.id, kind)
         if (post === null) throw new PostNotFound(req.params.id)
-        return post
+        return { body: post.data, etag: entityTag('post', post.data.post_id, post.version) }
       })
     })
   }

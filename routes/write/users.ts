@@ -1,5 +1,6 @@
 // POST /post_server/users: create a user.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { entityTag } from '../../src/shared/conditional.js'
 import { idempotent } from '../../src/write/idempotency.js'
 import { CreateUserBody, IdempotencyHeaders, User, errors } from '../../src/shared/schemas.js'
 import { strictJson } from '../../src/write/strict-json.js'
@@ -16,6 +17,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       body: CreateUserBody,
       response: { 201: User, ...errors(400, 401, 409, 413, 415, 422, 503) }
     }
-  }, async (req, reply) => await idempotent(app.idempotency, req, reply, 201, async () => await app.writes.createUser(req.body.username)))
+  }, async (req, reply) => await idempotent(app.idempotency, req, reply, 201, async () => {
+    const { data, version } = await app.writes.createUser(req.body.username)
+    return { body: data, etag: entityTag('user', data.user_id, version) }
+  }))
 }
 export default routes

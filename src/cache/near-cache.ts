@@ -1,7 +1,7 @@
-// The read role's near cache: entity texts kept in process memory for a hit that needs no Redis round trip at all,
-// invalidated by Redis itself. One connection of its own runs CLIENT TRACKING in broadcast mode over the entity key
-// prefixes, redirected to itself, and subscribes to __redis__:invalidate: every change to an entity key (consumer
-// apply, write-through, read-through fill, expiry, eviction, flush) pushes the key's name here and the entry goes.
+// The read role's near cache: entity texts and their versions kept in process memory for a hit that needs no Redis
+// round trip at all, invalidated by Redis itself. One connection of its own runs CLIENT TRACKING in broadcast mode over
+// the entity key prefixes, redirected to itself, and subscribes to __redis__:invalidate: any change to an entity key
+// (consumer apply, write-through, read-through fill, expiry, eviction, flush) pushes its name, and the entry goes.
 //
 // Staleness bound: an entry never outlives the invalidation of its key by more than that message's trip over
 // loopback, and never lives longer than maxAgeMs whatever happens (a connection that dies without a word sends no
@@ -13,6 +13,7 @@
 // every ticket in flight for it, and only an unspoiled ticket from the current connection may store what it read.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
+import type { EntityText } from './entity-json.js'
 
 export interface NearCacheOptions {
   /** Bound on entries; the oldest go first. */
@@ -28,7 +29,7 @@ export interface Ticket { key: string, epoch: number }
 const CHANNEL = '__redis__:invalidate'
 
 export class NearCache {
-  private readonly entries = new Map<string, { text: string, until: number }>()
+  private readonly entries = new Map<string, { entity: EntityText, until: number }>()
   /** Lookups in flight per key, and whether an invalidation arrived since the first of them began. */
   private readonly inflight = new Map<string, { count: number, spoiled: boolean }>()
   /** Grows whenever tracking is (re)established or lost, so a ticket from before can never store. */
@@ -68,11 +69,11 @@ export class NearCache {
     this.sub?.disconnect()
   }
 
-  /** The entry's text while tracking holds and the entry is young enough; undefined otherwise. */
-  get (key: string): string | undefined {
+  /** The entry's text and version while tracking holds and the entry is young enough; undefined otherwise. */
+  get (key: string): EntityText | undefined {
     const entry = this.entries.get(key)
     if (entry === undefined) return undefined
-    if (entry.until > this.now()) return entry.text
+    if (entry.until > this.now()) return entry.entity
     this.entries.delete(key)
     return undefined
   }
@@ -86,16 +87,16 @@ export class NearCache {
     return { key, epoch: this.epoch }
   }
 
-  /** After the lookup: stores `text` (an entity's checked text, or undefined for nothing) if the ticket still may. */
-  end (ticket: Ticket, text: string | undefined): void {
+  /** After the lookup: stores `entity` (an entity's checked text, or undefined for nothing) if the ticket still may. */
+  end (ticket: Ticket, entity: EntityText | undefined): void {
     // Tracking was lost or set up again meanwhile: everything in flight was dropped with the old epoch.
     if (ticket.epoch !== this.epoch) return
     const flight = this.inflight.get(ticket.key)
     /* c8 ignore next -- every ticket of the current epoch has its flight entry */
     if (flight === undefined) return
     if (--flight.count === 0) this.inflight.delete(ticket.key)
-    if (text === undefined || flight.spoiled || !this.tracking) return
-    this.entries.set(ticket.key, { text, until: this.now() + this.opts.maxAgeMs })
+    if (entity === undefined || flight.spoiled || !this.tracking) return
+    this.entries.set(ticket.key, { entity, until: this.now() + this.opts.maxAgeMs })
     if (this.entries.size > this.opts.maxEntries) this.entries.delete(this.entries.keys().next().value!)
   }
 

@@ -1,5 +1,6 @@
 // Read-through cache for one entity type: Redis first; on a miss one MongoDB read per key per process (single
 // flight), then a version-CAS fill. While Redis is unreachable every read goes to MongoDB (design invariant 3).
+// A GET by id may ask for at least a version (Min-Version): an older cached entry is then read past to MongoDB.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { EntityType } from '../shared/event.js'
@@ -7,7 +8,7 @@ import type { Metrics } from '../shared/metrics.js'
 import type { Post, User } from '../shared/schemas.js'
 import type { Versioned } from '../store/read.js'
 import { ABSENT_VERSION, casSet, jitteredTtl } from '../cache/cas.js'
-import { entityJson, isEntityJson } from '../cache/entity-json.js'
+import { entityJson, isEntityJson, type EntityText } from '../cache/entity-json.js'
 import { entityKey } from '../cache/keys.js'
 import { defineReadScripts } from '../cache/read-scripts.js'
 import type { NearCache, Ticket } from '../cache/near-cache.js'
@@ -34,7 +35,10 @@ export interface ReadThroughOptions<T> {
 }
 
 /** What Redis holds for one id: an entry's text (checked by the caller), a known absence, nothing, or no answer. */
-type Lookup = { state: 'hit', text: string } | { state: 'absent' } | { state: 'miss' } | { state: 'error' }
+type Lookup = { state: 'hit', json: string } | { state: 'absent' } | { state: 'miss' } | { state: 'error' }
+
+/** The same for GET by id, whose hit also carries the entry's version (its ETag, and what Min-Version is held to). */
+type VersionedLookup = { state: 'hit', json: string, version: number } | { state: 'absent' } | { state: 'miss' } | { state: 'error' }
 
 /** A MongoDB read's result with the entity's cache text (what the fill stored, and what getJson answers). */
 type Found<T> = { data: T, json: string, version: number } | null
@@ -44,7 +48,7 @@ export class ReadThrough<T> {
   private readonly write: CacheWrite
 
   // Bound metric handles: every lookup counts into one of these series, so none is looked up per request.
-  private readonly counted: Record<'near_hit' | 'hit' | 'negative_hit' | 'miss' | 'error', { inc: () => void }>
+  private readonly counted: Record<'near_hit' | 'hit' | 'negative_hit' | 'stale' | 'miss' | 'error', { inc: () => void }>
   private readonly lookupTime: { observe: (seconds: number) => void }
 
   constructor (private readonly opts: ReadThroughOptions<T>) {
@@ -52,38 +56,50 @@ export class ReadThrough<T> {
     this.write = opts.write ?? casSet
     this.lookupTime = opts.metrics.redisDuration.bind({ op: 'lookup' })
     const count = (result: string): { inc: () => void } => opts.metrics.cacheLookups.bind({ entity: opts.type, result })
-    this.counted = { near_hit: count('near_hit'), hit: count('hit'), negative_hit: count('negative_hit'), miss: count('miss'), error: count('error') }
+    this.counted = {
+      near_hit: count('near_hit'), hit: count('hit'), negative_hit: count('negative_hit'), stale: count('stale'), miss: count('miss'), error: count('error')
+    }
   }
 
   /**
-   * The entity's JSON text, or null when it does not exist: GET by id sends it as the body as it is. A hit costs one
-   * HGET and a prefix check (entity-json.ts), no parse and no serialization: the hot path of the whole read role.
+   * The entity's JSON text and version, or null when it does not exist: GET by id sends the text as the body as it is
+   * and the version as its ETag. A hit costs one HMGET and a prefix check (entity-json.ts), no parse and no
+   * serialization: the hot path of the whole read role.
+   *
+   * With `minVersion` (Min-Version; 0 = any), a near or Redis entry older than it is read past, and so is a known
+   * absence (it may predate the create): MongoDB answers, through a read begun after this call (see fresh). The answer
+   * is then the stored version, which the caller compares: older still means no stored version satisfies it.
    */
-  async getJson (id: number): Promise<string | null> {
+  async getJson (id: number, minVersion = 0): Promise<EntityText | null> {
+    // Any MongoDB read begun after this point sees every write acknowledged before the request (see fresh).
+    const since = minVersion > 0 ? this.flight.mark() : 0
     const near = this.opts.near
     let ticket: Ticket | null = null
     if (near !== undefined) {
       const key = near.keyPrefix + entityKey(this.opts.type, id)
-      const text = near.cache.get(key)
-      if (text !== undefined) {
+      const cached = near.cache.get(key)
+      if (cached !== undefined && cached.version >= minVersion) {
         this.counted.near_hit.inc()
-        return text
+        return cached
       }
       ticket = near.cache.begin(key)
     }
     const entry = await this.lookupOne(id)
-    const hit = entry.state === 'hit' && isEntityJson(this.opts.type, id, entry.text) ? entry.text : undefined
+    const hit = entry.state === 'hit' && isEntityJson(this.opts.type, id, entry.json) ? entry : undefined
     if (ticket !== null) near?.cache.end(ticket, hit)
-    if (hit !== undefined) {
+    if (hit !== undefined && hit.version >= minVersion) {
       this.counted.hit.inc()
       return hit
+    }
+    if (hit !== undefined || (entry.state === 'absent' && minVersion > 0)) {
+      this.counted.stale.inc()
+      return await this.fresh(id, since)
     }
     if (entry.state === 'absent') {
       this.counted.negative_hit.inc()
       return null
     }
-    const found = await this.miss(id, entry)
-    return found?.json ?? null
+    return await (minVersion > 0 ? this.fresh(id, since, entry) : this.miss(id, entry))
   }
 
   /**
@@ -95,9 +111,9 @@ export class ReadThrough<T> {
     const found = await this.lookup(ids)
     return await Promise.all(ids.map(async (id, i) => {
       const entry = found[i]
-      if (entry?.state === 'hit' && isEntityJson(this.opts.type, id, entry.text)) {
+      if (entry?.state === 'hit' && isEntityJson(this.opts.type, id, entry.json)) {
         this.counted.hit.inc()
-        return entry.text
+        return entry.json
       }
       return (await this.miss(id, entry))?.json ?? null
     }))
@@ -113,21 +129,36 @@ export class ReadThrough<T> {
    * for it, sharing the read with any other caller missing the same id.
    */
   private async miss (id: number, entry: Lookup | undefined): Promise<Found<T>> {
-    const { type } = this.opts
-    this.counted[entry === undefined || entry.state === 'error' ? 'error' : 'miss'].inc()
-    return await this.flight.do(id, async () => await this.loadAndFill(id), () => this.opts.metrics.singleFlightJoins.inc({ entity: type }))
+    this.countMiss(entry)
+    return await this.flight.do(id, async () => await this.loadAndFill(id), this.joined)
   }
 
   /**
-   * One id's entry in one HGET (every GET by id): no pipeline object, no timer closure, no arrays of replies, and a
-   * plain promise chain rather than an async body (one promise and one suspension less per GET).
+   * Reads MongoDB for a caller that must see every write acknowledged before it asked (Min-Version): a read already
+   * running may have begun before that write, so the caller shares only a read begun after `since` (the single
+   * flight's doFresh). Concurrent callers still share: one read running and one waiting per key at most.
    */
-  private lookupOne (id: number): Promise<Lookup> {
+  private async fresh (id: number, since: number, entry?: VersionedLookup): Promise<Found<T>> {
+    if (entry !== undefined) this.countMiss(entry)
+    return await this.flight.doFresh(id, since, async () => await this.loadAndFill(id), this.joined)
+  }
+
+  private countMiss (entry: Lookup | undefined): void {
+    this.counted[entry === undefined || entry.state === 'error' ? 'error' : 'miss'].inc()
+  }
+
+  private readonly joined = (): void => { this.opts.metrics.singleFlightJoins.inc({ entity: this.opts.type }) }
+
+  /**
+   * One id's entry in one HMGET of its version and text (every GET by id): no pipeline object, no timer closure, and
+   * a plain promise chain rather than an async body (one promise and one suspension less per GET).
+   */
+  private lookupOne (id: number): Promise<VersionedLookup> {
     const { redis, type, log } = this.opts
     const started = performance.now()
-    return redis.hget(entityKey(type, id), 'd').then((d) => {
+    return redis.hmget(entityKey(type, id), 'v', 'd').then(([v, d]) => {
       this.lookupTime.observe((performance.now() - started) / 1000)
-      return classify(d)
+      return classifyVersioned(v ?? null, d ?? null)
     }, (err: unknown) => {
       this.lookupTime.observe((performance.now() - started) / 1000)
       log.debug({ err }, 'cache lookup failed; reading MongoDB')
@@ -169,16 +200,27 @@ export class ReadThrough<T> {
   }
 }
 
-const ERROR: Lookup = { state: 'error' }
-const MISS: Lookup = { state: 'miss' }
-const ABSENT: Lookup = { state: 'absent' }
+const ERROR: VersionedLookup = { state: 'error' }
+const MISS: VersionedLookup = { state: 'miss' }
+const ABSENT: VersionedLookup = { state: 'absent' }
 
 /**
  * An entry's d: no entry, a known absence (empty d), or an entry's text for the caller to check. d alone decides,
- * because every writer sets v and d together (one HSET in cas.ts's script); reading v too cost a second field and an
- * array reply on every GET.
+ * because every writer sets v and d together (one HSET in cas.ts's script); a list page reads d alone.
  */
 function classify (d: string | null): Lookup {
   if (d === null) return MISS
-  return d === '' ? ABSENT : { state: 'hit', text: d }
+  return d === '' ? ABSENT : { state: 'hit', json: d }
+}
+
+/**
+ * The same with the entry's version, which GET by id answers as its ETag. A v that is not a version (only something
+ * other than cas.ts's script could write one) makes the entry a miss, read past to MongoDB like a text that fails
+ * isEntityJson.
+ */
+function classifyVersioned (v: string | null, d: string | null): VersionedLookup {
+  if (d === null) return MISS
+  if (d === '') return ABSENT
+  const version = Number(v)
+  return Number.isSafeInteger(version) && version > 0 ? { state: 'hit', json: d, version } : MISS
 }

@@ -12,6 +12,9 @@ export const Unavailable = createError('PB_UNAVAILABLE', '%s', 503)
 export const IdempotencyConflict = createError('PB_IDEMPOTENCY_CONFLICT', '%s', 409)
 export const IdempotencyMismatch = createError('PB_IDEMPOTENCY_MISMATCH', '%s', 422)
 export const BadCursor = createError('PB_BAD_CURSOR', 'querystring/cursor is not a cursor this server issued', 400)
+// Min-Version (src/shared/conditional.ts): past what a safe integer holds, and newer than any version the store has.
+export const BadMinVersion = createError('PB_BAD_MIN_VERSION', `headers/min-version must be <= ${Number.MAX_SAFE_INTEGER}`, 400)
+export const VersionNotStored = createError('PB_VERSION_NOT_STORED', '%s is at version %s; no stored version satisfies Min-Version %s', 412)
 // Write path: a body the schema cannot express a rule for (UTF-8 size, a reaction's empty body), and a body that is
 // not JSON at all (Fastify's own 415 does not say what it expected).
 export const InvalidBody = createError('PB_INVALID_BODY', '%s', 400)

@@ -31,7 +31,7 @@ export function createMetrics () {
     httpDuration: new Histogram({ name: 'pb_http_request_duration_seconds', help: 'HTTP request duration by route template', labelNames: ['method', 'route'] as const, buckets: LATENCY, registers }),
 
     // Read path cache.
-    cacheLookups: new Counter({ name: 'pb_cache_lookups_total', help: 'Cache lookups: hit, miss, negative_hit (known-absent id) or error (Redis unavailable)', labelNames: ['entity', 'result'] as const, registers }),
+    cacheLookups: new Counter({ name: 'pb_cache_lookups_total', help: 'Cache lookups: near_hit, hit, miss, negative_hit (known-absent id), stale (older than the Min-Version asked; read past to MongoDB) or error (Redis unavailable)', labelNames: ['entity', 'result'] as const, registers }),
     cacheFills: new Counter({ name: 'pb_cache_fills_total', help: 'Read-through fills: stored, or rejected by the version CAS because a newer version was cached', labelNames: ['entity', 'result'] as const, registers }),
     casRejections: new Counter({ name: 'pb_cache_cas_rejections_total', help: 'Cache writes the version CAS refused, by writer', labelNames: ['source'] as const, registers }),
     singleFlightJoins: new Counter({ name: 'pb_singleflight_joins_total', help: 'Cache misses that joined a MongoDB read already in flight for the same key', labelNames: ['entity'] as const, registers }),

@@ -74,6 +74,30 @@ export const ReadIdParams = Type.Object({
   id: Type.String({ pattern: '^[1-9][0-9]{0,14}$', description: 'Positive integer id, in decimal digits' })
 }, { additionalProperties: false })
 
+/**
+ * GET by id's conditional headers. Min-Version is checked as written, like ids: digits only, no leading zero; sixteen
+ * digits reach past the largest safe integer, which the route refuses too (conditional.ts's minVersionOf).
+ */
+export const ReadConditionalHeaders = Type.Object({
+  'min-version': Type.Optional(Type.String({
+    pattern: '^[1-9][0-9]{0,15}$',
+    description: 'Answer this version of the entity or a newer one, never an older one (read-your-writes: pass the version ' +
+      'from the ETag a write answered). A positive integer up to 9007199254740991; 412 when the store holds only an older version.'
+  })),
+  'if-none-match': Type.Optional(Type.String({
+    description: 'ETags the client already holds (a list, or *): when one names the version that would be answered, the answer is 304 with no body.'
+  }))
+})
+
+/** The entity tag every entity answer carries (reads by id, creates, reactions): `"p<id>-v<version>"` or `"u<id>-v<version>"`. */
+export const ETagHeader = Type.String({
+  description: 'Strong entity tag of the version answered, "p<id>-v<version>" for a post, "u<id>-v<version>" for a user; ' +
+    'the same on every replica. Send it back as If-None-Match, or its version as Min-Version.'
+})
+
+/** A 304: no body; the ETag names the version the client already holds. */
+export const NotModified = Type.Null({ description: 'Not Modified: If-None-Match names the version that would be answered; no body' })
+
 // TypeBox's own checker (Value.Check, used on Kafka events by parseEvent) fails every value whose format it does not
 // know, so the 'date-time' these schemas use is registered here, beside them. Ajv (HTTP) has its own formats.
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i

@@ -39,9 +39,10 @@ export interface IdempotencyDoc {
   state: 'in_flight' | 'done'
   locked_at: Date
   expires_at: Date
-  /** The first response: its status, and the entity for a success or the coded error for a 4xx. */
+  /** The first response: its status, and the entity with its ETag for a success or the coded error for a 4xx. */
   status?: number
   body?: unknown
+  etag?: string
   error?: { code: string, message: string }
 }
 

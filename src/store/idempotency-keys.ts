@@ -41,7 +41,7 @@ export async function claimKey (db: Db, id: string, fingerprint: string, ttlSeco
 }
 
 /** Stores the first response of a claimed key. */
-export async function completeKey (db: Db, id: string, lockedAt: Date, response: Pick<IdempotencyDoc, 'status' | 'body' | 'error'>): Promise<void> {
+export async function completeKey (db: Db, id: string, lockedAt: Date, response: Pick<IdempotencyDoc, 'status' | 'body' | 'etag' | 'error'>): Promise<void> {
   await idempotencyKeys(db).updateOne({ _id: id, locked_at: lockedAt }, { $set: { state: 'done', ...response } })
 }
 

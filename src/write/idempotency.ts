@@ -12,6 +12,9 @@ import type { RunWrite } from '../store/connections.js'
 /** Set on a response answered from a stored result. */
 export const REPLAYED_HEADER = 'idempotent-replayed'
 
+/** A write's answer: the entity, and the ETag of the version the write produced (sent, and stored for replays). */
+export interface Tagged<T> { body: T, etag: string }
+
 export interface IdempotencyDeps {
   runWrite: RunWrite
   ttlSeconds: number
@@ -19,15 +22,16 @@ export interface IdempotencyDeps {
 }
 
 /**
- * Runs a write at most once per Idempotency-Key. Without the header it just runs. The result (or a 4xx it threw) is
- * stored for replay; a 5xx or an outage releases the key, since a retry should then really try again.
+ * Runs a write at most once per Idempotency-Key. Without the header it just runs. The result with its ETag (or a 4xx
+ * it threw) is stored for replay; a 5xx or an outage releases the key, since a retry should then really try again.
  */
 export async function idempotent<T> (deps: IdempotencyDeps, req: FastifyRequest, reply: FastifyReply, status: number,
-  run: () => Promise<T>): Promise<T> {
+  run: () => Promise<Tagged<T>>): Promise<T> {
   const key = req.headers['idempotency-key']
   if (typeof key !== 'string') {
-    reply.code(status)
-    return await run()
+    const { body, etag } = await run()
+    reply.code(status).header('etag', etag)
+    return body
   }
   const { runWrite, ttlSeconds, metrics } = deps
   // A space cannot occur in a key (the schema allows printable ASCII only), so scoped ids never collide.
@@ -47,6 +51,8 @@ export async function idempotent<T> (deps: IdempotencyDeps, req: FastifyRequest,
     reply.header(REPLAYED_HEADER, 'true')
     if (record.error !== undefined) throw replayedError(record.status ?? 400, record.error)
     reply.code(record.status ?? status)
+    // A record stored before answers carried ETags has none to replay.
+    if (record.etag !== undefined) reply.header('etag', record.etag)
     return record.body as T
   }
 
@@ -59,7 +65,7 @@ export async function idempotent<T> (deps: IdempotencyDeps, req: FastifyRequest,
       req.log.error({ err }, 'idempotency: could not store the response')
     }
   }
-  let result: T
+  let result: Tagged<T>
   try {
     result = await run()
   } catch (err) {
@@ -74,9 +80,9 @@ export async function idempotent<T> (deps: IdempotencyDeps, req: FastifyRequest,
     }
     throw err
   }
-  await store({ status, body: result })
-  reply.code(status)
-  return result
+  await store({ status, body: result.body, etag: result.etag })
+  reply.code(status).header('etag', result.etag)
+  return result.body
 }
 
 /** Same route, same parameters, same body (in any key order): the same request. */

@@ -17,6 +17,7 @@ import type { JournalEntry } from '../store/journal.js'
 import { eventOf, type EntityDoc } from '../store/outbox.js'
 import { createPost } from '../store/posts.js'
 import type { Reaction } from '../store/reaction-batcher.js'
+import type { Versioned } from '../store/read.js'
 import type { StoreState } from '../store/state.js'
 import { createUser } from '../store/users.js'
 import type { RunWrite } from '../store/connections.js'
@@ -46,25 +47,28 @@ export class Writes {
 
   constructor (private readonly deps: WritesDeps) {}
 
-  async createUser (username: string): Promise<User> {
+  // Each write answers the entity with the version it produced: the route sends that version as the ETag, which a
+  // client passes back as Min-Version to read its own write on any replica.
+
+  async createUser (username: string): Promise<Versioned<User>> {
     const { doc, entry } = await this.timed('create_user', async (db) => await createUser(this.deps.store, db, username))
     await this.finish('user', doc, entry)
-    return toUser(doc)
+    return { data: toUser(doc), version: doc.version }
   }
 
-  async createPost (body: CreatePostBody): Promise<Post> {
+  async createPost (body: CreatePostBody): Promise<Versioned<Post>> {
     const { doc, entry } = await this.timed('create_post', async (db) => await createPost(this.deps.store, db, body))
     await this.finish('post', doc, entry)
-    return toPost(doc)
+    return { data: toPost(doc), version: doc.version }
   }
 
-  /** The post after one more like or dislike, or null when it does not exist. */
-  async react (id: number, kind: Reaction): Promise<Post | null> {
+  /** The post as one more like or dislike left it, or null when it does not exist. */
+  async react (id: number, kind: Reaction): Promise<Versioned<Post> | null> {
     const changed = await this.timed(`post_${kind}`, async (db) => await this.deps.store.reactions.react(db, id, kind))
     if (changed === null) return null
     // Its batch's latest state goes out: one event carries every reaction of the batch (see reaction-batcher.ts).
     await this.finish('post', changed.latest, changed.entry)
-    return toPost(changed.doc)
+    return { data: toPost(changed.doc), version: changed.doc.version }
   }
 
   private async timed<T> (op: string, write: (db: Db) => Promise<T>): Promise<T> {

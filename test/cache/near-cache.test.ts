@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { build, dbOf, eventOf, insertPosts, metricValue, NO_IDENTITY, postDoc, waitFor } from '../helper/index.js'
 import { entityKey } from '../../src/cache/keys.js'
 import { NearCache } from '../../src/cache/near-cache.js'
+import type { EntityText } from '../../src/cache/entity-json.js'
 import { applyEvent } from '../../src/cache/apply.js'
 
 const NEAR = { ...NO_IDENTITY, NEAR_CACHE_ENTRIES: '3', NEAR_CACHE_MAX_AGE_MS: '600000' }
@@ -19,6 +20,9 @@ async function nearOf (t: Test, app: FastifyInstance): Promise<NearCache> {
 }
 
 const fullKey = (app: FastifyInstance, id: number): string => (app.redis.options.keyPrefix ?? '') + entityKey('post', id)
+
+/** An entry as a lookup stores it: a text and its version. */
+const text = (json: string): EntityText => ({ json, version: 1 })
 
 /** Waits until the near cache has handled more invalidation messages than `seen`. */
 async function invalidated (near: NearCache, seen: number): Promise<void> {
@@ -41,6 +45,7 @@ t.test('a hit from process memory; a new version in Redis invalidates it at once
   t.equal((await app.inject('/get_server/posts/1')).json().like_count, 0)
   t.equal(await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'hit' }), hits + 1, 'one Redis hit')
   t.equal(await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'near_hit' }), nearHits + 1, 'then a near hit')
+  t.equal(near.get(fullKey(app, 1))?.version, 1, 'kept with its version (the ETag a near hit answers)')
 
   const seen = near.invalidations
   t.equal(await applyEvent(app.redis, eventOf(postDoc(1, 2)), 3600), true, 'the consumer applies version 2')
@@ -57,19 +62,19 @@ t.test('a lookup whose key changes while it is in flight stores nothing', async 
   const seen = near.invalidations
   await app.redis.hset(entityKey('post', 5), 'v', '2', 'd', 'changed')
   await invalidated(near, seen)
-  near.end(ticket, 'what the lookup read before the change')
+  near.end(ticket, text('what the lookup read before the change'))
   t.equal(near.get(key), undefined, 'the spoiled ticket stored nothing')
-  near.end(near.begin(key)!, 'read after the change')
-  t.equal(near.get(key), 'read after the change', 'a clean ticket stores')
+  near.end(near.begin(key)!, text('read after the change'))
+  t.equal(near.get(key)?.json, 'read after the change', 'a clean ticket stores')
 })
 
 t.test('bounded: the oldest entry goes first; a flush message empties it all', async (t) => {
   const app = await build(t, { role: 'read' }, NEAR)
   const near = await nearOf(t, app)
-  for (const id of [1, 2, 3, 4]) near.end(near.begin(fullKey(app, id))!, `post ${id}`)
+  for (const id of [1, 2, 3, 4]) near.end(near.begin(fullKey(app, id))!, text(`post ${id}`))
   t.equal(near.size, 3, 'NEAR_CACHE_ENTRIES bounds it')
   t.equal(near.get(fullKey(app, 1)), undefined, 'the oldest went')
-  t.equal(near.get(fullKey(app, 4)), 'post 4')
+  t.equal(near.get(fullKey(app, 4))?.json, 'post 4')
   near.invalidate(null) // what Redis sends tracking clients on FLUSHDB/FLUSHALL
   t.equal(near.size, 0)
 })
@@ -100,9 +105,9 @@ t.test('no entry outlives NEAR_CACHE_MAX_AGE_MS; concurrent lookups of one key s
   t.teardown(async () => { await near.stop() })
   await waitFor('tracking set up', async () => near.active)
 
-  near.end(near.begin(fullKey(app, 1))!, 'young')
+  near.end(near.begin(fullKey(app, 1))!, text('young'))
   clock += 999
-  t.equal(near.get(fullKey(app, 1)), 'young', 'served within its age')
+  t.equal(near.get(fullKey(app, 1))?.json, 'young', 'served within its age')
   clock += 1
   t.equal(near.get(fullKey(app, 1)), undefined, 'gone at NEAR_CACHE_MAX_AGE_MS, invalidated or not')
   t.equal(near.size, 0)
@@ -112,7 +117,7 @@ t.test('no entry outlives NEAR_CACHE_MAX_AGE_MS; concurrent lookups of one key s
   const seen = near.invalidations
   await app.redis.hset(entityKey('post', 2), 'v', '1', 'd', 'changed')
   await invalidated(near, seen)
-  near.end(first, 'read before the change')
-  near.end(second, 'also read before the change')
+  near.end(first, text('read before the change'))
+  near.end(second, text('also read before the change'))
   t.equal(near.get(fullKey(app, 2)), undefined, 'neither lookup in flight during the change stored anything')
 })

@@ -1,5 +1,6 @@
 // /docs and /docs/json: an OpenAPI 3 document generated from the route schemas, listing per role exactly that role's
-// endpoints, each with its success and every error it can answer, examples, and the bearer requirement on reads.
+// endpoints, each with its success and every error it can answer, examples, and the bearer requirement on reads;
+// the ETag on every entity answer, and GET by id's conditional headers with their 304 and 412.
 import t from 'tap'
 import type { FastifyInstance, HTTPMethods } from 'fastify'
 import { build } from '../helper/index.js'
@@ -10,7 +11,7 @@ interface Operation {
   security?: Array<Record<string, string[]>>
   parameters?: Array<{ name: string, in: string, example?: unknown }>
   requestBody?: { content: Record<string, Media> }
-  responses: Record<string, { description: string, content?: Record<string, Media> }>
+  responses: Record<string, { description: string, content?: Record<string, Media>, headers?: Record<string, { description?: string, schema: { examples?: unknown[] } }> }>
 }
 interface OpenApi {
   openapi: string
@@ -28,8 +29,8 @@ const COMMON = {
 /** Every endpoint of each role and the error statuses the design table (and the error handler) says it answers. */
 const ENDPOINTS: Record<string, Record<string, number[]>> = {
   read: {
-    'GET /get_server/users/{id}': [400, 401, 404, 500, 503],
-    'GET /get_server/posts/{id}': [400, 401, 404, 500, 503],
+    'GET /get_server/users/{id}': [400, 401, 404, 412, 500, 503],
+    'GET /get_server/posts/{id}': [400, 401, 404, 412, 500, 503],
     'GET /get_server/posts': [400, 401, 500, 503]
   },
   write: {
@@ -93,6 +94,34 @@ for (const role of ['read', 'write', 'consumer'] as const) {
     t.match(doc.components.securitySchemes.bearer, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: String })
   })
 }
+
+/** The endpoints whose success answers one entity version, and so carries its ETag. */
+const TAGGED = ['GET /get_server/users/{id}', 'GET /get_server/posts/{id}', 'POST /post_server/users', 'POST /post_server/posts',
+  'POST /post_server/posts/{id}/like', 'POST /post_server/posts/{id}/dislike']
+
+t.test('ETags and conditional reads: every entity answer has the header; GET by id takes Min-Version and If-None-Match', async (t) => {
+  const app = await build(t, { role: 'all' }, { IDENTITY_MODE: 'off' })
+  const ops = operations(await docOf(app))
+  for (const [key, op] of ops) {
+    const success = Object.entries(op.responses).find(([code]) => code.startsWith('2'))![1]
+    const etag = success.headers?.etag
+    t.equal(etag !== undefined, TAGGED.includes(key), `${key}: an ETag header ${TAGGED.includes(key) ? 'documented' : 'only on entity answers'}`)
+    if (etag !== undefined) {
+      t.match(etag.description, /strong entity tag/i, `${key}: the ETag described`)
+      t.match(etag.schema.examples, [/^"[pu]\d+-v\d+"$/], `${key}: with an example tag`)
+    }
+  }
+  for (const key of ['GET /get_server/users/{id}', 'GET /get_server/posts/{id}']) {
+    const op = ops.get(key)!
+    t.same(op.parameters?.filter((p) => p.in === 'header').map((p) => p.name).sort(), ['if-none-match', 'min-version'], `${key}: the conditional headers`)
+    const notModified = op.responses['304']
+    t.match(notModified?.description, /Not Modified/, `${key}: 304 documented`)
+    t.equal(notModified?.content, undefined, `${key}: 304 has no body`)
+    t.ok(notModified?.headers?.etag, `${key}: 304 carries the ETag`)
+    t.match(op.responses['412']?.content?.['application/json']?.example, { statusCode: 412, message: /Min-Version/ }, `${key}: 412 with an example`)
+  }
+  t.equal(ops.get('GET /get_server/posts')?.responses['304'], undefined, 'a list page has no ETag and no 304')
+})
 
 t.test('all roles: one document with both prefixes; /docs serves the UI', async (t) => {
   const app = await build(t, { role: 'all' }, { IDENTITY_MODE: 'off' })

@@ -94,6 +94,9 @@ t.test('entries this code did not write are read past, not trusted: MongoDB answ
   // Valid JSON, but another post's entity under this key: a hit is sent unparsed, so it must be for this very id.
   await insertPosts(dbOf(app), [postDoc(3, 1)])
   await app.redis.hset(entityKey('post', 3), 'v', '1', 'd', JSON.stringify(toPost(postDoc(4, 1))))
+  // This post's own text, but a version no writer of ours stores: its ETag could not be trusted.
+  await insertPosts(dbOf(app), [postDoc(5, 2)])
+  await app.redis.hset(entityKey('post', 5), 'v', 'two', 'd', JSON.stringify(toPost(postDoc(5, 2))))
   const misses = await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'miss' })
   const errors = await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'error' })
   const corrupt = await app.inject('/get_server/posts/1')
@@ -105,7 +108,9 @@ t.test('entries this code did not write are read past, not trusted: MongoDB answ
   const otherId = await app.inject('/get_server/posts/3')
   t.equal(otherId.statusCode, 200)
   t.equal(otherId.json().post_id, 3, "an entry holding another id's entity: answered from MongoDB")
-  t.equal(await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'miss' }), misses + 2)
+  const badVersion = await app.inject('/get_server/posts/5')
+  t.equal(badVersion.headers.etag, '"p5-v2"', 'an entry whose version is not a number: answered from MongoDB, with its version')
+  t.equal(await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'miss' }), misses + 3)
   t.equal(await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'error' }), errors + 1)
 })
 

@@ -51,7 +51,7 @@ for (const [name, writer, expected] of [['version CAS', casSet, 4], ['plain writ
       metrics: app.metrics,
       write: gate.write
     })
-    const read = cache.getJson(1).then((json) => json === null ? null : JSON.parse(json) as Post)
+    const read = cache.getJson(1).then((found) => found === null ? null : JSON.parse(found.json) as Post)
     t.equal(await gate.reached, 3, 'the fill read version 3 from MongoDB and is about to write')
 
     // Meanwhile a like lands: MongoDB goes to v4 and its event goes through Kafka and the real consumer.

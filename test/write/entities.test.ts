@@ -13,6 +13,7 @@ t.test('users: 201 with the user, version 1, and a duplicate name is a 409', asy
   const user = res.json<{ user_id: number, username: string, created_at: string }>()
   t.same(Object.keys(user).sort(), ['created_at', 'user_id', 'username'], 'exactly the user fields')
   t.match(user, { user_id: 1, username: 'alice', created_at: ISO })
+  t.equal(res.headers.etag, '"u1-v1"', 'the ETag of the version the create produced')
   const doc = await dbOf(app).collection<{ _id: number }>('users').findOne({ _id: user.user_id })
   t.match(doc, { username: 'alice', version: 1 })
 
@@ -69,15 +70,19 @@ t.test('posts: 201 with the whole post; reactions: 200 with the post after the c
   const created = res.json<{ post_id: number }>()
   t.same(Object.keys(created).sort(), ['content', 'created_at', 'dislike_count', 'like_count', 'post_id', 'title', 'user_id'])
   t.match(created, { post_id: 1, user_id: uid, title: 'Hello', content: 'First post', like_count: 0, dislike_count: 0, created_at: ISO })
+  t.equal(res.headers.etag, '"p1-v1"', 'a create answers the ETag of version 1')
 
   const liked = await post(app, `/posts/${created.post_id}/like`)
   t.equal(liked.statusCode, 200)
   t.same(liked.json(), { ...created, like_count: 1 })
+  t.equal(liked.headers.etag, '"p1-v2"', 'a reaction answers the ETag of the version it produced')
   const disliked = await post(app, `/posts/${created.post_id}/dislike`)
   t.equal(disliked.statusCode, 200)
   t.same(disliked.json(), { ...created, like_count: 1, dislike_count: 1 })
+  t.equal(disliked.headers.etag, '"p1-v3"')
   const doc = await dbOf(app).collection<{ _id: number }>('posts').findOne({ _id: created.post_id })
   t.match(doc, { like_count: 1, dislike_count: 1, version: 3 }, 'every change moved the version by one')
+  t.equal((await post(app, '/posts/99/like')).headers.etag, undefined, 'no ETag on an error')
 })
 
 t.test('100 concurrent likes: exactly 100, each answered with its own count', async (t) => {
@@ -88,6 +93,8 @@ t.test('100 concurrent likes: exactly 100, each answered with its own count', as
   t.ok(results.every((r) => r.statusCode === 200), 'all 200')
   const counts = results.map((r) => r.json<{ like_count: number }>().like_count).sort((a, b) => a - b)
   t.same(counts, Array.from({ length: 100 }, (_, i) => i + 1), 'each like saw a distinct count, 1..100')
+  t.ok(results.every((r) => r.headers.etag === `"p${pid}-v${r.json<{ like_count: number }>().like_count + 1}"`),
+    'each answered the ETag of its own version, the one its count belongs to')
   const doc = await dbOf(app).collection<{ _id: number }>('posts').findOne({ _id: pid })
   t.match(doc, { like_count: 100, dislike_count: 0, version: 101 })
   // The published marks are cleared after the likes, without losing any of them.

@@ -22,6 +22,7 @@ t.test('a retried create returns the first result and creates nothing', async (t
   t.equal(again.statusCode, 201, 'a retry is answered 201 again, not 409')
   t.equal(again.headers[REPLAYED_HEADER], 'true')
   t.same(again.json(), first.json(), 'with the same body')
+  t.equal(again.headers.etag, '"u1-v1"', 'and the ETag of the version the first request produced')
   t.equal(await count(app, 'users'), 1, 'one user')
   t.equal((await createUser(app, 'bob')).user_id, 2, 'the retry did not even use an id')
 
@@ -40,6 +41,7 @@ t.test('a retried like is counted once', async (t) => {
   for (let i = 0; i < 3; i++) results.push(await post(app, `/posts/${pid}/like`, undefined, headers))
   t.same(results.map((r) => [r.statusCode, r.json<{ like_count: number }>().like_count]), [[200, 1], [200, 1], [200, 1]])
   t.same(results.map((r) => r.headers[REPLAYED_HEADER]), [undefined, 'true', 'true'])
+  t.same(results.map((r) => r.headers.etag), Array(3).fill(`"p${pid}-v2"`), 'every replay answers the version the like produced')
   t.match(await dbOf(app).collection<{ _id: number }>('posts').findOne({ _id: pid }), { like_count: 1, version: 2 })
   const other = await post(app, `/posts/${pid}/like`, undefined, { 'idempotency-key': 'like-twice' })
   t.equal(other.json<{ like_count: number }>().like_count, 2, 'a new key is a new like')
