@@ -6,17 +6,13 @@ import fp from 'fastify-plugin'
 import { RedisLeases } from '../src/cache/lease.js'
 import type { Db } from 'mongodb'
 import { detectCapabilities, type StoreCapabilities } from '../src/store/capabilities.js'
+import { LEASE_TTL_MS, LEASE_WAIT_MS } from '../src/store/doc-lock.js'
 import { ensureIndexes } from '../src/store/indexes.js'
 import { createStoreState, type StoreState } from '../src/store/state.js'
 
 declare module 'fastify' {
   interface FastifyInstance { store: StoreState }
 }
-
-/** A document lease lasts this long if its holder never releases it (it died or stalled). */
-const LEASE_TTL_MS = 5000
-/** A request waits this long for a document another replica is changing, then answers 503. */
-const LEASE_WAIT_MS = 8000
 
 export default fp(async (app) => {
   const prepare = async (db: Db): Promise<StoreCapabilities> => { await ensureIndexes(db); return await detectCapabilities(db) }

@@ -9,6 +9,7 @@ import { requestIdGenerator } from './shared/request-id.js'
 import configPlugin from '../plugins/config.js'
 import errorsPlugin, { errorBody } from '../plugins/errors.js'
 import metricsPlugin from '../plugins/metrics.js'
+import requestLogPlugin from '../plugins/request-log.js'
 import docsPlugin from '../plugins/docs.js'
 import redisPlugin from '../plugins/redis.js'
 import mongoReadPlugin from '../plugins/mongo-read.js'
@@ -67,6 +68,8 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     // the later of headersTimeout and requestTimeout (Node's headersTimeout defaults to 60 s). Headers get 10 s.
     http: { connectionsCheckingInterval: 1000, headersTimeout: 10_000 },
     return503OnClosing: true,
+    // Two lines per request only when asked (REQUEST_LOG=all); by default plugins/request-log.ts logs the slow and failed.
+    disableRequestLogging: config.requestLog.mode !== 'all',
     // The router's X-Request-Id (or one of ours) ties a request's log lines together across router and replica.
     requestIdHeader: 'x-request-id',
     genReqId: requestIdGenerator(),
@@ -84,6 +87,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(configPlugin, { config })
   await app.register(errorsPlugin)
   await app.register(metricsPlugin)
+  await app.register(requestLogPlugin)
   await app.register(docsPlugin)
   // Then what the role manifest says the chosen roles need, in its order: nothing else is opened or connected.
   for (const name of pluginsFor(config.roles)) await app.register(PLUGIN_MODULES[name])

@@ -15,9 +15,29 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `
 
+// Takes every free lease of KEYS in one round trip; answers the 1-based positions of those taken.
+const TAKE_MANY_SCRIPT = `
+local taken = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[1], 'PX', ARGV[2], 'NX') then taken[#taken + 1] = i end
+end
+return taken
+`
+
+// Releases those of KEYS still held with this token, in one round trip.
+const RELEASE_MANY_SCRIPT = `
+local released = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then released = released + redis.call('DEL', key) end
+end
+return released
+`
+
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     postboardReleaseLease: (key: string, token: string) => Result<number, Context>
+    postboardTakeLeases: (numKeys: number, ...keysThenTokenAndTtl: Array<string | number>) => Result<number[], Context>
+    postboardReleaseLeases: (numKeys: number, ...keysThenToken: string[]) => Result<number, Context>
   }
 }
 
@@ -39,6 +59,36 @@ export class RedisLeases {
   constructor (private readonly redis: Redis, private readonly opts: LeaseOptions) {
     if (typeof (redis as Partial<Redis>).postboardReleaseLease !== 'function') {
       redis.defineCommand('postboardReleaseLease', { numberOfKeys: 1, lua: RELEASE_SCRIPT })
+      redis.defineCommand('postboardTakeLeases', { lua: TAKE_MANY_SCRIPT })
+      redis.defineCommand('postboardReleaseLeases', { lua: RELEASE_MANY_SCRIPT })
+    }
+  }
+
+  /**
+   * Runs fn holding the leases of those keys that are free now, taken and released in one round trip each, and passes
+   * it the keys it holds: a batch goes on with those and leaves the rest for later instead of waiting on each. While
+   * Redis cannot be reached, fn gets every key (as hold runs fn without a lease).
+   */
+  async holdAvailable<T> (keys: string[], fn: (held: ReadonlySet<string>) => Promise<T>): Promise<T> {
+    const leases = keys.map((k) => `lease:${k}`)
+    const token = `${this.tokenPrefix}:${++this.taken}`
+    let taken: number[]
+    try {
+      taken = await this.redis.postboardTakeLeases(leases.length, ...leases, token, this.opts.ttlMs)
+    } catch (err) {
+      if (!isRedisUnavailable(err)) throw err
+      this.noteUnreachable(err)
+      return await fn(new Set(keys))
+    }
+    this.noteReachable()
+    const held = new Set(taken.map((i) => keys[i - 1]!))
+    if (held.size === 0) return await fn(held)
+    try {
+      return await fn(held)
+    } finally {
+      // Best effort, like hold's release: a lease left behind expires after ttlMs.
+      const mine = taken.map((i) => leases[i - 1]!)
+      await this.redis.postboardReleaseLeases(mine.length, ...mine, token).catch(() => 0)
     }
   }
 
@@ -54,12 +104,10 @@ export class RedisLeases {
       acquired = await this.acquire(lease, token)
     } catch (err) {
       if (!isRedisUnavailable(err)) throw err
-      if (!this.unreachable) this.opts.log.warn({ err }, 'lease: redis unreachable; document updates are ordered within each replica only until it is back')
-      this.unreachable = true
+      this.noteUnreachable(err)
       return await fn()
     }
-    if (this.unreachable) this.opts.log.info('lease: redis reachable again; document updates are ordered across replicas')
-    this.unreachable = false
+    this.noteReachable()
     if (!acquired) throw new Unavailable('the document is being changed by another request; try again shortly')
     try {
       return await fn()
@@ -67,6 +115,16 @@ export class RedisLeases {
       // Best effort: a lease that could not be released expires after ttlMs.
       await this.redis.postboardReleaseLease(lease, token).catch(() => 0)
     }
+  }
+
+  private noteUnreachable (err: unknown): void {
+    if (!this.unreachable) this.opts.log.warn({ err }, 'lease: redis unreachable; document updates are ordered within each replica only until it is back')
+    this.unreachable = true
+  }
+
+  private noteReachable (): void {
+    if (this.unreachable) this.opts.log.info('lease: redis reachable again; document updates are ordered across replicas')
+    this.unreachable = false
   }
 
   /** Tries until the lease is ours or waitMs has passed, backing off from 1 ms to 50 ms between tries. */

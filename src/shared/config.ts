@@ -9,12 +9,15 @@ export class ConfigError extends Error {}
 export type CacheUpdate = 'events' | 'write-through'
 export type WriteConnections = 'pooled' | 'per-request'
 export type IdentityMode = 'lambda' | 'local' | 'off'
+export type RequestLog = 'errors' | 'all'
 
 export interface Config {
   roles: Set<Role>
   host: string
   port: number
   logLevel: string
+  /** Which requests get a log line: slow ones and 5xx (errors), or every one (all, Fastify's own two lines). */
+  requestLog: { mode: RequestLog, slowMs: number }
   bodyLimit: number
   redisUrl: string
   /** Prepended to every Redis key; lets several deployments (or test runs) share one Redis. */
@@ -87,6 +90,10 @@ export function loadConfig (flags: ConfigFlags = {}, env: Env = process.env): Co
     host: flags.host ?? read.str('HOST', '127.0.0.1'),
     port: read.int(flags.port !== undefined ? '--port' : 'PORT', flags.port ?? env.PORT, 8080, 0, 65535),
     logLevel: read.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+    requestLog: {
+      mode: read.oneOf('REQUEST_LOG', ['errors', 'all'], 'errors'),
+      slowMs: read.int('SLOW_REQUEST_MS', env.SLOW_REQUEST_MS, 1000, 1, 600_000)
+    },
     bodyLimit: read.int('BODY_LIMIT_BYTES', env.BODY_LIMIT_BYTES, 128 * 1024, 1024, 16 * 1024 * 1024),
     redisUrl: read.url('REDIS_URL', 'redis://127.0.0.1:6380', ['redis:', 'rediss:']),
     redisKeyPrefix: read.str('REDIS_KEY_PREFIX', ''),

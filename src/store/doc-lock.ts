@@ -12,13 +12,25 @@ export interface DocLocks {
    * on each other in a cycle (everyone else holds one lock at a time and takes no other while holding it).
    */
   withLocks: <T>(keys: string[], fn: () => Promise<T>) => Promise<T>
+  /**
+   * Runs fn holding every key's lock within the app and, across replicas, those of the keys no other replica holds
+   * now; fn gets the keys it may change. Nothing waits on another replica: a batch changes what it got and leaves the
+   * rest for its next round.
+   */
+  withAvailable: <T>(keys: string[], fn: (held: ReadonlySet<string>) => Promise<T>) => Promise<T>
   /** Keys currently locked or queued; for tests that check the map does not grow. */
   readonly size: number
 }
 
+/** A document lease lasts this long if its holder never releases it (it died or stalled). */
+export const LEASE_TTL_MS = 5000
+/** A request waits this long for a document another replica is changing, then answers 503. */
+export const LEASE_WAIT_MS = 8000
+
 /** Holds a key across replicas around fn (src/cache/lease.ts's RedisLeases has this shape). */
 export interface ReplicaLease {
   hold: <T>(key: string, fn: () => Promise<T>) => Promise<T>
+  holdAvailable: <T>(keys: string[], fn: (held: ReadonlySet<string>) => Promise<T>) => Promise<T>
 }
 
 class QueueLocks implements DocLocks {
@@ -28,6 +40,14 @@ class QueueLocks implements DocLocks {
   constructor (private readonly lease?: ReplicaLease) {}
 
   async withLock<T> (key: string, fn: () => Promise<T>): Promise<T> {
+    // The app's own queue first: only the head of a document's queue asks Redis, so contention within a replica
+    // costs no Redis round trips.
+    const lease = this.lease
+    return await this.queued(key, lease === undefined ? fn : async () => await lease.hold(key, fn))
+  }
+
+  /** Runs fn once every earlier holder of the key within this app has settled. */
+  private async queued<T> (key: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key)
     let release!: () => void
     const done = new Promise<void>((resolve) => { release = resolve })
@@ -35,9 +55,7 @@ class QueueLocks implements DocLocks {
     this.tails.set(key, tail)
     if (previous !== undefined) await previous
     try {
-      // The app's own queue first: only the head of a document's queue asks Redis, so contention within a replica
-      // costs no Redis round trips.
-      return this.lease === undefined ? await fn() : await this.lease.hold(key, fn)
+      return await fn()
     } finally {
       release()
       // The last holder removes the entry, so the map only ever holds keys with a write in progress.
@@ -46,9 +64,18 @@ class QueueLocks implements DocLocks {
   }
 
   async withLocks<T> (keys: string[], fn: () => Promise<T>): Promise<T> {
-    const sorted = [...new Set(keys)].sort()
-    const run = sorted.reduceRight<() => Promise<T>>((inner, key) => async () => await this.withLock(key, inner), fn)
-    return await run()
+    return await this.nested(keys, (key, inner) => async () => await this.withLock(key, inner), fn)
+  }
+
+  async withAvailable<T> (keys: string[], fn: (held: ReadonlySet<string>) => Promise<T>): Promise<T> {
+    const lease = this.lease
+    const all = async (): Promise<T> => lease === undefined ? await fn(new Set(keys)) : await lease.holdAvailable(keys, fn)
+    return await this.nested(keys, (key, inner) => async () => await this.queued(key, inner), all)
+  }
+
+  /** fn inside one lock per key, taken in sorted order (see withLocks). */
+  private async nested<T> (keys: string[], lock: (key: string, inner: () => Promise<T>) => () => Promise<T>, fn: () => Promise<T>): Promise<T> {
+    return await [...new Set(keys)].sort().reduceRight<() => Promise<T>>((inner, key) => lock(key, inner), fn)()
   }
 
   get size (): number {
@@ -59,6 +86,7 @@ class QueueLocks implements DocLocks {
 const NO_LOCKS: DocLocks = {
   withLock: async (_key, fn) => await fn(),
   withLocks: async (_keys, fn) => await fn(),
+  withAvailable: async (keys, fn) => await fn(new Set(keys)),
   size: 0
 }
 

@@ -3,9 +3,13 @@
 // reacted to it. Before, each reaction cost its own update carrying a pending mark plus a second update to clear the
 // mark once published; now a batch costs one insert and a share of one delete on top of its updates. The version still
 // counts reactions, so each request is answered with the post exactly as its own reaction left it, as if applied alone.
+// Across replicas (a store without atomic updates), a batch takes the leases of all its posts in one round trip and
+// changes those it got; a post another replica is changing waits for the next batch rather than holding this one up.
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Db } from 'mongodb'
+import { Unavailable } from '../shared/errors.js'
 import { posts, type PostDoc } from './collections.js'
-import { docKey, type DocLocks } from './doc-lock.js'
+import { docKey, LEASE_WAIT_MS, type DocLocks } from './doc-lock.js'
 import { GroupCommit, type Waiter as Queued } from './group-commit.js'
 import { deleteEntries, openChangeEntry, type JournalEntry } from './journal.js'
 
@@ -23,26 +27,61 @@ const MAX_BATCH = 256
 interface Waiter extends Queued<Changed<PostDoc> | null> {
   id: number
   kind: Reaction
+  /** When the reaction arrived: it waits at most LEASE_WAIT_MS for a post other replicas keep changing. */
+  since: number
 }
+
+/** The pause before asking again when other replicas held every post of a batch. */
+const RETRY_MS = 2
 
 const FIELD = { like: 'like_count', dislike: 'dislike_count' } as const satisfies Record<Reaction, keyof PostDoc>
 
 export class ReactionBatcher {
-  private readonly batches = new GroupCommit<Waiter>(MAX_BATCH, async (db, _name, batch) => { await this.commit(db, batch) })
+  private readonly batches = new GroupCommit<Waiter>(MAX_BATCH, async (db, _name, batch, requeue) => { await this.commit(db, batch, requeue) })
 
   constructor (private readonly locks: DocLocks) {}
 
   /** Adds one like or dislike; answers the post as it left it, or null when the post does not exist. */
   async react (db: Db, id: number, kind: Reaction): Promise<Changed<PostDoc> | null> {
-    return await new Promise((resolve, reject) => { this.batches.add(db, 'posts', { id, kind, resolve, reject }) })
+    return await new Promise((resolve, reject) => { this.batches.add(db, 'posts', { id, kind, since: Date.now(), resolve, reject }) })
   }
 
-  private async commit (db: Db, batch: Waiter[]): Promise<void> {
+  private async commit (db: Db, batch: Waiter[], requeue: (waiters: Waiter[]) => void): Promise<void> {
     const byPost = new Map<number, Waiter[]>()
     for (const w of batch) byPost.set(w.id, [...byPost.get(w.id) ?? [], w])
+    const keyOf = (id: number): string => docKey(db.databaseName, 'posts', id)
+    const changed = await this.locks.withAvailable([...byPost.keys()].map(keyOf), async (held) => {
+      const mine = new Map([...byPost].filter(([id]) => held.has(keyOf(id))))
+      this.deferRest(byPost, mine, requeue)
+      if (mine.size > 0) await this.change(db, mine)
+      return mine.size
+    })
+    // Every post of the batch is being changed by another replica: give it a moment before asking again.
+    if (changed === 0) await sleep(RETRY_MS)
+  }
+
+  /**
+   * Posts another replica holds wait for this queue's next batch, each reaction at most LEASE_WAIT_MS in all, then
+   * answers 503 (as a lease waited out does, lease.ts).
+   */
+  private deferRest (byPost: Map<number, Waiter[]>, mine: Map<number, Waiter[]>, requeue: (waiters: Waiter[]) => void): void {
+    const later: Waiter[] = []
+    const now = Date.now()
+    for (const [id, waiters] of byPost) {
+      if (mine.has(id)) continue
+      for (const w of waiters) {
+        if (now - w.since < LEASE_WAIT_MS) later.push(w)
+        else w.reject(new Unavailable('the document is being changed by another request; try again shortly'))
+      }
+    }
+    if (later.length > 0) requeue(later)
+  }
+
+  /** One journal entry, then one update per post, each post's reactions answered in arrival order. */
+  private async change (db: Db, byPost: Map<number, Waiter[]>): Promise<void> {
     // Before the updates: if one fails midway (or its answer is lost), the entry still names what may have changed.
     const entryId = await openChangeEntry(db, 'posts', [...byPost.keys()])
-    const outcomes = await Promise.allSettled([...byPost].map(async ([id, waiters]) => await this.update(db, id, waiters)))
+    const outcomes = await Promise.allSettled([...byPost].map(async ([id, waiters]) => await update(db, id, waiters)))
     let unacked = 0
     for (const [i, [, waiters]] of [...byPost].entries()) {
       const o = outcomes[i]!
@@ -61,17 +100,16 @@ export class ReactionBatcher {
       else answer(waiters, o.value, entry)
     }
   }
+}
 
-  /**
-   * One update for every reaction of the batch to this post: the counters and the version (one per reaction) change
-   * together. Locked where the store's updates are not atomic (doc-lock.ts).
-   */
-  private async update (db: Db, id: number, waiters: Waiter[]): Promise<PostDoc | null> {
-    const inc: Partial<Record<'like_count' | 'dislike_count' | 'version', number>> = { version: waiters.length }
-    for (const w of waiters) inc[FIELD[w.kind]] = (inc[FIELD[w.kind]] ?? 0) + 1
-    return await this.locks.withLock(docKey(db.databaseName, 'posts', id), async () =>
-      await posts(db).findOneAndUpdate({ _id: id }, { $inc: inc }, { returnDocument: 'after' }))
-  }
+/**
+ * One update for every reaction of the batch to this post: the counters and the version (one per reaction) change
+ * together. The caller holds the post's lock where the store's updates are not atomic (doc-lock.ts).
+ */
+async function update (db: Db, id: number, waiters: Waiter[]): Promise<PostDoc | null> {
+  const inc: Partial<Record<'like_count' | 'dislike_count' | 'version', number>> = { version: waiters.length }
+  for (const w of waiters) inc[FIELD[w.kind]] = (inc[FIELD[w.kind]] ?? 0) + 1
+  return await posts(db).findOneAndUpdate({ _id: id }, { $inc: inc }, { returnDocument: 'after' })
 }
 
 /** Answers a post's reactions in arrival order, each with the post as it stood right after that reaction. */

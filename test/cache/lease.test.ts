@@ -73,10 +73,27 @@ t.test('a holder whose lease expired does not release the next holder\'s', async
   t.equal(await redis.get('lease:db/posts/9'), 'the next holder')
 })
 
+t.test('holdAvailable: the free leases of a batch in one round trip, the held ones left out, all released', async (t) => {
+  const redis = await client(t)
+  await redis.set('lease:db/posts/2', 'another replica', 'PX', 60_000)
+  const leases = new RedisLeases(redis, { ttlMs: 5000, waitMs: 5000, log: silent })
+  const seen: string[][] = []
+  const result = await leases.holdAvailable(['db/posts/1', 'db/posts/2', 'db/posts/3'], async (held) => {
+    seen.push([...held])
+    t.same((await keysOf(redis)).map((k) => k.slice(k.indexOf('lease:'))).sort(), ['lease:db/posts/1', 'lease:db/posts/2', 'lease:db/posts/3'], 'held while fn runs')
+    return 'ran'
+  })
+  t.equal(result, 'ran')
+  t.same(seen, [['db/posts/1', 'db/posts/3']], 'fn got the two free keys, not the one another replica holds')
+  t.same((await keysOf(redis)).map((k) => k.slice(k.indexOf('lease:'))), ['lease:db/posts/2'], 'its own released, the other holder\'s untouched')
+  t.same(await leases.holdAvailable(['db/posts/2'], async (held) => [...held]), [], 'nothing free: fn runs with nothing held')
+})
+
 t.test('Redis unreachable: the work runs without a lease', async (t) => {
   const redis = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: () => null })
   redis.on('error', () => {})
   t.teardown(() => { redis.disconnect() })
   const leases = new RedisLeases(redis, { ttlMs: 5000, waitMs: 5000, log: silent })
   t.equal(await leases.hold('db/posts/1', async () => 'ran'), 'ran')
+  t.same(await leases.holdAvailable(['db/posts/1', 'db/posts/2'], async (held) => [...held]), ['db/posts/1', 'db/posts/2'], 'a batch gets every key')
 })

@@ -7,7 +7,7 @@ import { testConfig } from '../helper/index.js'
 t.test('through the app: X-Request-Id is kept, otherwise each request gets its own id', async (t) => {
   const lines: Array<{ reqId?: string, msg?: string }> = []
   const stream = { write: (line: string) => { lines.push(JSON.parse(line) as { reqId?: string }) } }
-  const app = await buildApp(testConfig({ role: 'read' }), { logger: { level: 'info', stream } })
+  const app = await buildApp(testConfig({ role: 'read' }, { REQUEST_LOG: 'all' }), { logger: { level: 'info', stream } })
   t.teardown(async () => { await app.close() })
   await app.ready()
   await app.inject({ url: '/health/live', headers: { 'x-request-id': 'router-7' } })
