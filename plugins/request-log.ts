@@ -2,7 +2,7 @@
 // throughput; by default (REQUEST_LOG=errors) only what an operator looks for is logged: a request that took longer
 // than SLOW_REQUEST_MS or answered 5xx, one warn line each with its timing (failures and rejections are also logged
 // by the error handler, plugins/errors.ts). REQUEST_LOG=all restores Fastify's two lines per request
-// (app.ts sets disableRequestLogging from the same setting).
+// (app.ts gives Fastify a LogController with disableRequestLogging from the same setting).
 import fp from 'fastify-plugin'
 
 export default fp(async (app) => {

@@ -1,7 +1,7 @@
 // buildApp: what every role has (configuration, errors, metrics, docs, health), then what the role manifest
 // (src/shared/roles.ts) lists for the chosen roles: their shared plugins, their routes, or the consumer loop.
 // Together with that table, this one function answers "what does --role=read start?".
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './shared/config.js'
 import { lazyChildLogger } from './shared/lazy-logger.js'
@@ -69,7 +69,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
     http: { connectionsCheckingInterval: 1000, headersTimeout: 10_000 },
     return503OnClosing: true,
     // Two lines per request only when asked (REQUEST_LOG=all); by default plugins/request-log.ts logs the slow and failed.
-    disableRequestLogging: config.requestLog.mode !== 'all',
+    logController: new LogController({ disableRequestLogging: config.requestLog.mode !== 'all' }),
     // The router's X-Request-Id (or one of ours) ties a request's log lines together across router and replica.
     requestIdHeader: 'x-request-id',
     genReqId: requestIdGenerator(),

@@ -12,7 +12,7 @@ export interface Server { url: string, pid: number, stop: () => Promise<void> }
 
 /**
  * Starts `node args...`; the server is up when it prints `listening <port>` (the ceiling) or, given `port`, when its
- * /health/live answers there (postboard, which logs at warn and so prints nothing on start).
+ * /health/live answers there (postboard, whatever its log level).
  */
 export async function startServer (args: string[], env: Record<string, string>, port?: number): Promise<Server> {
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })

@@ -37,6 +37,12 @@ export function ratio (row: Row): number | undefined {
   return row.baseline === undefined || row.baseline.rps === 0 ? undefined : row.subject.rps / row.baseline.rps
 }
 
+/** Baseline CPU per request over the subject's: above 1, the subject does the same work for less CPU. */
+export function efficiency (row: Row): number | undefined {
+  const [b, s] = [row.baseline?.cpuUs, row.subject.cpuUs]
+  return b === undefined || s === undefined || s === 0 ? undefined : b / s
+}
+
 function ratioCell (row: Row): string {
   const q = ratio(row)
   if (q === undefined) return ''
@@ -47,7 +53,8 @@ function ratioCell (row: Row): string {
 function cpuCell (row: Row, field: 'cpuUs' | 'machineUs' = 'cpuUs'): string {
   const us = (r: LoadResult | undefined): string => r?.[field] === undefined ? '–' : r[field].toFixed(0)
   if (row.subject[field] === undefined && row.baseline?.[field] === undefined) return ''
-  return row.baseline === undefined ? us(row.subject) : `${us(row.baseline)} / ${us(row.subject)}`
+  const eff = field === 'cpuUs' ? efficiency(row) : undefined
+  return row.baseline === undefined ? us(row.subject) : `${us(row.baseline)} / ${us(row.subject)}${eff === undefined ? '' : ` (${eff.toFixed(2)}×)`}`
 }
 
 export function writeReport (root: string, rows: Row[], extras: Extra[], seconds: number): string {
@@ -64,7 +71,7 @@ export function writeReport (root: string, rows: Row[], extras: Extra[], seconds
     'every core\'s busy time per request (store, broker and load generator included): for writes, where most of the',
     'work is the store\'s, that is the figure to compare.',
     '',
-    '| scenario | baseline | req/s | subject | req/s | ratio (range) | server CPU µs/req (baseline / subject) | machine CPU µs/req (baseline / subject) | p50 | p99 | max | errors/non-2xx | target | met |',
+    '| scenario | baseline | req/s | subject | req/s | ratio (range) | server CPU µs/req (baseline / subject, efficiency) | machine CPU µs/req (baseline / subject) | p50 | p99 | max | errors/non-2xx | target | met |',
     '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |'
   ]
   for (const r of rows) {

@@ -18,15 +18,14 @@ export function benchEnv (name: string, extra: Record<string, string> = {}): Rec
     KAFKA_EVENTS_TOPIC: `${NS}.${name}.events`,
     KAFKA_DLQ_TOPIC: `${NS}.${name}.dlq`,
     KAFKA_CONSUMER_GROUP: `${NS}.${name}`,
-    LOG_LEVEL: 'warn',
     ...extra
   }
 }
 
-/** A postboard process from dist/ on a free port, logging at warn as a tuned deployment would (no per-request lines). */
+/** A postboard process from dist/ on a free port, at every default setting but what env and flags say. */
 export async function postboard (roles: string, env: Record<string, string>, flags: string[] = []): Promise<Server> {
   const port = await freePort()
-  return await startServer(['dist/src/cli.js', '--role', roles, '--port', String(port), ...flags], { LOG_LEVEL: 'warn', ...env }, port)
+  return await startServer(['dist/src/cli.js', '--role', roles, '--port', String(port), ...flags], env, port)
 }
 
 async function freePort (): Promise<number> {

@@ -1,6 +1,6 @@
 // The Kafka client (kafkajs) every Kafka-using role shares, logging through pino, and the topic set-up that lets a
 // fresh broker need no manual step. Producers and consumers are created by the roles that need them.
-import kafkajs, { type Kafka, type LogEntry } from 'kafkajs'
+import kafkajs, { type Kafka, type LogEntry, type RetryOptions } from 'kafkajs'
 import type { FastifyBaseLogger } from 'fastify'
 
 // kafkajs is CommonJS: its classes come off the default export under Node's ESM loader.
@@ -19,14 +19,20 @@ function logCreator (log: FastifyBaseLogger) {
   }
 }
 
-/** A client; it connects nothing until a producer, consumer or admin made from it does. */
-export function createKafka (settings: KafkaSettings, log: FastifyBaseLogger): Kafka {
+/** How kafkajs retries a request or a connection before giving up (about 10 s with these). */
+const DEFAULT_RETRY: RetryOptions = { retries: 5, initialRetryTime: 200, maxRetryTime: 5000 }
+
+/**
+ * A client; it connects nothing until a producer, consumer or admin made from it does. `retry` also governs
+ * connecting to the brokers, which a consumer's own retry option does not reach.
+ */
+export function createKafka (settings: KafkaSettings, log: FastifyBaseLogger, retry: RetryOptions = DEFAULT_RETRY): Kafka {
   return new kafkajs.Kafka({
     clientId: settings.kafkaClientId,
     brokers: settings.kafkaBrokers,
     connectionTimeout: 3000,
     requestTimeout: 10000,
-    retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5000 },
+    retry,
     logLevel: logLevel.WARN,
     logCreator: logCreator(log)
   })

@@ -42,6 +42,8 @@ const MAX_BATCH = 500
 const MAX_QUEUE = 10_000
 /** How long close() waits for the queue to drain before disconnecting anyway. */
 const CLOSE_BUDGET_MS = 5000
+/** The consumer's session timeout (plugins/consumer.ts) and a margin for its rejoin. */
+const RESUME_WINDOW_MS = 15_000
 /** How long a producer gets to disconnect: kafkajs waits for requests in flight, which an outage can hold. */
 const DISCONNECT_BUDGET_MS = 2000
 
@@ -54,6 +56,8 @@ export class Publisher {
   private prepared = false
   private draining: Promise<void> | null = null
   private down = false
+  /** When a send last succeeded after an outage. */
+  private upAgainAt = 0
   /** Whether this outage's first send failure was logged (a timeout may have marked Kafka down before it failed). */
   private failureLogged = false
   private closed = false
@@ -82,6 +86,14 @@ export class Publisher {
   /** False from a failed or timed-out publish until the next acknowledged one: writes meanwhile skip Kafka. */
   get healthy (): boolean {
     return !this.down
+  }
+
+  /**
+   * True while Kafka is down and for RESUME_WINDOW_MS after it is back: the time a consumer group may need to fetch
+   * again after an outage (a restarted kafkajs consumer waits out its old membership's 10 s session).
+   */
+  get resuming (): boolean {
+    return this.down || Date.now() - this.upAgainAt < RESUME_WINDOW_MS
   }
 
   /**
@@ -205,7 +217,10 @@ export class Publisher {
       await this.dropProducer()
       return false
     }
-    if (this.down) this.opts.log.info('kafka: publishing again')
+    if (this.down) {
+      this.opts.log.info('kafka: publishing again')
+      this.upAgainAt = Date.now()
+    }
     this.down = false
     this.failureLogged = false
     let relayed = 0

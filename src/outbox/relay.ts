@@ -95,7 +95,10 @@ export class Relay {
     const { runWrite, publisher, graceMs, metrics: { mongoDuration, outboxPending } } = this.opts
     const batchSize = this.opts.batchSize ?? 200
     const journalBatchSize = this.opts.journalBatchSize ?? 20
-    const cutoff = new Date(Date.now() - graceMs)
+    // The grace period leaves a write's own inline publish time to land. While Kafka is known to be down no inline
+    // publish is being made (writes skip the queue), so everything unpublished is the relay's at once: the cache
+    // converges within one relay interval of Kafka answering again, not a grace period later.
+    const cutoff = new Date(Date.now() - (publisher.healthy ? graceMs : 0))
     // One query per type serves both the gauge and the work: oldest mark first, so the overdue ones come first.
     let pending = 0
     const scans: Array<{ type: EntityType, docs: EntityDoc[] }> = []

@@ -35,7 +35,7 @@ export interface Config {
   consumerGroup: string
   cacheUpdate: CacheUpdate
   cacheTtlSeconds: number
-  /** Read role's in-process near cache: entries (0 = off) and the longest an entry is served. */
+  /** Read role's in-process near cache: entries (0 = off; 10,000 by default) and the longest an entry is served. */
   nearCache: { entries: number, maxAgeMs: number }
   negativeTtlSeconds: number
   relayIntervalMs: number
@@ -114,7 +114,7 @@ export function loadConfig (flags: ConfigFlags = {}, env: Env = process.env): Co
     cacheTtlSeconds: read.int('CACHE_TTL_SECONDS', env.CACHE_TTL_SECONDS, 3600, 1, 30 * 86400),
     negativeTtlSeconds: read.int('NEGATIVE_TTL_SECONDS', env.NEGATIVE_TTL_SECONDS, 5, 1, 3600),
     nearCache: {
-      entries: read.int('NEAR_CACHE_ENTRIES', env.NEAR_CACHE_ENTRIES, 0, 0, 10_000_000),
+      entries: read.int('NEAR_CACHE_ENTRIES', env.NEAR_CACHE_ENTRIES, 10_000, 0, 10_000_000),
       maxAgeMs: read.int('NEAR_CACHE_MAX_AGE_MS', env.NEAR_CACHE_MAX_AGE_MS, 1000, 1, 3_600_000)
     },
     relayIntervalMs: read.int('RELAY_INTERVAL_MS', env.RELAY_INTERVAL_MS, 1000, 50, 600000),

@@ -28,6 +28,8 @@ export interface EventSink {
   publish: (event: EntityEvent, path: 'inline', entry: JournalEntry) => Promise<boolean>
   /** Waits for a publish a bounded time. */
   settleInline: (done: Promise<boolean>) => Promise<boolean>
+  /** Whether Kafka is down or came back so lately that consumers may not be fetching yet. */
+  readonly resuming: boolean
 }
 
 export interface WritesDeps {
@@ -75,14 +77,22 @@ export class Writes {
     return await timed(this.deps.metrics.mongoDuration, op, async () => await this.deps.runWrite(write))
   }
 
-  /** Publishes the new version with its journal entry, writes it through if asked, then waits for Kafka. */
+  /**
+   * Publishes the new version with its journal entry, writes it through if asked, then waits for Kafka. A version
+   * Kafka did not acknowledge in time, or made while consumers may still be resuming after an outage, goes into the
+   * cache from here too (the same version CAS): while Kafka is down nothing else would carry it there, and after an
+   * outage the consumer group needs seconds to fetch again (a restarted kafkajs consumer waits out its old
+   * membership's session), so the cache stays current through an outage and right after it.
+   * The event itself still reaches Kafka through the relay; the consumer's later apply is a no-op.
+   */
   private async finish (type: EntityType, doc: EntityDoc, entry: JournalEntry): Promise<void> {
     const event = eventOf(type, doc)
     const published = this.deps.events.publish(event, 'inline', entry)
-    await Promise.all([
-      this.deps.cacheUpdate === 'write-through' ? this.writeThrough(event) : undefined,
-      this.deps.events.settleInline(published)
-    ])
+    if (this.deps.cacheUpdate === 'write-through') {
+      await Promise.all([this.writeThrough(event), this.deps.events.settleInline(published)])
+    } else if (!await this.deps.events.settleInline(published) || this.deps.events.resuming) {
+      await this.writeThrough(event)
+    }
   }
 
   /** The same version CAS the consumer uses, before the response, so a read right after the write sees it. */

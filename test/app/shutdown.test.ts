@@ -60,7 +60,8 @@ async function exitCode (child: ChildProcess): Promise<number | null> {
 }
 
 t.test('SIGTERM: stop accepting, finish the request in flight, close, exit 0', async (t) => {
-  const p = await start(t, ['--role', 'write'])
+  // Every request logged (REQUEST_LOG=all), to follow this one's id from its first line to its last.
+  const p = await start(t, ['--role', 'write'], { REQUEST_LOG: 'all' })
   const body = JSON.stringify({ username: 'in-flight' })
   const half = Math.floor(body.length / 2)
   // A POST whose body is only half sent: the request is in flight until the rest arrives.

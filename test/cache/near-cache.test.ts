@@ -29,9 +29,12 @@ async function invalidated (near: NearCache, seen: number): Promise<void> {
   await waitFor('an invalidation message', async () => near.invalidations > seen)
 }
 
-t.test('off by default', async (t) => {
+t.test('on by default, 10,000 entries; NEAR_CACHE_ENTRIES=0 turns it off', async (t) => {
   const app = await build(t, { role: 'read' }, NO_IDENTITY)
-  t.equal(app.nearCache, null)
+  t.not(app.nearCache, null)
+  t.equal(app.config.nearCache.entries, 10_000)
+  const off = await build(t, { role: 'read' }, { ...NO_IDENTITY, NEAR_CACHE_ENTRIES: '0' })
+  t.equal(off.nearCache, null)
 })
 
 t.test('a hit from process memory; a new version in Redis invalidates it at once', async (t) => {

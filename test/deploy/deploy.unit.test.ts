@@ -190,6 +190,8 @@ t.test('compose.yaml: each role from the postboard image, with its replicas and 
     t.equal(s.build?.context, '.')
     const command = Array.isArray(s.command) ? s.command.join(' ') : s.command ?? ''
     t.match(command, new RegExp(`--role[= ]${role}(\\s|$)`), `${role}'s command names its role`)
+    t.equal(/(^|\s)--auth-writes(\s|$)/.test(command), role === 'write', `${role}: --auth-writes ${role === 'write' ? 'on' : 'off (reads always check tokens)'}`)
+    if (role === 'write') t.ok(s.depends_on?.identity !== undefined, 'write waits for the identity function it now calls')
     t.equal(s.deploy?.replicas, count, `${role}: ${count} replica(s)`)
     t.ok(Number.parseInt(s.stop_grace_period ?? '10') * 1000 > SHUTDOWN_GRACE_MS, `${role} is given longer than the shutdown grace`)
     // The environment is one the app accepts: loadConfig is the same validation the container runs at boot.
