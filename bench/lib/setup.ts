@@ -2,6 +2,7 @@
 // through the real write API (small sets) or in bulk into MongoDB (the list-scale sets), and postboard servers started
 // from the built dist/ as separate processes.
 import { createServer, type AddressInfo } from 'node:net'
+import kafkajs from 'kafkajs'
 import { MongoClient } from 'mongodb'
 import { Redis } from 'ioredis'
 import { mintToken } from '../../src/identity/token.js'
@@ -71,9 +72,24 @@ export async function seedViaApi (write: Server, users: number, posts: number): 
   return { userIds, postIds }
 }
 
-/** Drops a namespace's database and Redis keys, so a run starts from nothing. */
+/**
+ * Drops a namespace's database, Redis keys, topics and consumer group, so a run starts from nothing. The topics go
+ * too: events left in them by an earlier run (or a probe with no consumer) carry that run's versions, and a consumer
+ * applying them would put a previous data set's entries, at higher versions, into this run's cache.
+ */
 export async function dropNamespace (env: Record<string, string>): Promise<void> {
   const config = loadConfig({}, env)
+  const admin = new kafkajs.Kafka({ brokers: config.kafkaBrokers, logLevel: kafkajs.logLevel.NOTHING }).admin()
+  await admin.connect()
+  try {
+    const topics = (await admin.listTopics()).filter((t) => t === config.eventsTopic || t === config.dlqTopic)
+    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 10_000 })
+    // Deleted asynchronously: the servers started next create them again, which fails while they still exist.
+    await until('the topics to be deleted', async () => !(await admin.listTopics()).some((t) => topics.includes(t)), 30_000)
+    await admin.deleteGroups([config.consumerGroup]).catch(() => [])
+  } finally {
+    await admin.disconnect()
+  }
   const mongo = new MongoClient(config.mongoUrl)
   await mongo.db(config.mongoDatabase).dropDatabase()
   await mongo.close()

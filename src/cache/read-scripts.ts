@@ -13,13 +13,18 @@ return redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[2], 1, 'LIMIT', 0, ARGV[3])
 /** The d field of every entity hash given, nil where there is none (false keeps the Lua array without holes). */
 const ENTITY_TEXTS_SCRIPT = `
 local out = {}
-for i, key in ipairs(KEYS) do out[i] = redis.call('HGET', key, 'd') end
+for i, key in ipairs(KEYS) do
+  local vd = redis.call('HMGET', key, 'v', 'd')
+  out[2 * i - 1] = vd[1]
+  out[2 * i] = vd[2]
+end
 return out
 `
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     postboardIndexPage: (key: string, readyMember: string, max: string, count: number) => Result<string[] | null, Context>
+    /** Each key's version and text, flattened: v1, d1, v2, d2, ... (null where a key or field is missing). */
     postboardEntityTexts: (numberOfKeys: number, ...keys: string[]) => Result<Array<string | null>, Context>
   }
 }

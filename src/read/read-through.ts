@@ -48,14 +48,14 @@ export class ReadThrough<T> {
   private readonly write: CacheWrite
 
   // Bound metric handles: every lookup counts into one of these series, so none is looked up per request.
-  private readonly counted: Record<'near_hit' | 'hit' | 'negative_hit' | 'stale' | 'miss' | 'error', { inc: () => void }>
+  private readonly counted: Record<'near_hit' | 'hit' | 'negative_hit' | 'stale' | 'miss' | 'error', { inc: (value?: number) => void }>
   private readonly lookupTime: { observe: (seconds: number) => void }
 
   constructor (private readonly opts: ReadThroughOptions<T>) {
     defineReadScripts(opts.redis) // once per client, not on every page
     this.write = opts.write ?? casSet
     this.lookupTime = opts.metrics.redisDuration.bind({ op: 'lookup' })
-    const count = (result: string): { inc: () => void } => opts.metrics.cacheLookups.bind({ entity: opts.type, result })
+    const count = (result: string): { inc: (value?: number) => void } => opts.metrics.cacheLookups.bind({ entity: opts.type, result })
     this.counted = {
       near_hit: count('near_hit'), hit: count('hit'), negative_hit: count('negative_hit'), stale: count('stale'), miss: count('miss'), error: count('error')
     }
@@ -108,7 +108,25 @@ export class ReadThrough<T> {
    * than the create whose event has not landed yet.
    */
   async getManyJson (ids: number[]): Promise<Array<string | null>> {
+    const near = this.opts.near
+    if (near !== undefined) {
+      // A page read a moment ago: every entity in process memory, no Redis round trip for them.
+      const texts: string[] = []
+      for (const id of ids) {
+        const cached = near.cache.get(near.keyPrefix + entityKey(this.opts.type, id))
+        if (cached === undefined) break
+        texts.push(cached.json)
+      }
+      if (texts.length === ids.length) {
+        this.counted.near_hit.inc(ids.length)
+        return texts
+      }
+    }
     const found = await this.lookup(ids)
+    if (found.every((entry, i) => entry.state === 'hit' && isEntityJson(this.opts.type, ids[i]!, entry.json))) {
+      this.counted.hit.inc(ids.length)
+      return found.map((entry) => (entry as { json: string }).json)
+    }
     return await Promise.all(ids.map(async (id, i) => {
       const entry = found[i]
       if (entry?.state === 'hit' && isEntityJson(this.opts.type, id, entry.json)) {
@@ -166,18 +184,29 @@ export class ReadThrough<T> {
     })
   }
 
-  /** One round trip for all ids (one script when several); a Redis failure makes every id an 'error' (MongoDB answers). */
-  private async lookup (ids: number[]): Promise<Lookup[]> {
+  /**
+   * One round trip for all ids (one script when several); a Redis failure makes every id an 'error' (MongoDB answers).
+   * What it finds goes into the near cache under the same tickets a GET by id takes, so the next page is served from
+   * memory.
+   */
+  private async lookup (ids: number[]): Promise<VersionedLookup[]> {
     if (ids.length === 1) return [await this.lookupOne(ids[0]!)]
-    const { redis, type, log, metrics: { redisDuration } } = this.opts
+    const { redis, type, log, near, metrics: { redisDuration } } = this.opts
+    const keys = ids.map((id) => entityKey(type, id))
+    const tickets = near === undefined ? [] : keys.map((key) => near.cache.begin(near.keyPrefix + key))
+    let found: VersionedLookup[]
     try {
-      const texts = await timed(redisDuration, 'lookup', async () =>
-        await redis.postboardEntityTexts(ids.length, ...ids.map((id) => entityKey(type, id))))
-      return texts.map((d) => classify(d))
+      const vd = await timed(redisDuration, 'lookup', async () => await redis.postboardEntityTexts(keys.length, ...keys))
+      found = ids.map((_, i) => classifyVersioned(vd[2 * i] ?? null, vd[2 * i + 1] ?? null))
     } catch (err) {
       log.debug({ err }, 'cache lookup failed; reading MongoDB')
-      return ids.map(() => ERROR)
+      found = ids.map(() => ERROR)
     }
+    for (const [i, ticket] of tickets.entries()) {
+      const entry = found[i]!
+      if (ticket !== null) near?.cache.end(ticket, entry.state === 'hit' && isEntityJson(type, ids[i]!, entry.json) ? entry : undefined)
+    }
+    return found
   }
 
   /** The single-flight body: read MongoDB, then CAS-fill Redis (an absent id gets the short negative TTL). */
@@ -205,18 +234,10 @@ const MISS: VersionedLookup = { state: 'miss' }
 const ABSENT: VersionedLookup = { state: 'absent' }
 
 /**
- * An entry's d: no entry, a known absence (empty d), or an entry's text for the caller to check. d alone decides,
- * because every writer sets v and d together (one HSET in cas.ts's script); a list page reads d alone.
- */
-function classify (d: string | null): Lookup {
-  if (d === null) return MISS
-  return d === '' ? ABSENT : { state: 'hit', json: d }
-}
-
-/**
- * The same with the entry's version, which GET by id answers as its ETag. A v that is not a version (only something
- * other than cas.ts's script could write one) makes the entry a miss, read past to MongoDB like a text that fails
- * isEntityJson.
+ * An entry's v and d: no entry, a known absence (empty d), or an entry's text and version for the caller to check
+ * (every writer sets v and d together, in one HSET in cas.ts's script). The version is what GET by id answers as its
+ * ETag and what the near cache keeps; a v that is not a version (only something other than cas.ts's script could
+ * write one) makes the entry a miss, read past to MongoDB like a text that fails isEntityJson.
  */
 function classifyVersioned (v: string | null, d: string | null): VersionedLookup {
   if (d === null) return MISS

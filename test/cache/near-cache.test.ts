@@ -4,7 +4,8 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { build, dbOf, eventOf, insertPosts, metricValue, NO_IDENTITY, postDoc, waitFor } from '../helper/index.js'
-import { entityKey } from '../../src/cache/keys.js'
+import { entityKey, POST_INDEX_KEY, POST_INDEX_READY } from '../../src/cache/keys.js'
+import type { PostPage } from '../../src/shared/schemas.js'
 import { NearCache } from '../../src/cache/near-cache.js'
 import type { EntityText } from '../../src/cache/entity-json.js'
 import { applyEvent } from '../../src/cache/apply.js'
@@ -123,4 +124,23 @@ t.test('no entry outlives NEAR_CACHE_MAX_AGE_MS; concurrent lookups of one key s
   near.end(first, text('read before the change'))
   near.end(second, text('also read before the change'))
   t.equal(near.get(fullKey(app, 2)), undefined, 'neither lookup in flight during the change stored anything')
+})
+
+t.test('a list page fills the near cache, so the next one costs no entity lookup; a change still shows at once', async (t) => {
+  const app = await build(t, { role: 'read' }, { ...NO_IDENTITY, NEAR_CACHE_MAX_AGE_MS: '600000' })
+  const near = await nearOf(t, app)
+  const docs = [1, 2, 3].map((id) => postDoc(id))
+  await insertPosts(dbOf(app), docs)
+  for (const d of docs) await applyEvent(app.redis, eventOf(d), 3600)
+  await app.redis.zadd(POST_INDEX_KEY, 1, '1', 2, '2', 3, '3', 0, POST_INDEX_READY) // the index, built
+  const page = async (): Promise<number[]> => (await app.inject('/get_server/posts?limit=3')).json<PostPage>().items.map((p) => p.like_count)
+  const nearHits = async (): Promise<number> => await metricValue('pb_cache_lookups_total', { entity: 'post', result: 'near_hit' }, app)
+  t.same(await page(), [0, 0, 0])
+  const before = await nearHits()
+  t.same(await page(), [0, 0, 0])
+  t.equal(await nearHits() - before, 3, 'the second page: its three posts from process memory')
+  const seen = near.invalidations
+  await applyEvent(app.redis, eventOf({ ...docs[1]!, like_count: 1, version: 2 }), 3600)
+  await invalidated(near, seen)
+  t.same(await page(), [0, 1, 0], 'a new version of one post shows on the next page')
 })
