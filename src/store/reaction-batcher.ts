@@ -48,7 +48,11 @@ export class ReactionBatcher {
 
   private async commit (db: Db, batch: Waiter[], requeue: (waiters: Waiter[]) => void): Promise<void> {
     const byPost = new Map<number, Waiter[]>()
-    for (const w of batch) byPost.set(w.id, [...byPost.get(w.id) ?? [], w])
+    for (const w of batch) {
+      const mine = byPost.get(w.id)
+      if (mine === undefined) byPost.set(w.id, [w])
+      else mine.push(w)
+    }
     const keyOf = (id: number): string => docKey(db.databaseName, 'posts', id)
     const changed = await this.locks.withAvailable([...byPost.keys()].map(keyOf), async (held) => {
       const mine = new Map([...byPost].filter(([id]) => held.has(keyOf(id))))
