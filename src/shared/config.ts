@@ -205,7 +205,12 @@ class Reader {
   }
 }
 
-/** Connection strings may carry passwords; errors and logs show them without (every URL in the text). */
+/**
+ * Connection strings may carry passwords; errors and logs show them without (every URL in the text): `user:pass@`,
+ * `:pass@` with no user (Redis's usual form), and a `password=` query parameter.
+ */
 export function redact (text: string): string {
-  return text.replace(/\/\/([^:/@\s]+):[^@/\s]*@/g, '//$1:***@')
+  return text
+    .replace(/\/\/([^:/@\s]*):[^@/\s]*@/g, '//$1:***@')
+    .replace(/([?&]password=)[^&#\s]*/gi, '$1***')
 }

@@ -2,9 +2,9 @@
 // topic with its reason after bounded retries while the partition moves on, and a Redis outage is waited out, not
 // dead-lettered. Freshness and lag are exported.
 import t from 'tap'
-import type { Redis } from 'ioredis'
+import { Redis as IORedis, type Redis } from 'ioredis'
 import type { KafkaMessage } from 'kafkajs'
-import { build, entryOf, eventOf, messageOf, metricValue, NO_IDENTITY, postDoc, publisher, stack, uniqueName, userDoc, waitCaughtUp, waitFor } from '../helper/index.js'
+import { build, entryOf, eventOf, messageOf, metricValue, NO_IDENTITY, postDoc, publisher, stack, stackEnv, uniqueName, userDoc, waitCaughtUp, waitFor } from '../helper/index.js'
 import { POST_INDEX_KEY } from '../../src/cache/keys.js'
 import { applyEvent } from '../../src/cache/apply.js'
 import { DLQ_HEADERS } from '../../src/consumer/dead-letter.js'
@@ -111,6 +111,31 @@ t.test('an event Redis refuses (the key holds another type) is retried, then dea
   const dlq = await readTopic(kafka.kafka, dlqTopic, 2)
   t.match(dlq[0]?.headers?.[DLQ_HEADERS.reason]?.toString(), /^redis refused the event: WRONGTYPE/)
   t.equal(await app.redis.get('pb:post:5'), 'not a hash', 'the foreign key is left as it was')
+})
+
+t.test('Redis refusing the cache\'s commands (NOPERM by ACL) is an outage: held, never dead-lettered', async (t) => {
+  // A user of our own that the test can deny, as an operator's ACL change (or MISCONF, NOAUTH) would.
+  const admin = new IORedis(stackEnv.REDIS_URL)
+  const user = uniqueName('pbacl').replace(/\W/g, '-')
+  t.teardown(async () => { await admin.call('ACL', 'DELUSER', user); admin.disconnect() })
+  await admin.call('ACL', 'SETUSER', user, 'on', '>acl-test-password', '~*', '&*', '+@all')
+  const url = new URL(stackEnv.REDIS_URL)
+  const app = await build(t, { role: 'consumer' }, { ...NO_IDENTITY, REDIS_URL: `redis://${user}:acl-test-password@${url.host}` })
+  const kafka = await publisher(t, app.config)
+  const { consumerGroup, eventsTopic } = app.config
+  await kafka.send([messageOf(eventOf(postDoc(7, 1)))])
+  await waitFor('version 1 applied', async () => (await entryOf(app.redis, 'post', 7))?.v === 1)
+
+  const dead = await metricValue(app.metrics.dlqMessages)
+  await admin.call('ACL', 'SETUSER', user, '-@write', '-@scripting')
+  await kafka.send([messageOf(eventOf(postDoc(7, 2)))])
+  // Well past the poison path's bounded retries, as in the outage test below.
+  await new Promise((resolve) => setTimeout(resolve, 3000))
+  t.equal(await metricValue(app.metrics.dlqMessages), dead, 'nothing dead-lettered while Redis refuses')
+  await admin.call('ACL', 'SETUSER', user, '+@all')
+  await waitCaughtUp(kafka.kafka, consumerGroup, eventsTopic, 30_000)
+  t.equal((await entryOf(app.redis, 'post', 7))?.v, 2, 'version 2 applied once Redis accepts again')
+  t.equal(await metricValue(app.metrics.dlqMessages), dead, 'still nothing dead-lettered')
 })
 
 t.test('Redis down is not poison: the consumer holds the partition and applies everything once Redis is back', async (t) => {

@@ -7,7 +7,7 @@ import pino from 'pino'
 import { Relay } from '../../src/outbox/relay.js'
 import type { PostDoc } from '../../src/store/collections.js'
 import { countJournaled, journal } from '../../src/store/journal.js'
-import { build, createPost, createUser, dbOf, latestByKey, post, readEvents, versionsByKey, waitFor } from '../helper/index.js'
+import { build, createPost, createUser, dbOf, latestByKey, metricValue, post, readEvents, unpublished, versionsByKey, waitFor } from '../helper/index.js'
 
 const silent = pino({ level: 'silent' })
 
@@ -58,4 +58,25 @@ t.test('a like of an unknown post: 404, and its batch leaves no entry behind', a
   const res = await post(app, '/posts/424242/like')
   t.equal(res.statusCode, 404)
   t.equal(await countJournaled(dbOf(app)), 0, 'the entry went with the batch')
+})
+
+t.test('a post liked nonstop leaves the outbox once the likes stop (it never did with pending marks)', async (t) => {
+  const app = await build(t, { role: 'write' }, { RELAY_INTERVAL_MS: '200' })
+  const { user_id: uid } = await createUser(app, 'hot')
+  const { post_id: pid } = await createPost(app, uid)
+  const until = Date.now() + 2000
+  let likes = 0
+  const refused: number[] = []
+  await Promise.all(Array.from({ length: 20 }, async () => {
+    while (Date.now() < until) {
+      const status = (await post(app, `/posts/${pid}/like`)).statusCode
+      if (status === 200) likes++
+      else refused.push(status)
+    }
+  }))
+  t.same(refused, [], 'every like answered 200')
+  await waitFor('nothing left unpublished', async () => await unpublished(dbOf(app)) === 0, 10_000)
+  await waitFor('the outbox gauge back at 0', async () => await metricValue('pb_outbox_pending', {}, app) === 0, 10_000)
+  t.pass(`after ${likes} likes in 2 s, the outbox is empty and its gauge reads 0`)
+  t.match(await dbOf(app).collection<PostDoc>('posts').findOne({ _id: pid }), { like_count: likes, version: likes + 1 })
 })

@@ -1,7 +1,9 @@
 // The decorated clients talk to the real servers: a Redis, a MongoDB and a Kafka round trip through them.
 import t from 'tap'
 import { MongoClient } from 'mongodb'
-import { build, dbOf, uniqueName } from '../helper/index.js'
+import { build, dbOf, NO_IDENTITY, testConfig, uniqueName, waitFor } from '../helper/index.js'
+import { buildApp } from '../../src/app.js'
+import { loggerOptions } from '../../src/server.js'
 import { ensureTopics } from '../../src/bus/kafka.js'
 
 t.test('redis and mongo round trips through app.redis and app.mongo', async (t) => {
@@ -51,4 +53,18 @@ t.test('kafka round trip through app.kafka', async (t) => {
   })
   await consumer.disconnect()
   t.equal(got, 'k=ping')
+})
+
+t.test('a Redis password never reaches the logs, in the usual no-user form either', async (t) => {
+  const lines: string[] = []
+  const stream = { write: (line: string) => { lines.push(line) } }
+  const config = testConfig({ role: 'read' }, { ...NO_IDENTITY, REDIS_URL: 'redis://:hunter2-secret@127.0.0.1:1' })
+  // The production logger (its serializers and redaction), at info: the test environment keeps logs silent.
+  const app = await buildApp(config, { logger: { ...loggerOptions(config, false), level: 'info', stream } })
+  t.teardown(async () => { await app.close() })
+  await app.ready()
+  await app.inject('/get_server/posts/1') // a read makes the client connect (it connects lazily)
+  await waitFor('the connection error to be logged', async () => lines.some((l) => l.includes('redis: connection error')), 3000)
+  t.notOk(lines.some((l) => l.includes('hunter2-secret')), 'the password is in no line')
+  t.ok(lines.some((l) => l.includes('redis://:***@127.0.0.1:1')), 'the URL is logged masked')
 })

@@ -65,6 +65,10 @@ t.test('booleans and lists parse as people write them', async (t) => {
 
 t.test('passwords never appear in messages', async (t) => {
   t.equal(redact('mongodb://admin:s3cret@db:27017/x'), 'mongodb://admin:***@db:27017/x')
+  t.equal(redact('connect to redis://:s3cret@cache:6379/0 failed'), 'connect to redis://:***@cache:6379/0 failed', 'no user, the usual Redis form')
+  t.equal(redact('rediss://default:s3cret@cache:6380'), 'rediss://default:***@cache:6380')
+  t.equal(redact('mongodb://db/x?authSource=admin&password=s3cret&w=1'), 'mongodb://db/x?authSource=admin&password=***&w=1', 'a password in the query')
+  t.equal(redact('redis://cache:6379'), 'redis://cache:6379', 'nothing to mask')
   const err = t.throws(() => loadConfig({}, { REDIS_URL: 'http://u:hunter2@h:1' })) as Error
   t.match(err.message, /^REDIS_URL: expected a redis: or rediss: URL, got http:\/\/u:\*\*\*@h:1$/)
 })
