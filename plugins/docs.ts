@@ -41,7 +41,7 @@ function propertyExample (name: string, url: string): unknown {
   if (name === 'id') return url.includes('/users/') ? user.user_id : post.post_id
   if (name === 'if-none-match') return exampleTag(url)
   if (name === 'min-version') return url.includes('/users/') ? '1' : '4'
-  return ({ limit: 20, cursor: 'NDE', 'idempotency-key': '0b5e6c1e-3f4a-4c1d-9a57-5d2f1e8c7b21' } as Record<string, unknown>)[name]
+  return ({ limit: '20', cursor: 'NDE', 'idempotency-key': '0b5e6c1e-3f4a-4c1d-9a57-5d2f1e8c7b21' } as Record<string, unknown>)[name]
 }
 
 /** Every answer of one entity version (a read by id, a create, a reaction, and a read's 304) carries its ETag. */

@@ -42,7 +42,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       if (id === null) throw new BadCursor()
       before = id
     }
-    return sendJsonText(reply, await list.pageJson(limit, before))
+    return sendJsonText(reply, await list.pageJson(Number(limit), before))
   })
 }
 export default routes

@@ -40,7 +40,9 @@ export const PostParams = Type.Object({ id: Id }, { additionalProperties: false 
 
 const MAX_PAGE = 100
 export const ListPostsQuery = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 20 }),
+  // Plain decimal digits from 1 to MAX_PAGE (100: one or two digits, or 100 itself), checked as written: as an integer,
+  // Ajv's coercion took 0x10, 1e1, ' 5' and '05' for numbers. The route converts it.
+  limit: Type.String({ pattern: `^(${MAX_PAGE}|[1-9][0-9]?)$`, default: '20', description: `Posts per page, 1 to ${MAX_PAGE}, in plain decimal digits` }),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }))
 }, { additionalProperties: false })
 export type ListPostsQuery = Static<typeof ListPostsQuery>

@@ -11,7 +11,7 @@ const range = (from: number, to: number): number[] => Array.from({ length: to - 
 
 t.test('limit and cursor are validated: 400 outside 1..100 or for a cursor we did not issue', async (t) => {
   const app = await build(t, { role: 'read' }, NO_IDENTITY)
-  for (const q of ['limit=0', 'limit=101', 'limit=-5', 'limit=abc', 'limit=2.5', 'cursor=', 'cursor=not*base64', 'cursor=eDEw', 'cursor=cDA', `cursor=${Buffer.from('p9999999999999999').toString('base64url')}`, 'extra=1']) {
+  for (const q of ['limit=0', 'limit=101', 'limit=-5', 'limit=abc', 'limit=2.5', 'limit=0x10', 'limit=1e1', 'limit=%205', 'limit=05', 'limit=%2B5', 'limit=5.0', 'cursor=', 'cursor=not*base64', 'cursor=eDEw', 'cursor=cDA', `cursor=${Buffer.from('p9999999999999999').toString('base64url')}`, 'extra=1']) {
     const res = await app.inject(`/get_server/posts?${q}`)
     t.equal(res.statusCode, 400, q)
     t.equal(res.json().statusCode, 400)
