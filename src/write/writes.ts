@@ -83,7 +83,7 @@ export class Writes {
    * cache from here too (the same version CAS): while Kafka is down nothing else would carry it there, and after an
    * outage the consumer group needs seconds to fetch again (a restarted kafkajs consumer waits out its old
    * membership's session), so the cache stays current through an outage and right after it.
-   * The event itself still reaches Kafka through the relay; the consumer's later apply is a no-op.
+   * The event itself still reaches Kafka (inline, or through the relay); the consumer's later apply is a no-op.
    */
   private async finish (type: EntityType, doc: EntityDoc, entry: JournalEntry): Promise<void> {
     const event = eventOf(type, doc)
