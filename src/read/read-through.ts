@@ -34,11 +34,12 @@ export interface ReadThroughOptions<T> {
   near?: { cache: NearCache, keyPrefix: string }
 }
 
-/** What Redis holds for one id: an entry's text (checked by the caller), a known absence, nothing, or no answer. */
-type Lookup = { state: 'hit', json: string } | { state: 'absent' } | { state: 'miss' } | { state: 'error' }
-
-/** The same for GET by id, whose hit also carries the entry's version (its ETag, and what Min-Version is held to). */
-type VersionedLookup = { state: 'hit', json: string, version: number } | { state: 'absent' } | { state: 'miss' } | { state: 'error' }
+/**
+ * What Redis holds for one id: this entity's checked text with its version (the ETag, and what Min-Version is held
+ * to), a known absence, nothing usable, or no answer.
+ */
+type Hit = { state: 'hit' } & EntityText
+type Lookup = Hit | { state: 'absent' } | { state: 'miss' } | { state: 'error' }
 
 /** A MongoDB read's result with the entity's cache text (what the fill stored, and what getJson answers). */
 type Found<T> = { data: T, json: string, version: number } | null
@@ -85,7 +86,7 @@ export class ReadThrough<T> {
       ticket = near.cache.begin(key)
     }
     const entry = await this.lookupOne(id)
-    const hit = entry.state === 'hit' && isEntityJson(this.opts.type, id, entry.json) ? entry : undefined
+    const hit = entry.state === 'hit' ? entry : undefined
     if (ticket !== null) near?.cache.end(ticket, hit)
     if (hit !== undefined && hit.version >= minVersion) {
       this.counted.hit.inc()
@@ -123,13 +124,13 @@ export class ReadThrough<T> {
       }
     }
     const found = await this.lookup(ids)
-    if (found.every((entry, i) => entry.state === 'hit' && isEntityJson(this.opts.type, ids[i]!, entry.json))) {
+    if (found.every((entry): entry is Hit => entry.state === 'hit')) {
       this.counted.hit.inc(ids.length)
-      return found.map((entry) => (entry as { json: string }).json)
+      return found.map((entry) => entry.json)
     }
     return await Promise.all(ids.map(async (id, i) => {
       const entry = found[i]
-      if (entry?.state === 'hit' && isEntityJson(this.opts.type, id, entry.json)) {
+      if (entry?.state === 'hit') {
         this.counted.hit.inc()
         return entry.json
       }
@@ -156,7 +157,7 @@ export class ReadThrough<T> {
    * running may have begun before that write, so the caller shares only a read begun after `since` (the single
    * flight's doFresh). Concurrent callers still share: one read running and one waiting per key at most.
    */
-  private async fresh (id: number, since: number, entry?: VersionedLookup): Promise<Found<T>> {
+  private async fresh (id: number, since: number, entry?: Lookup): Promise<Found<T>> {
     if (entry !== undefined) this.countMiss(entry)
     return await this.flight.doFresh(id, since, async () => await this.loadAndFill(id), this.joined)
   }
@@ -171,12 +172,12 @@ export class ReadThrough<T> {
    * One id's entry in one HMGET of its version and text (every GET by id): no pipeline object, no timer closure, and
    * a plain promise chain rather than an async body (one promise and one suspension less per GET).
    */
-  private lookupOne (id: number): Promise<VersionedLookup> {
+  private lookupOne (id: number): Promise<Lookup> {
     const { redis, type, log } = this.opts
     const started = performance.now()
     return redis.hmget(entityKey(type, id), 'v', 'd').then(([v, d]) => {
       this.lookupTime.observe((performance.now() - started) / 1000)
-      return classifyVersioned(v ?? null, d ?? null)
+      return classify(type, id, v ?? null, d ?? null)
     }, (err: unknown) => {
       this.lookupTime.observe((performance.now() - started) / 1000)
       log.debug({ err }, 'cache lookup failed; reading MongoDB')
@@ -189,22 +190,22 @@ export class ReadThrough<T> {
    * What it finds goes into the near cache under the same tickets a GET by id takes, so the next page is served from
    * memory.
    */
-  private async lookup (ids: number[]): Promise<VersionedLookup[]> {
+  private async lookup (ids: number[]): Promise<Lookup[]> {
     if (ids.length === 1) return [await this.lookupOne(ids[0]!)]
     const { redis, type, log, near, metrics: { redisDuration } } = this.opts
     const keys = ids.map((id) => entityKey(type, id))
     const tickets = near === undefined ? [] : keys.map((key) => near.cache.begin(near.keyPrefix + key))
-    let found: VersionedLookup[]
+    let found: Lookup[]
     try {
       const vd = await timed(redisDuration, 'lookup', async () => await redis.postboardEntityTexts(keys.length, ...keys))
-      found = ids.map((_, i) => classifyVersioned(vd[2 * i] ?? null, vd[2 * i + 1] ?? null))
+      found = ids.map((id, i) => classify(type, id, vd[2 * i] ?? null, vd[2 * i + 1] ?? null))
     } catch (err) {
       log.debug({ err }, 'cache lookup failed; reading MongoDB')
       found = ids.map(() => ERROR)
     }
     for (const [i, ticket] of tickets.entries()) {
       const entry = found[i]!
-      if (ticket !== null) near?.cache.end(ticket, entry.state === 'hit' && isEntityJson(type, ids[i]!, entry.json) ? entry : undefined)
+      if (ticket !== null) near?.cache.end(ticket, entry.state === 'hit' ? entry : undefined)
     }
     return found
   }
@@ -229,19 +230,19 @@ export class ReadThrough<T> {
   }
 }
 
-const ERROR: VersionedLookup = { state: 'error' }
-const MISS: VersionedLookup = { state: 'miss' }
-const ABSENT: VersionedLookup = { state: 'absent' }
+const ERROR: Lookup = { state: 'error' }
+const MISS: Lookup = { state: 'miss' }
+const ABSENT: Lookup = { state: 'absent' }
 
 /**
- * An entry's v and d: no entry, a known absence (empty d), or an entry's text and version for the caller to check
- * (every writer sets v and d together, in one HSET in cas.ts's script). The version is what GET by id answers as its
- * ETag and what the near cache keeps; a v that is not a version (only something other than cas.ts's script could
- * write one) makes the entry a miss, read past to MongoDB like a text that fails isEntityJson.
+ * An entry's v and d: no entry, a known absence (empty d), or an entry's text and version (every writer sets v and d
+ * together, in one HSET in cas.ts's script). The version is what GET by id answers as its ETag and what the near cache
+ * keeps. A v that is not a version, or a text that is not this entity's (isEntityJson), could only come from
+ * something other than cas.ts's script: the entry is a miss, read past to MongoDB. Checked here, once per lookup.
  */
-function classifyVersioned (v: string | null, d: string | null): VersionedLookup {
+function classify (type: EntityType, id: number, v: string | null, d: string | null): Lookup {
   if (d === null) return MISS
   if (d === '') return ABSENT
   const version = Number(v)
-  return Number.isSafeInteger(version) && version > 0 ? { state: 'hit', json: d, version } : MISS
+  return Number.isSafeInteger(version) && version > 0 && isEntityJson(type, id, d) ? { state: 'hit', json: d, version } : MISS
 }
