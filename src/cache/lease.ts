@@ -6,14 +6,8 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis, Result } from 'ioredis'
-import { Unavailable } from '../shared/errors.js'
+import { DocumentBusy } from '../shared/errors.js'
 import { isRedisUnavailable } from './redis-errors.js'
-
-// Deletes the lease only if it is still ours: a holder that outlived its lease must not release the next holder's.
-const RELEASE_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`
 
 // Takes every free lease of KEYS in one round trip; answers the 1-based positions of those taken.
 const TAKE_MANY_SCRIPT = `
@@ -24,7 +18,8 @@ end
 return taken
 `
 
-// Releases those of KEYS still held with this token, in one round trip.
+// Releases those of KEYS still held with this token, in one round trip: only if it is still ours, since a holder that
+// outlived its lease must not release the next holder's.
 const RELEASE_MANY_SCRIPT = `
 local released = 0
 for _, key in ipairs(KEYS) do
@@ -35,7 +30,6 @@ return released
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    postboardReleaseLease: (key: string, token: string) => Result<number, Context>
     postboardTakeLeases: (numKeys: number, ...keysThenTokenAndTtl: Array<string | number>) => Result<number[], Context>
     postboardReleaseLeases: (numKeys: number, ...keysThenToken: string[]) => Result<number, Context>
   }
@@ -57,8 +51,7 @@ export class RedisLeases {
   private taken = 0
 
   constructor (private readonly redis: Redis, private readonly opts: LeaseOptions) {
-    if (typeof (redis as Partial<Redis>).postboardReleaseLease !== 'function') {
-      redis.defineCommand('postboardReleaseLease', { numberOfKeys: 1, lua: RELEASE_SCRIPT })
+    if (typeof (redis as Partial<Redis>).postboardTakeLeases !== 'function') {
       redis.defineCommand('postboardTakeLeases', { lua: TAKE_MANY_SCRIPT })
       redis.defineCommand('postboardReleaseLeases', { lua: RELEASE_MANY_SCRIPT })
     }
@@ -108,12 +101,12 @@ export class RedisLeases {
       return await fn()
     }
     this.noteReachable()
-    if (!acquired) throw new Unavailable('the document is being changed by another request; try again shortly')
+    if (!acquired) throw new DocumentBusy()
     try {
       return await fn()
     } finally {
       // Best effort: a lease that could not be released expires after ttlMs.
-      await this.redis.postboardReleaseLease(lease, token).catch(() => 0)
+      await this.redis.postboardReleaseLeases(1, lease, token).catch(() => 0)
     }
   }
 

@@ -9,6 +9,8 @@ export const UnknownAuthor = createError('PB_UNKNOWN_AUTHOR', 'user_id %s does n
 export const Unauthorized = createError('PB_UNAUTHORIZED', '%s', 401)
 export const Forbidden = createError('PB_FORBIDDEN', '%s', 403)
 export const Unavailable = createError('PB_UNAVAILABLE', '%s', 503)
+// A document another replica holds past the lease wait (a single lease waited out, or a reaction deferred too long).
+export const DocumentBusy = createError('PB_UNAVAILABLE', 'the document is being changed by another request; try again shortly', 503)
 export const IdempotencyConflict = createError('PB_IDEMPOTENCY_CONFLICT', '%s', 409)
 export const IdempotencyMismatch = createError('PB_IDEMPOTENCY_MISMATCH', '%s', 422)
 export const BadCursor = createError('PB_BAD_CURSOR', 'querystring/cursor is not a cursor this server issued', 400)

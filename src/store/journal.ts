@@ -43,15 +43,17 @@ export const journal = (db: Db) => db.collection<JournalDoc>('create_journal')
 
 /** Writes a batch's entry; must land before the batch's insert, so no inserted document is ever outside the outbox. */
 export async function openEntry (db: Db, collection: EntityCollection, first: number, count: number): Promise<ObjectId> {
-  const _id = new ObjectId()
-  await journal(db).insertOne({ _id, collection, first, count, since: new Date() })
-  return _id
+  return await insertEntry(db, { collection, first, count })
 }
 
 /** Writes a reaction batch's entry; must land before the batch's updates, for the same reason. */
 export async function openChangeEntry (db: Db, collection: EntityCollection, ids: number[]): Promise<ObjectId> {
+  return await insertEntry(db, { collection, first: ids[0]!, count: ids.length, changed: ids })
+}
+
+async function insertEntry (db: Db, entry: Omit<JournalDoc, '_id' | 'since'>): Promise<ObjectId> {
   const _id = new ObjectId()
-  await journal(db).insertOne({ _id, collection, first: ids[0]!, count: ids.length, changed: ids, since: new Date() })
+  await journal(db).insertOne({ _id, ...entry, since: new Date() })
   return _id
 }
 

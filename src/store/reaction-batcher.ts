@@ -7,7 +7,7 @@
 // changes those it got; a post another replica is changing waits for the next batch rather than holding this one up.
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Db } from 'mongodb'
-import { Unavailable } from '../shared/errors.js'
+import { DocumentBusy } from '../shared/errors.js'
 import { posts, type PostDoc } from './collections.js'
 import { docKey, LEASE_WAIT_MS, type DocLocks } from './doc-lock.js'
 import { GroupCommit, type Waiter as Queued } from './group-commit.js'
@@ -75,7 +75,7 @@ export class ReactionBatcher {
       if (mine.has(id)) continue
       for (const w of waiters) {
         if (now - w.since < LEASE_WAIT_MS) later.push(w)
-        else w.reject(new Unavailable('the document is being changed by another request; try again shortly'))
+        else w.reject(new DocumentBusy())
       }
     }
     if (later.length > 0) requeue(later)
