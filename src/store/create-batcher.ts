@@ -1,11 +1,12 @@
-// Group commit for creates (see group-commit.ts): concurrent creates of one collection share one counter update and one
-// insertMany instead of paying a round trip each; ids are handed out in the order the creates arrived. Each batch
+// Group commit for creates (see group-commit.ts): concurrent creates of one collection share one insertMany instead of
+// paying a round trip each, with ids from a block of the counter (see id-blocks.ts) in the order the creates arrived. Each batch
 // writes one create-journal entry before its insert (see journal.ts): that is the whole outbox cost of a batch.
 import { MongoBulkWriteError, MongoServerError, type Db, type WriteError } from 'mongodb'
 import type { StoreCapabilities } from './capabilities.js'
 import { counters, isDuplicateKey, type EntityCollection } from './collections.js'
 import { docKey, type DocLocks } from './doc-lock.js'
 import { GroupCommit, type Waiter as Queued } from './group-commit.js'
+import { IdBlocks } from './id-blocks.js'
 import { deleteEntries, openEntry, type JournalEntry } from './journal.js'
 
 /** A new document and the journal entry its event releases once Kafka has it. */
@@ -23,6 +24,8 @@ interface Waiter extends Queued<Created<{ _id: number }>> {
 export class CreateBatcher {
   private readonly batches = new GroupCommit<Waiter>(MAX_BATCH, async (db, name, batch, requeue) =>
     await this.insertBatch(db, name as EntityCollection, batch, requeue))
+
+  private readonly ids = new IdBlocks()
 
   constructor (private readonly caps: StoreCapabilities, private readonly locks: DocLocks) {}
 
@@ -64,7 +67,8 @@ export class CreateBatcher {
   }
 
   private async insertBatch (db: Db, name: EntityCollection, batch: Waiter[], requeue: (waiters: Waiter[]) => void): Promise<void> {
-    const first = await this.reserveIds(db, name, batch.length)
+    const counter = docKey(db.databaseName, 'counters', name)
+    const first = await this.ids.take(counter, batch.length, async (count) => await this.reserveIds(db, name, count))
     const docs = batch.map((w, i) => w.build(first + i))
     // Before the insert: if the insert fails midway (or its answer is lost), the entry still names whatever landed.
     const entryId = await openEntry(db, name, first, docs.length)
@@ -98,7 +102,8 @@ export class CreateBatcher {
         w.reject(err)
         continue
       }
-      // The counter went back (see reserveIds): a fresh id in the next batch.
+      // The counter went back (see reserveIds): a fresh id in the next batch, from a fresh block.
+      this.ids.forget(counter)
       /* c8 ignore next -- needs ten id collisions in a row */
       if (++w.attempts >= MAX_ID_ATTEMPTS) w.reject(new Error(`no free ${name} id after ${w.attempts} attempts`))
       else retry.push(w)

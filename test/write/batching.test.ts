@@ -28,7 +28,8 @@ t.test('200 concurrent creates: 200 distinct ids with no gap, each stored with i
   t.equal(stored.length, 200, '200 documents')
   t.ok(stored.every((d) => d.title === titles.get(d._id)), 'each id stored with its own request')
   const counter = await dbOf(app).collection<{ _id: string, seq: number }>('counters').findOne({ _id: 'posts' })
-  t.equal(counter?.seq, 200, 'the counter moved by exactly the ids handed out')
+  // Blocks of ids (src/store/id-blocks.ts): the counter may be ahead by an unused tail, which the next create takes.
+  t.ok(counter !== null && counter.seq >= 200 && counter.seq < 200 + 1024, `the counter covers the ids handed out (${counter?.seq ?? 'none'})`)
   t.equal((await post(app, '/posts', { user_id: uid, title: 'next', content: 'c' })).json<{ post_id: number }>().post_id, 201, 'the next create goes on from there')
   const got = await readEvents(app.kafka, app.config.eventsTopic, (g) => g.filter((r) => r.event.type === 'post').length >= 201)
   t.equal(new Set(got.filter((r) => r.event.type === 'post').map((r) => r.event.id)).size, 201, 'one create event per post')

@@ -1,7 +1,10 @@
 // Two write replicas (two apps: they share only the servers) reacting to one post at once: every like is stored,
 // on the local FerretDB too, whose own updates are not atomic across connections (a lease in Redis orders them); and
-// a post another replica holds never holds up the rest of a batch.
+// a post another replica holds never holds up the rest of a batch; and creates through both get distinct ids, with
+// a create made a block's lifetime later above them all.
 import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { BLOCK_TTL_MS } from '../../src/store/id-blocks.js'
 import { build, createPost, createUser, dbOf, dropNamespace, post, testConfig } from '../helper/index.js'
 
 t.test('200 concurrent likes split across two write replicas: exactly 200', async (t) => {
@@ -41,4 +44,29 @@ t.test('a post another replica is changing waits for a later batch; the batch\'s
   t.ok(stuckMs >= 7500, `after the wait (${stuckMs} ms)`)
   const docs = await dbOf(app).collection<{ _id: number, like_count: number }>('posts').find({ _id: { $in: [held, free, stuck] } }).sort({ _id: 1 }).toArray()
   t.same(docs.map((d) => d.like_count), [1, 1, 0], 'the refused like changed nothing')
+})
+
+t.test('creates through two write replicas at once: distinct ids, and a create a block\'s lifetime later above them all', async (t) => {
+  const config = testConfig({ role: 'write' })
+  t.teardown(async () => { await dropNamespace(config) })
+  const [a, b] = [await build(t, config), await build(t, config)]
+  const { user_id: uid } = await createUser(a, 'two-creators')
+  const ids: Record<'a' | 'b', number[]> = { a: [], b: [] }
+  // Waves of concurrent creates on both, so each replica's batches use blocks up and grow them.
+  for (let wave = 0; wave < 6; wave++) {
+    await Promise.all(Array.from({ length: 40 }, async (_, i) => {
+      const side = i % 2 === 0 ? 'a' : 'b'
+      const res = await post(side === 'a' ? a : b, '/posts', { user_id: uid, title: `w${wave}-${i}`, content: 'c' })
+      t.equal(res.statusCode, 201)
+      ids[side].push(res.json<{ post_id: number }>().post_id)
+    }))
+  }
+  const all = [...ids.a, ...ids.b]
+  t.equal(new Set(all).size, 240, '240 distinct ids')
+  t.equal(await dbOf(a).collection('posts').countDocuments(), 240, 'each stored once')
+  // A create on one replica after the other's last one, a block's lifetime apart, gets a greater id: blocks bound how
+  // far apart in time two replicas' ids can be out of order.
+  await sleep(BLOCK_TTL_MS + 20)
+  const later = (await post(b, '/posts', { user_id: uid, title: 'later', content: 'c' })).json<{ post_id: number }>().post_id
+  t.ok(later > Math.max(...all), `a later create is above every earlier one (${later} > ${Math.max(...all)})`)
 })
