@@ -88,6 +88,12 @@ tap.test('refused credentials stop the boot, naming the settings, never the pass
   t.match(untrusted?.message, /^KAFKA_SSL_CA_PATH, .*TLS handshake with the brokers failed/)
 })
 
+tap.test('brokers that cannot be reached are an outage, not a refusal: the write role still starts', async (t) => {
+  // Port 1: nothing listens there, so every connection is refused at once.
+  const app = await build(t, { role: 'write' }, { ...sasl('scram-sha-256'), KAFKA_BROKERS: '127.0.0.1:1' })
+  t.ok(app.hasDecorator('writes'), 'the write role is up; its relay publishes once Kafka is back')
+})
+
 tap.test('a refused password reaches no log line and no error message', async (t) => {
   const wrong = 'another-wrong-password-to-look-for'
   const { log, lines } = capturingLog()
