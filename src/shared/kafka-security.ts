@@ -25,7 +25,7 @@ const set = (v: string | undefined): v is string => v !== undefined && v !== ''
 
 const PEM = {
   certificate: /-----BEGIN CERTIFICATE-----/,
-  'private key': /-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/
+  'private key': /-----BEGIN (RSA |EC )?PRIVATE KEY-----/
 }
 
 /** A PEM file's contents; it must hold a block of the given kind. */
@@ -37,6 +37,8 @@ function pem (env: Env, name: string, kind: keyof typeof PEM, fail: Fail): strin
   } catch (err) {
     throw fail(`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
   }
+  // kafkajs (Node's TLS) would need a passphrase, which no setting gives: refused here rather than at the handshake.
+  if (text.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----')) throw fail(`${name}: ${path} holds an encrypted private key; give it unencrypted`)
   if (!PEM[kind].test(text)) throw fail(`${name}: ${path} holds no PEM ${kind}`)
   return text
 }

@@ -9,7 +9,8 @@ const dir = t.testdir({
   'ca.pem': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
   'client.crt': '-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n',
   'client.key': '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n',
-  'junk.txt': 'not a certificate\n'
+  'junk.txt': 'not a certificate\n',
+  'encrypted.key': '-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIF\n-----END ENCRYPTED PRIVATE KEY-----\n'
 })
 const f = (name: string): string => join(dir, name)
 
@@ -53,6 +54,7 @@ t.test('invalid combinations fail at boot, naming the setting', async (t) => {
     [{ KAFKA_SSL: 'true', KAFKA_SSL_CERT_PATH: f('client.crt') }, /^KAFKA_SSL_KEY_PATH: required with KAFKA_SSL_CERT_PATH/],
     [{ KAFKA_SSL: 'true', KAFKA_SSL_KEY_PATH: f('client.key') }, /^KAFKA_SSL_CERT_PATH: required with KAFKA_SSL_KEY_PATH/],
     [{ KAFKA_SSL: 'true', KAFKA_SSL_CERT_PATH: f('client.crt'), KAFKA_SSL_KEY_PATH: f('client.crt') }, /^KAFKA_SSL_KEY_PATH: .* holds no PEM private key$/],
+    [{ KAFKA_SSL: 'true', KAFKA_SSL_CERT_PATH: f('client.crt'), KAFKA_SSL_KEY_PATH: f('encrypted.key') }, /^KAFKA_SSL_KEY_PATH: .*encrypted\.key holds an encrypted private key; give it unencrypted$/],
     [{ KAFKA_SASL_MECHANISM: 'gssapi' }, /^KAFKA_SASL_MECHANISM: expected one of plain, scram-sha-256, scram-sha-512, got 'gssapi'$/],
     [{ KAFKA_SASL_MECHANISM: 'plain' }, /^KAFKA_SASL_USERNAME: required with KAFKA_SASL_MECHANISM=plain$/],
     [{ KAFKA_SASL_MECHANISM: 'scram-sha-256', KAFKA_SASL_USERNAME: 'u' }, /^KAFKA_SASL_PASSWORD: required with KAFKA_SASL_MECHANISM=scram-sha-256$/],
