@@ -266,7 +266,8 @@ t.test('compose.yaml: every service capped in CPU and memory, each heap inside i
     const heaps = [
       /-Xmx(\S+)/.exec(e.KAFKA_HEAP_OPTS ?? '')?.[1],
       /--max-old-space-size=(\d+)/.exec(e.NODE_OPTIONS ?? '')?.[1]?.concat('m'),
-      command.includes('--maxmemory') ? command[command.indexOf('--maxmemory') + 1] : undefined
+      command.includes('--maxmemory') ? command[command.indexOf('--maxmemory') + 1] : undefined,
+      command.includes('--wiredTigerCacheSizeGB') ? `${command[command.indexOf('--wiredTigerCacheSizeGB') + 1]}g` : undefined
     ].filter((h) => h !== undefined)
     for (const heap of heaps) t.ok(bytes(heap) < cap, `${name}: its heap (${heap}) fits its cap (${limits?.memory})`)
     if (s.build?.dockerfile === 'Dockerfile') {
@@ -276,6 +277,7 @@ t.test('compose.yaml: every service capped in CPU and memory, each heap inside i
     }
   }
   t.ok(env(services.kafka!).KAFKA_HEAP_OPTS !== undefined, 'the broker\'s heap is set')
+  t.ok(services.mongo?.command?.includes('--wiredTigerCacheSizeGB'), 'MongoDB\'s cache is set (half the host\'s memory otherwise)')
 })
 
 t.test('compose.yaml: the dependencies on the images the design names', async (t) => {
