@@ -11,6 +11,8 @@ import { parse } from 'yaml'
 import { ROOT } from '../helper/index.js'
 import { loadConfig } from '../../src/shared/config.js'
 import { SHUTDOWN_GRACE_MS } from '../../src/server.js'
+import { composeCounts, plan, ROLES as CLUSTER_ROLES } from '../../stack/cluster/plan.js'
+import { routerConfig } from '../../stack/cluster/router.js'
 
 const read = (file: string): string => readFileSync(join(ROOT, file), 'utf8')
 const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string>, bin: { postboard: string } }
@@ -372,4 +374,17 @@ t.test('the router: :8080, /get_server to the read replicas, /post_server to the
     t.match(upstreams.get(pool!), new RegExp(`server\\s+${role}:${port}\\b`), `${prefix} reaches the ${role} service on its port`)
   }
   t.match(conf, /proxy_set_header\s+X-Request-Id/, 'a request id follows each request to the app')
+})
+
+// ---- the cluster on one machine ----------------------------------------------------------------------------------
+
+t.test('npm run cluster runs what compose runs: the same roles, replica counts and routing file', async (t) => {
+  const appServices = Object.entries(services).filter(([, s]) => s.build?.dockerfile === 'Dockerfile').map(([name]) => name)
+  t.same([...appServices].sort(), [...CLUSTER_ROLES].sort(), 'compose\'s postboard services are the cluster\'s roles')
+  t.same(composeCounts(ROOT), Object.fromEntries(CLUSTER_ROLES.map((r) => [r, services[r]!.deploy?.replicas ?? 1])), 'replica counts from compose.yaml')
+  // The cluster's router rewrites deploy/nginx.conf (stack/cluster/router.ts): the very file compose mounts.
+  const [mounted = ''] = services.router!.volumes!.find((v) => v.includes('/etc/nginx/'))!.split(':')
+  const replicas = plan(18080, composeCounts(ROOT))
+  const conf = routerConfig(read(mounted), 18080, replicas)
+  for (const r of replicas.filter((x) => x.role !== 'consumer')) t.match(conf, `127.0.0.1:${r.port}`, `the router reaches ${r.name}`)
 })
