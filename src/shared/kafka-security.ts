@@ -34,8 +34,8 @@ function pem (env: Env, name: string, kind: keyof typeof PEM, fail: Fail): strin
   let text: string
   try {
     text = readFileSync(path, 'utf8')
-  } catch (err) {
-    throw fail(`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+  } catch (err) { // readFileSync's errors always carry a code (ENOENT, EACCES, EISDIR...)
+    throw fail(`${name}: cannot read ${path} (${String((err as NodeJS.ErrnoException).code)})`)
   }
   // kafkajs (Node's TLS) would need a passphrase, which no setting gives: refused here rather than at the handshake.
   if (text.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----')) throw fail(`${name}: ${path} holds an encrypted private key; give it unencrypted`)

@@ -31,7 +31,7 @@ export function resolveSecretFiles (env: Env, fail: (message: string) => Error):
     try {
       value = readFileSync(path, 'utf8').replace(/\r?\n$/, '')
     } catch (err) {
-      throw fail(`${name}_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+      throw fail(`${name}_FILE: cannot read ${path} (${String((err as NodeJS.ErrnoException).code)})`)
     }
     if (value.trim() === '') throw fail(`${name}_FILE: ${path} is empty`)
     resolved[name] = value
