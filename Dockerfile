@@ -28,7 +28,7 @@ COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 RUN chmod 755 dist/src/cli.js && ln -s /app/dist/src/cli.js /usr/local/bin/postboard
 # The image's unprivileged user; nothing here needs to write to the filesystem.
-USER node
+USER 1000:1000
 EXPOSE 8080
 # Readiness, not liveness: 200 (ok or degraded) is healthy, 503 (a required dependency down, or shutting down) is not.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \

@@ -3,6 +3,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseRoles, type Role } from './roles.js'
+import { resolveSecretFiles } from './secret-files.js'
+import { kafkaSecurity, type KafkaSecurity } from './kafka-security.js'
 
 export class ConfigError extends Error {}
 
@@ -29,6 +31,8 @@ export interface Config {
   writeConnections: WriteConnections
   kafkaBrokers: string[]
   kafkaClientId: string
+  /** TLS and SASL towards the brokers (src/shared/kafka-security.ts); holds the SASL password: never log it. */
+  kafkaSecurity: KafkaSecurity
   eventsTopic: string
   dlqTopic: string
   topicPartitions: number
@@ -76,15 +80,16 @@ function tokenSecret (env: Env): string {
   return existsSync(file) ? readFileSync(file, 'utf8').trim() : ''
 }
 
-export function loadConfig (flags: ConfigFlags = {}, env: Env = process.env): Config {
-  const read = new Reader(env)
+export function loadConfig (flags: ConfigFlags = {}, given: Env = process.env): Config {
+  const { env, label } = resolveSecretFiles(given, (message) => new ConfigError(message))
+  const read = new Reader(env, label)
   const roles = parseRolesOrThrow(flags.role ?? env.ROLE ?? 'all')
   const token = {
     secret: tokenSecret(env),
     issuer: read.str('TOKEN_ISSUER', 'postboard'),
     audience: read.str('TOKEN_AUDIENCE', 'postboard-api')
   }
-  if (token.secret !== '' && token.secret.length < 32) throw new ConfigError('TOKEN_SECRET: must be at least 32 characters for HS256')
+  if (token.secret !== '' && token.secret.length < 32) throw new ConfigError(`${label('TOKEN_SECRET')}: must be at least 32 characters for HS256`)
   const config: Config = {
     roles,
     host: flags.host ?? read.str('HOST', '127.0.0.1'),
@@ -105,6 +110,13 @@ export function loadConfig (flags: ConfigFlags = {}, env: Env = process.env): Co
       ['pooled', 'per-request'], 'pooled', flags.writeConnections),
     kafkaBrokers: read.list('KAFKA_BROKERS', '127.0.0.1:9092'),
     kafkaClientId: read.str('KAFKA_CLIENT_ID', 'postboard'),
+    kafkaSecurity: kafkaSecurity({
+      env,
+      label,
+      bool: (name) => read.bool(name, false),
+      oneOf: (name, allowed) => read.oneOf(name, allowed, undefined),
+      fail: (message) => new ConfigError(message)
+    }),
     eventsTopic: read.str('KAFKA_EVENTS_TOPIC', 'postboard.events'),
     dlqTopic: read.str('KAFKA_DLQ_TOPIC', 'postboard.events.dlq'),
     topicPartitions: read.int('KAFKA_TOPIC_PARTITIONS', env.KAFKA_TOPIC_PARTITIONS, 3, 1, 1000),
@@ -148,7 +160,7 @@ function parseRolesOrThrow (value: string): Set<Role> {
 
 /** Typed accessors that name the setting in every error. */
 class Reader {
-  constructor (private readonly env: Env) {}
+  constructor (private readonly env: Env, private readonly label: (name: string) => string) {}
 
   str (name: string, fallback: string): string {
     const v = this.env[name]
@@ -172,7 +184,7 @@ class Reader {
     throw new ConfigError(`${name}: expected true or false, got '${v}'`)
   }
 
-  oneOf<T extends string> (name: string, allowed: readonly T[], fallback: T, given?: string): T {
+  oneOf<T extends string, F extends T | undefined = T> (name: string, allowed: readonly T[], fallback: F, given?: string): T | F {
     const v = given ?? this.env[name]
     if (v === undefined || v === '') return fallback
     if (!(allowed as readonly string[]).includes(v)) {
@@ -196,10 +208,10 @@ class Reader {
     try {
       parsed = new URL(v)
     } catch {
-      throw new ConfigError(`${name}: not a valid URL (${redact(v)})`)
+      throw new ConfigError(`${this.label(name)}: not a valid URL (${redact(v)})`)
     }
     if (!protocols.includes(parsed.protocol)) {
-      throw new ConfigError(`${name}: expected a ${protocols.join(' or ')} URL, got ${redact(v)}`)
+      throw new ConfigError(`${this.label(name)}: expected a ${protocols.join(' or ')} URL, got ${redact(v)}`)
     }
     return v
   }

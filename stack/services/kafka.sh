@@ -33,11 +33,11 @@ write_kafka_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT$(kafka_security_listeners)
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT$(kafka_security_listeners)
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT
 log.dirs=$STACK_DIR/data/kafka
 num.partitions=3
 default.replication.factor=1
@@ -51,6 +51,7 @@ auto.create.topics.enable=false
 log.retention.hours=168
 num.network.threads=2
 num.io.threads=2
+$(kafka_security_properties)
 PROPS
   cat > "$STACK_DIR/kafka/log4j.properties" <<PROPS
 log4j.rootLogger=WARN, stdout
@@ -63,6 +64,7 @@ PROPS
 }
 
 start_kafka() {
+  ensure_kafka_security
   write_kafka_config
   kafka_java_cmd
   if [ ! -f "$STACK_DIR/data/kafka/meta.properties" ]; then
@@ -82,9 +84,102 @@ start_kafka() {
 ready_kafka() {
   local i
   for ((i = 0; i < 240; i++)); do
-    tail -n "+$KAFKA_LOG_MARK" "$(log_file kafka)" 2>/dev/null | grep -q 'Kafka Server started' && return 0
+    tail -n "+$KAFKA_LOG_MARK" "$(log_file kafka)" 2>/dev/null | grep -q 'Kafka Server started' && { ensure_kafka_scram_users; return; }
     sleep 0.25
   done
   say "kafka: port open but the broker did not report started within 60s; see $(log_file kafka)"
   return 1
+}
+
+# ---- TLS and SASL listeners ---------------------------------------------------------------------------------------
+# What managed Kafka services ask of a client, on the same broker: a TLS listener requiring a client certificate
+# (mutual TLS) and a SASL_PLAINTEXT listener taking SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN. The CA, the broker's and
+# a client's certificate (openssl) and the SASL user's password are generated once into $STACK_DIR/kafka/security;
+# the SCRAM credentials live in the cluster's metadata, added through the plaintext listener once the broker is up
+# (so a data folder formatted before these listeners existed gets them too).
+
+KAFKA_SSL_PORT=${STACK_KAFKA_SSL_PORT:-9094}
+KAFKA_SASL_PORT=${STACK_KAFKA_SASL_PORT:-9095}
+KAFKA_SASL_USER=postboard
+kafka_security_dir() { echo "$STACK_DIR/kafka/security"; }
+
+kafka_security_listeners() { echo ",SSL://127.0.0.1:$KAFKA_SSL_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT"; }
+
+kafka_security_properties() {
+  local d
+  d=$(kafka_security_dir)
+  cat <<PROPS
+listener.name.ssl.ssl.keystore.type=PEM
+listener.name.ssl.ssl.keystore.location=$d/broker.pem
+listener.name.ssl.ssl.truststore.type=PEM
+listener.name.ssl.ssl.truststore.location=$d/ca.pem
+listener.name.ssl.ssl.client.auth=required
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,PLAIN
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_SASL_USER="$(cat "$d/sasl-password")";
+PROPS
+}
+
+# A certificate signed by the stack's CA: <name>.key (PKCS#8, unencrypted) and <name>.crt, for 127.0.0.1/localhost.
+kafka_sign_cert() {
+  local d=$1 name=$2 cn=$3
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$cn" -keyout "$d/$name.key" -out "$d/$name.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' > "$d/$name.ext"
+  openssl x509 -req -in "$d/$name.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 3650 -sha256 \
+    -extfile "$d/$name.ext" -out "$d/$name.crt" 2>/dev/null
+  rm -f "$d/$name.csr" "$d/$name.ext"
+}
+
+ensure_kafka_security() {
+  local d
+  d=$(kafka_security_dir)
+  [ -f "$d/.complete" ] && return 0
+  command -v openssl >/dev/null || die "kafka: openssl is needed for the TLS listener's certificates (apt-get install openssl)"
+  say "kafka: generating the TLS certificates and the SASL password in $d"
+  rm -rf "$d"
+  mkdir -p "$d"
+  (
+    umask 077
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -sha256 -subj "/CN=postboard local stack CA" \
+      -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+    kafka_sign_cert "$d" broker localhost
+    kafka_sign_cert "$d" client "$KAFKA_SASL_USER"
+    cat "$d/broker.key" "$d/broker.crt" > "$d/broker.pem" # Kafka's PEM keystore: the key, then its certificate
+    head -c 24 /dev/urandom | base64 | tr -d '\n=' | tr '+/' '-_' > "$d/sasl-password"
+  ) || die "kafka: openssl could not generate the certificates"
+  touch "$d/.complete"
+}
+
+# The SCRAM credentials of the SASL user, both mechanisms, once per data folder and password.
+ensure_kafka_scram_users() {
+  local d marker stamp mechanism
+  d=$(kafka_security_dir)
+  marker="$STACK_DIR/data/kafka/.scram-users"
+  stamp=$(stamp_of "$d/sasl-password")
+  [ "$(cat "$marker" 2>/dev/null)" = "$stamp" ] && return 0
+  kafka_java_cmd
+  # One mechanism per call: the broker refuses two changes to one user's credentials in a request. Output goes to
+  # the log, which is where the tool echoes its arguments (the password) on failure.
+  for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+    "${KAFKA_JAVA[@]}" kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter \
+      --add-config "$mechanism=[password=$(cat "$d/sasl-password")]" --entity-type users --entity-name "$KAFKA_SASL_USER" \
+      >>"$(log_file kafka)" 2>&1 || { say "kafka: could not add the $mechanism user; see $(log_file kafka)"; return 1; }
+  done
+  echo "$stamp" > "$marker"
+  say "kafka: SCRAM user '$KAFKA_SASL_USER' added"
+}
+
+# A broker started before these listeners existed is restarted once to open them.
+deps_up_kafka() {
+  [ -n "$(service_pid kafka)" ] || return 0 # not running: start_kafka and ready_kafka do the rest
+  if ! port_open "$KAFKA_SSL_PORT" || ! port_open "$KAFKA_SASL_PORT"; then
+    say "kafka: restarting to open the TLS and SASL listeners"
+    stop_service kafka
+    start_kafka
+    wait_port kafka "$KAFKA_PORT" 90 || return 1
+    ready_kafka
+    return
+  fi
+  ensure_kafka_scram_users
 }

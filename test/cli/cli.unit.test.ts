@@ -30,7 +30,10 @@ t.test('bad settings: exit 2, one line naming the value, nothing connected', asy
     [['--role', 'read', '--port', 'http'], {}, /^postboard: --port: expected a whole number from 0 to 65535, got 'http'$/],
     [['--role', 'read'], { KAFKA_BROKERS: 'nope' }, /^postboard: KAFKA_BROKERS: expected host:port/],
     [['--role', 'read'], { CACHE_TTL_SECONDS: '-5' }, /^postboard: CACHE_TTL_SECONDS: /],
-    [['--role', 'write', '--cache-update', 'never'], {}, /^postboard: --cache-update: expected one of events, write-through/]
+    [['--role', 'write', '--cache-update', 'never'], {}, /^postboard: --cache-update: expected one of events, write-through/],
+    [['--role', 'read'], { REDIS_URL: '', REDIS_URL_FILE: '/nonexistent/redis-url' }, /^postboard: REDIS_URL_FILE: cannot read \/nonexistent\/redis-url \(ENOENT\)$/],
+    [['--role', 'write'], { KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'app' }, /^postboard: KAFKA_SASL_PASSWORD: required with KAFKA_SASL_MECHANISM=scram-sha-512$/],
+    [['--role', 'write'], { KAFKA_SSL: 'true', KAFKA_SSL_CA_PATH: '/nonexistent/ca.pem' }, /^postboard: KAFKA_SSL_CA_PATH: cannot read \/nonexistent\/ca\.pem \(ENOENT\)$/]
   ]
   for (const [args, env, message] of cases) {
     const started = Date.now()

@@ -1,13 +1,18 @@
-// The deployment files, checked by structure (no Docker engine runs on our machines): compose.yaml's services,
-// roles, replicas, start order and wiring; the router's two locations; and that every Dockerfile stage names real
-// files, stages and npm scripts.
+// The deployment files, checked by structure (no Docker engine runs on our machines): compose.yaml against the
+// Compose specification's JSON schema, its services, roles, replicas, start order, wiring, secrets, users and
+// resource limits; the router's two locations; and that every Dockerfile stage names real files, stages and npm
+// scripts.
 import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { Ajv } from 'ajv'
 import { parse } from 'yaml'
 import { ROOT } from '../helper/index.js'
 import { loadConfig } from '../../src/shared/config.js'
 import { SHUTDOWN_GRACE_MS } from '../../src/server.js'
+import { composeCounts, plan, ROLES as CLUSTER_ROLES } from '../../stack/cluster/plan.js'
+import { routerConfig } from '../../stack/cluster/router.js'
 
 const read = (file: string): string => readFileSync(join(ROOT, file), 'utf8')
 const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string>, bin: { postboard: string } }
@@ -110,7 +115,7 @@ t.test('Dockerfile: multi-stage, real files, production dependencies, non-root, 
     t.ok(copied.includes(file), `the build stage copies ${file}`)
   }
 
-  t.ok(step('USER').length > 0 && step('USER').every((u) => !/^(root|0)(:|$)/.test(u)), 'runs as a non-root user')
+  t.ok(step('USER').length > 0 && step('USER').every((u) => /^[1-9]\d*(:\d+)?$/.test(u)), 'runs as a numeric non-root user')
   t.match(step('ENV').join(' '), /\bHOST=0\.0\.0\.0\b/, 'HOST=0.0.0.0 so the container listens beyond its loopback')
   t.same(JSON.parse(step('ENTRYPOINT')[0]!), ['postboard'], 'postboard is the entrypoint')
   t.same(JSON.parse(step('CMD')[0]!), [], 'no default arguments: the role comes from the command or ROLE')
@@ -154,7 +159,7 @@ interface Service {
   image?: string
   build?: { context: string, dockerfile: string }
   command?: string[] | string
-  deploy?: { replicas?: number }
+  deploy?: { replicas?: number, resources?: { limits?: { cpus?: string, memory?: string } } }
   depends_on?: Record<string, { condition: string }>
   environment?: Record<string, string>
   healthcheck?: { test: string[] }
@@ -162,21 +167,124 @@ interface Service {
   volumes?: string[]
   restart?: string
   stop_grace_period?: string
+  secrets?: string[]
+  user?: string
 }
-const compose = parse(read('compose.yaml'), { merge: true }) as { services: Record<string, Service> }
+const composeText = read('compose.yaml')
+const compose = parse(composeText, { merge: true }) as { services: Record<string, Service>, secrets?: Record<string, { environment?: string, file?: string }> }
 const services = compose.services
 
-/** Compose's ${VAR:-default} with nothing set, as on a fresh machine. */
-/** What an operator sets: compose refuses to start without these (`${NAME:?...}`). */
-const OPERATOR = { TOKEN_SECRET: 'an-operator-chosen-secret-of-at-least-32-chars' } as Record<string, string>
-const expand = (v: string): string => v.replace(/\$\{\w+:-([^}]*)\}/g, '$1').replace(/\$\{(\w+):\?[^}]*\}/g, (_m, name: string) => OPERATOR[name] ?? '')
+// ---- the Compose specification's JSON schema ---------------------------------------------------------------------
+
+// The specification's schema as the dclint package ships it (the npm registry has no package of the specification
+// itself with a current schema). It declares draft-07 by its https address; Ajv knows draft-07 by its http one.
+const require = createRequire(import.meta.url)
+const composeSchema = JSON.parse(readFileSync(join(dirname(require.resolve('dclint/package.json')), 'schemas/compose.schema.json'), 'utf8')) as Record<string, unknown>
+// strictTypes is about how the schema is written (union types without `type: object`), not what it accepts.
+const validateCompose = new Ajv({ allErrors: true, allowUnionTypes: true, strictTypes: false })
+  .compile({ ...composeSchema, $schema: 'http://json-schema.org/draft-07/schema#' })
+
+t.test('compose.yaml is valid against the Compose specification\'s JSON schema', async (t) => {
+  t.equal(composeSchema.title, 'Compose Specification')
+  const valid = validateCompose(compose)
+  t.ok(valid, 'compose.yaml validates')
+  t.same(validateCompose.errors ?? [], [], 'no schema errors')
+  // The schema does reject what compose would: a replica count that is not a number, an unknown service key.
+  const broken = structuredClone(compose) as { services: Record<string, Record<string, unknown>> }
+  broken.services.read!.deploy = { replicas: [2] }
+  broken.services.write!.replica = 1
+  t.notOk(validateCompose(broken), 'a broken copy does not validate')
+  t.ok(validateCompose.errors?.some((e) => e.instancePath === '/services/read/deploy/replicas'), 'replicas: a list, not a number')
+  t.ok(validateCompose.errors?.some((e) => e.instancePath === '/services/write' && e.params.additionalProperty === 'replica'), 'replica: unknown key')
+})
+
+// ---- .env.example and the secrets ----------------------------------------------------------------------------------
+
+/** .env.example's assignments (what `cp .env.example .env` gives compose). */
+const dotenv = Object.fromEntries(read('.env.example').split('\n').map((l) => /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(l.trim())).filter((m) => m !== null).map((m) => [m[1]!, m[2]!]))
+/** What an operator must add to .env.example's values: the one setting without a default. */
+const OPERATOR: Record<string, string> = { ...dotenv, TOKEN_SECRET: 'an-operator-chosen-secret-of-at-least-32-chars' }
+
+// Each secret, as compose would write it into /run/secrets/<name>, here in a folder of the test's own.
+const secretDir = t.testdir(Object.fromEntries(Object.entries(compose.secrets ?? {}).map(([name, s]) => [name, OPERATOR[s.environment ?? ''] ?? ''])))
+
+/** Compose's ${VAR:-default} as on a fresh machine given .env.example; /run/secrets/<name> as the test's copy. */
+const expand = (v: string): string => v
+  .replace(/\$\{\w+:-([^}]*)\}/g, '$1')
+  .replace(/\$\{(\w+):\?[^}]*\}/g, (_m, name: string) => OPERATOR[name] ?? '')
+  .replace(/^\/run\/secrets\/([\w-]+)$/, (_m, name: string) => join(secretDir, name))
 const env = (s: Service): Record<string, string> =>
   Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, expand(String(v))]))
+
+t.test('.env.example: every variable compose reads, no secret values; .env is kept out of git and images', async (t) => {
+  const used = new Set([...composeText.matchAll(/\$\{(\w+)[:}]/g)].map((m) => m[1]!))
+  for (const s of Object.values(compose.secrets ?? {})) if (s.environment !== undefined) used.add(s.environment)
+  for (const name of used) t.ok(name in dotenv, `.env.example lists ${name}`)
+  t.equal(dotenv.TOKEN_SECRET, '', 'TOKEN_SECRET is left for the operator to fill in')
+  t.ok(read('.gitignore').split('\n').includes('.env'), '.env is git-ignored')
+  t.ok(ignored.includes('.env'), '.env is not sent to the image build')
+})
+
+t.test('compose.yaml: secrets reach the containers as files, read through the *_FILE settings', async (t) => {
+  const SECRET_SETTINGS = ['TOKEN_SECRET', 'KAFKA_SASL_PASSWORD', 'REDIS_URL', 'MONGODB_URL']
+  for (const [name, s] of Object.entries(services)) {
+    for (const setting of SECRET_SETTINGS) t.notOk(s.environment?.[setting] !== undefined, `${name}: ${setting} is not an environment variable`)
+    for (const [key, value] of Object.entries(s.environment ?? {}).filter(([k]) => k.endsWith('_FILE'))) {
+      const [, secret] = /^\/run\/secrets\/([\w-]+)$/.exec(String(value)) ?? []
+      t.ok(secret !== undefined && s.secrets?.includes(secret), `${name}: ${key} is a secret the service is given`)
+      t.ok(compose.secrets?.[secret!] !== undefined, `${name}: ${key}'s secret is defined`)
+    }
+  }
+})
+
+t.test('compose.yaml: one Kafka version everywhere, a fixed cluster id', async (t) => {
+  const pom = read('stack/kafka/pom.xml')
+  const [, version = ''] = /<artifactId>kafka_2\.13<\/artifactId>\s*<version>([^<]+)<\/version>/.exec(pom) ?? []
+  t.equal(version, '3.9.1', 'the local stack\'s broker (stack/kafka/pom.xml)')
+  t.match(read('stack/services/kafka.sh'), new RegExp(`^KAFKA_VERSION=${version.replace(/\./g, '\\.')}$`, 'm'), 'stack/services/kafka.sh names it')
+  const kafkaImages = Object.entries(services).filter(([, s]) => s.image?.startsWith('apache/kafka'))
+  t.ok(kafkaImages.length >= 2, 'the broker and the topic set-up')
+  for (const [name, s] of kafkaImages) t.equal(s.image, `apache/kafka:${version}`, `${name} runs Kafka ${version}`)
+  t.match(read('docs/operations.md'), new RegExp(`apache/kafka:${version.replace(/\./g, '\\.')}`), 'docs/operations.md names the same image')
+  t.match(env(services.kafka!).CLUSTER_ID, /^[A-Za-z0-9_-]{22}$/, 'a fixed CLUSTER_ID (a base64url UUID), not one minted per container')
+})
+
+/** Bytes in a compose or JVM size (512M, 1G, 512m, 768mb). */
+function bytes (size: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg])?b?$/i.exec(size.trim())
+  if (m === null) throw new Error(`not a size: ${size}`)
+  return Number(m[1]) * 1024 ** ({ k: 1, m: 2, g: 3 }[(m[2] ?? '').toLowerCase() as 'k' | 'm' | 'g'] ?? 0)
+}
+
+t.test('compose.yaml: every service capped in CPU and memory, each heap inside its cap; the app as a numeric non-root user', async (t) => {
+  const dockerUser = parseDockerfile('Dockerfile').at(-1)!.steps.filter((s) => s.op === 'USER').at(-1)?.args
+  for (const [name, s] of Object.entries(services)) {
+    const limits = s.deploy?.resources?.limits
+    t.ok(limits?.cpus !== undefined && Number(limits.cpus) > 0, `${name}: a CPU limit`)
+    t.ok(limits?.memory !== undefined && bytes(limits.memory) > 0, `${name}: a memory limit`)
+    const cap = bytes(limits?.memory ?? '0')
+    const e = env(s)
+    const command = Array.isArray(s.command) ? s.command : []
+    const heaps = [
+      /-Xmx(\S+)/.exec(e.KAFKA_HEAP_OPTS ?? '')?.[1],
+      /--max-old-space-size=(\d+)/.exec(e.NODE_OPTIONS ?? '')?.[1]?.concat('m'),
+      command.includes('--maxmemory') ? command[command.indexOf('--maxmemory') + 1] : undefined,
+      command.includes('--wiredTigerCacheSizeGB') ? `${command[command.indexOf('--wiredTigerCacheSizeGB') + 1]}g` : undefined
+    ].filter((h) => h !== undefined)
+    for (const heap of heaps) t.ok(bytes(heap) < cap, `${name}: its heap (${heap}) fits its cap (${limits?.memory})`)
+    if (s.build?.dockerfile === 'Dockerfile') {
+      t.match(s.user, /^[1-9]\d*(:\d+)?$/, `${name}: a numeric non-root user`)
+      t.equal(s.user, dockerUser, `${name}: the image's own USER`)
+      t.ok(heaps.length > 0, `${name}: a V8 heap limit`)
+    }
+  }
+  t.ok(env(services.kafka!).KAFKA_HEAP_OPTS !== undefined, 'the broker\'s heap is set')
+  t.ok(services.mongo?.command?.includes('--wiredTigerCacheSizeGB'), 'MongoDB\'s cache is set (half the host\'s memory otherwise)')
+})
 
 t.test('compose.yaml: the dependencies on the images the design names', async (t) => {
   t.equal(services.mongo?.image, 'mongo:7')
   t.equal(services.redis?.image, 'redis:7')
-  t.match(services.kafka?.image, /^apache\/kafka:3\.9(\.\d+)?$/)
   t.match(env(services.kafka!).KAFKA_PROCESS_ROLES, /broker,controller/, 'KRaft: no ZooKeeper')
   t.equal(services.identity?.build?.dockerfile, 'deploy/identity.Dockerfile')
   t.ok(existsSync(join(ROOT, services.identity!.build!.dockerfile)))
@@ -194,14 +302,15 @@ t.test('compose.yaml: each role from the postboard image, with its replicas and 
     if (role === 'write') t.ok(s.depends_on?.identity !== undefined, 'write waits for the identity function it now calls')
     t.equal(s.deploy?.replicas, count, `${role}: ${count} replica(s)`)
     t.ok(Number.parseInt(s.stop_grace_period ?? '10') * 1000 > SHUTDOWN_GRACE_MS, `${role} is given longer than the shutdown grace`)
-    // The environment is one the app accepts: loadConfig is the same validation the container runs at boot.
+    // The environment, with its secret files, is one the app accepts: loadConfig is the validation the container
+    // runs at boot.
     const config = loadConfig({ role }, env(s))
     t.equal(new URL(config.redisUrl).hostname, 'redis')
     t.equal(new URL(config.mongoUrl).hostname, 'mongo')
     t.same(config.kafkaBrokers, ['kafka:9092'])
     t.equal(new URL(config.identity.lambdaEndpoint).hostname, 'identity')
-    t.equal(config.token.secret, env(services.identity!).TOKEN_SECRET, 'the app and the validator share the token secret')
-    t.match(String(s.environment?.TOKEN_SECRET), /^\$\{TOKEN_SECRET:\?/, `${role}: compose refuses to start without a TOKEN_SECRET`)
+    t.equal(config.token.secret, OPERATOR.TOKEN_SECRET, 'the token secret, from its secret file')
+    t.equal(env(services.identity!).TOKEN_SECRET_FILE, env(s).TOKEN_SECRET_FILE, 'the app and the validator share the token secret')
     t.ok(config.topicPartitions >= count, 'no more consumers than partitions')
   }
 })
@@ -265,4 +374,17 @@ t.test('the router: :8080, /get_server to the read replicas, /post_server to the
     t.match(upstreams.get(pool!), new RegExp(`server\\s+${role}:${port}\\b`), `${prefix} reaches the ${role} service on its port`)
   }
   t.match(conf, /proxy_set_header\s+X-Request-Id/, 'a request id follows each request to the app')
+})
+
+// ---- the cluster on one machine ----------------------------------------------------------------------------------
+
+t.test('npm run cluster runs what compose runs: the same roles, replica counts and routing file', async (t) => {
+  const appServices = Object.entries(services).filter(([, s]) => s.build?.dockerfile === 'Dockerfile').map(([name]) => name)
+  t.same([...appServices].sort(), [...CLUSTER_ROLES].sort(), 'compose\'s postboard services are the cluster\'s roles')
+  t.same(composeCounts(ROOT), Object.fromEntries(CLUSTER_ROLES.map((r) => [r, services[r]!.deploy?.replicas ?? 1])), 'replica counts from compose.yaml')
+  // The cluster's router rewrites deploy/nginx.conf (stack/cluster/router.ts): the very file compose mounts.
+  const [mounted = ''] = services.router!.volumes!.find((v) => v.includes('/etc/nginx/'))!.split(':')
+  const replicas = plan(18080, composeCounts(ROOT))
+  const conf = routerConfig(read(mounted), 18080, replicas)
+  for (const r of replicas.filter((x) => x.role !== 'consumer')) t.match(conf, `127.0.0.1:${r.port}`, `the router reaches ${r.name}`)
 })

@@ -4,11 +4,14 @@ import { randomBytes } from 'node:crypto'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
 import { MongoClient, type Db } from 'mongodb'
 import { Redis } from 'ioredis'
 import kafkajs from 'kafkajs'
 import { buildApp } from '../../src/app.js'
+import { securityOptions } from '../../src/bus/kafka.js'
 import { loadConfig, type Config, type ConfigFlags } from '../../src/shared/config.js'
 import './linger.js'
 
@@ -25,6 +28,18 @@ export const stackEnv = {
   MONGODB_URL: `mongodb://127.0.0.1:${process.env.STACK_MONGO_PORT ?? 27018}`,
   KAFKA_BROKERS: `127.0.0.1:${process.env.STACK_KAFKA_PORT ?? 9092}`,
   LAMBDA_ENDPOINT: `http://127.0.0.1:${process.env.STACK_LAMBDA_PORT ?? 9001}`
+}
+
+/**
+ * The stack broker's TLS and SASL listeners (stack/services/kafka.sh): their brokers, the files its openssl wrote
+ * (CA, client certificate and key) and the SASL user; its password is read when asked for, once the stack is up.
+ */
+export const stackKafkaSecurity = {
+  sslBrokers: `127.0.0.1:${process.env.STACK_KAFKA_SSL_PORT ?? 9094}`,
+  saslBrokers: `127.0.0.1:${process.env.STACK_KAFKA_SASL_PORT ?? 9095}`,
+  dir: join(process.env.POSTBOARD_STACK_DIR ?? join(ROOT, '.stack'), 'kafka', 'security'),
+  user: 'postboard',
+  password: (): string => readFileSync(join(stackKafkaSecurity.dir, 'sasl-password'), 'utf8').trim()
 }
 
 /** Reads in these tests run without the identity check, which has tests of its own. */
@@ -99,7 +114,7 @@ export async function dropNamespace (config: Config): Promise<void> {
   } catch { /* Redis may be stopped by the test itself */ } finally {
     redis.disconnect()
   }
-  const admin = new kafkajs.Kafka({ brokers: config.kafkaBrokers, logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 1 } }).admin()
+  const admin = new kafkajs.Kafka({ brokers: config.kafkaBrokers, ...securityOptions(config.kafkaSecurity), logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 1 } }).admin()
   try {
     await admin.connect()
     const mine = (await admin.listTopics()).filter((t) => t === config.eventsTopic || t === config.dlqTopic)

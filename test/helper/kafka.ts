@@ -2,12 +2,13 @@
 // the events topic back.
 import kafkajs, { type Kafka, type Message } from 'kafkajs'
 import type { Config } from '../../src/shared/config.js'
+import { securityOptions } from '../../src/bus/kafka.js'
 import { parseEvent, type EntityEvent } from '../../src/shared/event.js'
 import { uniqueName, type Tap } from './app.js'
 import { waitFor } from './wait.js'
 
 export function kafkaFor (config: Config): Kafka {
-  return new kafkajs.Kafka({ brokers: config.kafkaBrokers, clientId: 'pbtest', logLevel: kafkajs.logLevel.NOTHING })
+  return new kafkajs.Kafka({ brokers: config.kafkaBrokers, ...securityOptions(config.kafkaSecurity), clientId: 'pbtest', logLevel: kafkajs.logLevel.NOTHING })
 }
 
 export interface Publisher { send: (messages: Message[], topic?: string) => Promise<void>, kafka: Kafka }

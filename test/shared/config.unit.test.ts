@@ -2,6 +2,8 @@
 import t from 'tap'
 import { ConfigError, loadConfig, redact } from '../../src/shared/config.js'
 import { parseRoles } from '../../src/shared/roles.js'
+import { SECRET_FILE_SETTINGS } from '../../src/shared/secret-files.js'
+import { readFileSync } from 'node:fs'
 
 t.test('defaults point at the local stack', async (t) => {
   const c = loadConfig({}, {})
@@ -71,4 +73,15 @@ t.test('passwords never appear in messages', async (t) => {
   t.equal(redact('redis://cache:6379'), 'redis://cache:6379', 'nothing to mask')
   const err = t.throws(() => loadConfig({}, { REDIS_URL: 'http://u:hunter2@h:1' })) as Error
   t.match(err.message, /^REDIS_URL: expected a redis: or rediss: URL, got http:\/\/u:\*\*\*@h:1$/)
+})
+
+t.test('the configuration table in docs/operations.md lists every variable the config reads', async (t) => {
+  const root = new URL('../../', import.meta.url)
+  const source = ['config.ts', 'kafka-security.ts', 'secret-files.ts']
+    .map((f) => readFileSync(new URL(`src/shared/${f}`, root), 'utf8')).join('\n')
+  const named = new Set([...source.matchAll(/'([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)'/g)].map((m) => m[1]!))
+  for (const name of SECRET_FILE_SETTINGS) named.add(`${name}_FILE`)
+  const table = readFileSync(new URL('docs/operations.md', root), 'utf8').split('\n').filter((l) => l.startsWith('| `'))
+  t.ok(named.size > 40, `found the settings in the sources (${named.size})`)
+  for (const name of named) t.ok(table.some((row) => row.includes(`\`${name}\``)), `${name} has a row`)
 })
