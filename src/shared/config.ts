@@ -133,8 +133,8 @@ export function loadConfig (flags: ConfigFlags = {}, env: Env = process.env): Co
       negativeVerdictSeconds: read.int('IDENTITY_NEGATIVE_CACHE_SECONDS', env.IDENTITY_NEGATIVE_CACHE_SECONDS, 5, 0, 3600),
       // One: the Lambda emulator panics on a second concurrent invoke. Raise it against AWS.
       maxInvokes: read.int('IDENTITY_MAX_INVOKES', env.IDENTITY_MAX_INVOKES, 1, 1, 1000),
-      queuePerClient: read.int('IDENTITY_QUEUE_PER_CLIENT', env.IDENTITY_QUEUE_PER_CLIENT, 16, 1, 100_000),
-      queueMax: read.int('IDENTITY_QUEUE_MAX', env.IDENTITY_QUEUE_MAX, 128, 1, 1_000_000)
+      queuePerClient: read.int('IDENTITY_QUEUE_PER_CLIENT', env.IDENTITY_QUEUE_PER_CLIENT, 32, 1, 100_000),
+      queueMax: read.int('IDENTITY_QUEUE_MAX', env.IDENTITY_QUEUE_MAX, 256, 1, 1_000_000)
     },
     token
   }

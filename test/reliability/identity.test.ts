@@ -1,7 +1,7 @@
 // Attacks on identity and the validator's outage, over real HTTP with --auth-writes and the stack's Lambda emulator.
 // Every bad token on every route is refused (401, or 403 for posting as someone else) and changes nothing; with the
-// validator stopped, new well-formed tokens fail closed (503) while cached verdicts answer until they expire. Figures: attempts
-// and let through; verdicts during the outage.
+// validator stopped, new well-formed tokens fail closed (503) while cached verdicts answer until they expire.
+// Figures: attempts and let through; verdicts during the outage.
 import t from 'tap'
 import { SignJWT } from 'jose'
 import { build, call, dbOf, figure, outage, serve, sleep, stack, type Reply } from '../helper/index.js'
