@@ -64,7 +64,7 @@ start_lambda() {
     TOKEN_SECRET="${TOKEN_SECRET:-$(cat "$STACK_DIR/token-secret")}" ${TOKEN_ISSUER:+TOKEN_ISSUER="$TOKEN_ISSUER"} \
     ${TOKEN_AUDIENCE:+TOKEN_AUDIENCE="$TOKEN_AUDIENCE"} ${TOKEN_JWKS_URL:+TOKEN_JWKS_URL="$TOKEN_JWKS_URL"} \
     ${TOKEN_ALGORITHMS:+TOKEN_ALGORITHMS="$TOKEN_ALGORITHMS"} \
-    bash -c 'trap "exit 0" TERM INT; while :; do "$@" & wait $! && exit 0; echo "[stack] emulator exited ($?); restarting"; sleep 0.5; done' \
+    bash -c 'trap "exit 0" TERM INT; while :; do "$@" & wait $! && exit 0; echo "[stack] emulator exited ($?); restarting"; sleep 0.2; done' \
     lambda-supervisor "$(lambda_emulator)" --runtime-interface-emulator-address "127.0.0.1:$LAMBDA_PORT" \
     --runtime-api-address "127.0.0.1:$LAMBDA_RUNTIME_PORT" "$bootstrap"
 }
