@@ -21,6 +21,7 @@ t.test('refused early only what the validator refuses too', async (t) => {
     ['two parts', `${h}.${p}`, 'malformed token'],
     ['four parts', `${good}.x`, 'malformed token'],
     ['header not base64url JSON', `abc.${p}.${s}`, 'malformed token'],
+    ['empty header', `.${p}.${s}`, 'malformed token'],
     ['header an array', `${b64([1])}.${p}.${s}`, 'malformed token'],
     ['payload not JSON', `${h}.bm90IGpzb24.${s}`, 'malformed token'],
     ['no alg', `${b64({ typ: 'JWT' })}.${p}.${s}`, 'malformed token'],
