@@ -1,6 +1,6 @@
 # postboard: one image for every role. `docker build -t postboard .`, then `docker run postboard --role read` or
 # `docker run -e ROLE=read postboard` (a --role flag wins over ROLE). Settings are environment variables (docs/operations.md, Configuration).
-ARG NODE_VERSION=22
+ARG NODE_VERSION=24
 
 # Compile TypeScript with the full toolchain.
 FROM node:${NODE_VERSION}-bookworm-slim AS build

@@ -2,7 +2,7 @@
 # built-in Runtime Interface Emulator serves the Invoke API on :8080
 # (POST /2015-03-31/functions/function/invocations); pushed to ECR, the same image deploys as the real function.
 # Build from the repository root: docker build -f deploy/identity.Dockerfile .
-ARG NODE_VERSION=22
+ARG NODE_VERSION=24
 
 # `npm run package:lambda` bundles src/identity/handler.ts and its dependencies into one self-contained ES module.
 FROM node:${NODE_VERSION}-bookworm-slim AS build

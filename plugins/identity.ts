@@ -92,7 +92,7 @@ export default fp(async (app) => {
     if (cached !== undefined) return done(admit(req, reply, cached))
     // Parsed above unless the header was remembered; only a header that parsed is ever remembered, so it parses.
     token ??= bearerToken(header)!
-    checker.check(token).then((verdict) => admit(req, reply, verdict), (err: unknown) => noVerdict(req, err)).then(done, done)
+    checker.check(token, req.ip).then((verdict) => admit(req, reply, verdict), (err: unknown) => noVerdict(req, err)).then(done, done)
   }
 
   app.decorate('identity', { mode: settings.mode, checker, authenticate } satisfies Identity)

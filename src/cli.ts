@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The postboard executable: `postboard --role <read|write|consumer|all>` serves; `postboard token` mints a dev token.
 // Every setting is validated before anything connects; a bad one exits 2 with one line naming it.
+import './shared/runtime.js' // first: refuses an unsupported Node.js before anything else loads
 import { Command, InvalidArgumentError } from 'commander'
 import { ConfigError, NO_SECRET, loadConfig, type ConfigFlags } from './shared/config.js'
 import { mintToken, parseDuration } from './identity/token.js'

@@ -53,6 +53,9 @@ export interface Config {
     timeoutMs: number
     verdictCacheMaxSeconds: number
     negativeVerdictSeconds: number
+    maxInvokes: number
+    queuePerClient: number
+    queueMax: number
   }
   token: { secret: string, issuer: string, audience: string }
 }
@@ -139,7 +142,11 @@ export function loadConfig (flags: ConfigFlags = {}, given: Env = process.env): 
       region: read.str('AWS_REGION', 'us-east-1'),
       timeoutMs: read.int('IDENTITY_TIMEOUT_MS', env.IDENTITY_TIMEOUT_MS, 2000, 50, 60000),
       verdictCacheMaxSeconds: read.int('IDENTITY_CACHE_MAX_SECONDS', env.IDENTITY_CACHE_MAX_SECONDS, 300, 0, 86400),
-      negativeVerdictSeconds: read.int('IDENTITY_NEGATIVE_CACHE_SECONDS', env.IDENTITY_NEGATIVE_CACHE_SECONDS, 5, 0, 3600)
+      negativeVerdictSeconds: read.int('IDENTITY_NEGATIVE_CACHE_SECONDS', env.IDENTITY_NEGATIVE_CACHE_SECONDS, 5, 0, 3600),
+      // One: the Lambda emulator panics on a second concurrent invoke. Raise it against AWS.
+      maxInvokes: read.int('IDENTITY_MAX_INVOKES', env.IDENTITY_MAX_INVOKES, 1, 1, 1000),
+      queuePerClient: read.int('IDENTITY_QUEUE_PER_CLIENT', env.IDENTITY_QUEUE_PER_CLIENT, 32, 1, 100_000),
+      queueMax: read.int('IDENTITY_QUEUE_MAX', env.IDENTITY_QUEUE_MAX, 256, 1, 1_000_000)
     },
     token
   }

@@ -55,7 +55,7 @@ export function createMetrics () {
     dlqMessages: new Counter({ name: 'pb_dlq_messages_total', help: 'Messages written to the dead-letter topic', registers }),
 
     // Identity.
-    identityVerdicts: new Counter({ name: 'pb_identity_verdicts_total', help: 'Identity checks by source (cache, invoke) and outcome (valid, invalid, unavailable)', labelNames: ['source', 'result'] as const, registers }),
+    identityVerdicts: new Counter({ name: 'pb_identity_verdicts_total', help: 'Identity checks by source (cache, shared, invoke; shape: refused as no token can be) and outcome (valid, invalid, unavailable)', labelNames: ['source', 'result'] as const, registers }),
     identityInvokeDuration: new Histogram({ name: 'pb_identity_invoke_duration_seconds', help: 'Validator invoke latency', buckets: LATENCY, registers })
   }
 }

@@ -1,44 +1,60 @@
 # The identity validator as a Lambda function behind the Lambda Invoke API, on 127.0.0.1:$LAMBDA_PORT.
-# The emulator runs our bootstrap (src/identity/lambda-runtime.ts, the Runtime API loop) around our handler.
-# Preferred emulator: the real aws-lambda-rie (on PATH, or AWS_LAMBDA_RIE_BIN). It cannot be obtained on these machines
-# (the Go module proxy answers 403 for it, release downloads are unreachable, no package ships it), so the fallback is
-# stack/lambda-rie-lite: a stand-in with the same CLI and the same two protocols, NOT the real emulator.
+# The emulator is the real AWS Lambda Runtime Interface Emulator (aws-lambda-rie), built once from its Go module at a
+# pinned version into the cache; AWS_LAMBDA_RIE_BIN names another build to use instead. It runs our bootstrap
+# (src/identity/lambda-runtime.ts, the Runtime API loop) around our handler, and serves one invoke at a time.
+
+RIE_MODULE=github.com/aws/aws-lambda-runtime-interface-emulator
+RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
 
 port_lambda() { echo "$LAMBDA_PORT"; }
 url_lambda() { echo "http://127.0.0.1:$LAMBDA_PORT"; }
 
 lambda_emulator() {
   if [ -n "${AWS_LAMBDA_RIE_BIN:-}" ]; then echo "$AWS_LAMBDA_RIE_BIN"; return; fi
-  if command -v aws-lambda-rie >/dev/null; then command -v aws-lambda-rie; return; fi
-  echo "$CACHE_DIR/lambda-rie-lite-$(stamp_of "$ROOT"/stack/lambda-rie-lite/{go.mod,main.go})/lambda-rie-lite"
+  echo "$CACHE_DIR/aws-lambda-rie-$RIE_VERSION/aws-lambda-rie"
+}
+
+# The Node.js the project pins (the `node` devDependency: node_modules/.bin/node), else the one on PATH.
+project_node() {
+  if [ -x "$ROOT/node_modules/.bin/node" ]; then echo "$ROOT/node_modules/.bin/node"; else command -v node; fi
 }
 
 provision_lambda() {
-  local bin
+  [ -x "$ROOT/node_modules/.bin/tsx" ] || die "lambda: run 'npm install' first (the bootstrap runs with tsx)"
+  local bin dir
   bin=$(lambda_emulator)
   [ -x "$bin" ] && return 0
-  case "$bin" in
-    */lambda-rie-lite) ;;
-    *) die "lambda: emulator '$bin' is not an executable file" ;;
-  esac
+  [ -n "${AWS_LAMBDA_RIE_BIN:-}" ] && die "lambda: AWS_LAMBDA_RIE_BIN='$bin' is not an executable file"
   command -v go >/dev/null || die "lambda: Go is needed to build the emulator"
-  say "lambda: aws-lambda-rie is not available here; building the lambda-rie-lite stand-in"
-  (cd "$ROOT/stack/lambda-rie-lite" && CGO_ENABLED=0 go build -trimpath -o "$bin.tmp" .) || die "lambda: build failed"
-  mv "$bin.tmp" "$bin"
-  [ -x "$ROOT/node_modules/.bin/tsx" ] || die "lambda: run 'npm install' first (the bootstrap runs with tsx)"
+  say "lambda: building aws-lambda-rie $RIE_VERSION (first time only; about 30-50 s cold)"
+  # go install puts the binary in GOBIN: a scratch folder beside the cached one, renamed into place when complete so
+  # a concurrent or interrupted build never leaves a half-written emulator. Modules go to Go's own download cache.
+  dir=$(dirname "$bin")
+  rm -rf "$dir.tmp.$$"
+  mkdir -p "$dir.tmp.$$"
+  (CGO_ENABLED=0 GOBIN="$dir.tmp.$$" go install -trimpath "$RIE_MODULE/cmd/aws-lambda-rie@$RIE_VERSION") ||
+    { rm -rf "$dir.tmp.$$"; die "lambda: building aws-lambda-rie failed"; }
+  if ! mv -T "$dir.tmp.$$" "$dir" 2>/dev/null; then
+    rm -rf "$dir.tmp.$$"
+    [ -x "$bin" ] || die "lambda: could not move the emulator into $dir"
+  fi
 }
 
-# The bootstrap is one executable path, as on Lambda: the real emulator parses its whole command line with go-flags
+# The bootstrap is one executable path, as on Lambda: the emulator parses its whole command line with go-flags
 # (unknown options ignored), so node's own flags must not appear on it.
 write_lambda_bootstrap() {
   local f="$STACK_DIR/run/lambda-bootstrap"
   mkdir -p "$STACK_DIR/run"
   printf '#!/bin/sh\n# Written by stack/services/lambda.sh: the Runtime API loop around src/identity/handler.ts.\nexec %q --import %q %q\n' \
-    "$(command -v node)" "$ROOT/node_modules/tsx/dist/esm/index.mjs" "$ROOT/src/identity/lambda-runtime.ts" > "$f"
+    "$(project_node)" "$ROOT/node_modules/tsx/dist/esm/index.mjs" "$ROOT/src/identity/lambda-runtime.ts" > "$f"
   chmod +x "$f"
   echo "$f"
 }
 
+# The real emulator panics (and exits) when a second invoke arrives while one is running; the app sends it one at a
+# time (IDENTITY_MAX_INVOKES), but several processes on one stack can still collide. So it runs under a restart loop:
+# a crash costs the invokes in flight (503s, fail closed) and about a second, never the service. Stopping the stack
+# signals the whole session, loop included.
 start_lambda() {
   local bootstrap
   bootstrap=$(write_lambda_bootstrap)
@@ -48,7 +64,8 @@ start_lambda() {
     TOKEN_SECRET="${TOKEN_SECRET:-$(cat "$STACK_DIR/token-secret")}" ${TOKEN_ISSUER:+TOKEN_ISSUER="$TOKEN_ISSUER"} \
     ${TOKEN_AUDIENCE:+TOKEN_AUDIENCE="$TOKEN_AUDIENCE"} ${TOKEN_JWKS_URL:+TOKEN_JWKS_URL="$TOKEN_JWKS_URL"} \
     ${TOKEN_ALGORITHMS:+TOKEN_ALGORITHMS="$TOKEN_ALGORITHMS"} \
-    "$(lambda_emulator)" --runtime-interface-emulator-address "127.0.0.1:$LAMBDA_PORT" \
+    bash -c 'trap "exit 0" TERM INT; while :; do "$@" & wait $! && exit 0; echo "[stack] emulator exited ($?); restarting"; sleep 0.2; done' \
+    lambda-supervisor "$(lambda_emulator)" --runtime-interface-emulator-address "127.0.0.1:$LAMBDA_PORT" \
     --runtime-api-address "127.0.0.1:$LAMBDA_RUNTIME_PORT" "$bootstrap"
 }
 

@@ -1,29 +1,23 @@
-// The Lambda verifier against the emulator binary the stack uses (a real aws-lambda-rie when one is installed, else
-// the lambda-rie-lite stand-in), running a small test function that fails on demand: the emulator reports function
-// errors, crashes and timeouts in the payload or status, never in an X-Amz-Function-Error header, and every one of
-// them must come out as an outage (503 upstream), never as a verdict.
+// The Lambda verifier against the emulator the stack uses (the real aws-lambda-rie), running a small test function
+// that fails on demand: the emulator reports function errors, crashes and timeouts in the payload or status, never in
+// an X-Amz-Function-Error header, and every one of them must come out as an outage (503 upstream), never as a verdict.
 import t from 'tap'
 import net from 'node:net'
 import { spawn } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ROOT, stack } from '../helper/index.js'
 import { createLambdaVerifier } from '../../src/identity/lambda-verifier.js'
 import { VerifierUnavailableError } from '../../src/identity/verifier.js'
 
-// The same choice stack/services/lambda.sh makes.
+// The same choice stack/services/lambda.sh makes: AWS_LAMBDA_RIE_BIN, else the real emulator it builds into the cache.
 async function emulatorBinary (): Promise<string> {
   if (process.env.AWS_LAMBDA_RIE_BIN !== undefined && process.env.AWS_LAMBDA_RIE_BIN !== '') return process.env.AWS_LAMBDA_RIE_BIN
-  for (const dir of (process.env.PATH ?? '').split(':')) if (existsSync(join(dir, 'aws-lambda-rie'))) return join(dir, 'aws-lambda-rie')
   await stack('provision', 'lambda')
-  const src = join(ROOT, 'stack', 'lambda-rie-lite')
-  const stamp = createHash('sha256').update(Buffer.concat([await readFile(join(src, 'go.mod')), await readFile(join(src, 'main.go'))]))
-    .digest('hex').slice(0, 16)
+  const version = /^RIE_VERSION=(\S+)$/m.exec(await readFile(join(ROOT, 'stack', 'services', 'lambda.sh'), 'utf8'))![1]!
   const cache = process.env.POSTBOARD_CACHE_DIR ?? join(process.env.POSTBOARD_STACK_DIR ?? join(ROOT, '.stack'), 'cache')
-  return join(cache, `lambda-rie-lite-${stamp}`, 'lambda-rie-lite')
+  return join(cache, `aws-lambda-rie-${version}`, 'aws-lambda-rie')
 }
 
 async function freePort (): Promise<number> {

@@ -30,7 +30,9 @@ t.test('emulator stopped: new tokens 503, cached verdicts keep working until the
   t.equal(refused.headers['retry-after'], '1')
   t.equal(refused.headers['www-authenticate'], undefined, 'an outage, not a challenge')
   t.ok(Date.now() - started < 1500, 'fails fast (bounded by IDENTITY_TIMEOUT_MS)')
-  t.equal((await get('garbage.token.here')).status, 503, 'even a bad token: nothing can be judged while the validator is away')
+  const forged = `${fresh.slice(0, fresh.lastIndexOf('.'))}.${'A'.repeat(43)}`
+  t.equal((await get(forged)).status, 503, 'even a forged token: only the validator can judge a well-formed one')
+  t.equal((await get('garbage.token.here')).status, 401, 'what cannot be a token is refused without the validator (closed)')
 
   await sleep(cachedAt + CACHE_SECONDS * 1000 + 100 - Date.now())
   t.equal((await get(known)).status, 503, 'the cached verdict expired: 503 for it too')

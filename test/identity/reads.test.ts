@@ -116,23 +116,26 @@ t.test('one keep-alive connection changing its token: each request is judged by 
   t.match((await get({ authorization: `Basic ${btoa('u:p')}` })).body, /bearer token is required/, 'another scheme: refused')
   t.equal((await get(bearer(good))).status, 200, 'the valid token again')
 
+  // Well-formed, so only the validator can refuse it (malformed ones are refused without it: no verdict to cache).
+  const forgedAgain = await mintToken({ ...app.config.token, secret: 'another-secret-that-is-at-least-32-characters' }, String(id + 1), 600)
   const before = await invokes(app)
-  t.equal((await get(bearer('x.y.z'))).status, 401)
-  t.equal((await get(bearer('x.y.z'))).status, 401)
+  t.equal((await get(bearer(forgedAgain))).status, 401)
+  t.equal((await get(bearer(forgedAgain))).status, 401)
   t.equal(await invokes(app) - before, 1, 'the negative verdict was cached')
   await new Promise((resolve) => setTimeout(resolve, 1100))
-  t.equal((await get(bearer('x.y.z'))).status, 401, 'a remembered header whose verdict expired is still refused')
+  t.equal((await get(bearer(forgedAgain))).status, 401, 'a remembered header whose verdict expired is still refused')
   t.equal(await invokes(app) - before, 2, 'after being verified again')
   t.equal(connections, 1, 'every request went over one connection')
 })
 
 t.test('negative verdicts are cached briefly', async (t) => {
   const app = await build(t, { role: 'read' }, { ...LAMBDA, IDENTITY_NEGATIVE_CACHE_SECONDS: '1' })
+  const forged = await mintToken({ ...app.config.token, secret: 'another-secret-that-is-at-least-32-characters' }, '1', 600)
   const before = await invokes(app)
-  for (let i = 0; i < 3; i++) t.equal((await app.inject({ url: '/get_server/posts', headers: bearer('x.y.z') })).statusCode, 401)
+  for (let i = 0; i < 3; i++) t.equal((await app.inject({ url: '/get_server/posts', headers: bearer(forged) })).statusCode, 401)
   t.equal(await invokes(app) - before, 1, 'one invoke for three checks')
   await new Promise((resolve) => setTimeout(resolve, 1100))
-  t.equal((await app.inject({ url: '/get_server/posts', headers: bearer('x.y.z') })).statusCode, 401)
+  t.equal((await app.inject({ url: '/get_server/posts', headers: bearer(forged) })).statusCode, 401)
   t.equal(await invokes(app) - before, 2, 'asked again once the negative entry expired')
 })
 

@@ -156,17 +156,17 @@ t.test('without its own key material, the function refuses to start: there is no
     const [code] = await once(child, 'exit') as [number | null]
     return { code, stderr }
   }
-  const bare = await start({ AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs20.x' })
+  const bare = await start({ AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x' })
   t.not(bare.code, 0)
   t.match(bare.stderr, /TOKEN_SECRET \(or TOKEN_SECRET_FILE\) or TOKEN_JWKS_URL must be set on the function/)
   const short = await start({ TOKEN_SECRET: 'too-short' })
   t.not(short.code, 0)
   t.match(short.stderr, /TOKEN_SECRET of at least 32 characters/)
-  t.equal((await start({ AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs20.x', TOKEN_SECRET: settings.secret })).code, 0, 'with a secret it loads')
+  t.equal((await start({ AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x', TOKEN_SECRET: settings.secret })).code, 0, 'with a secret it loads')
   const local = await start({})
   t.not(local.code, 0, 'locally (no AWS_EXECUTION_ENV) too: no secret is published to fall back on')
   t.match(local.stderr, /TOKEN_SECRET \(or TOKEN_SECRET_FILE\) or TOKEN_JWKS_URL must be set on the function/)
-  t.equal((await start({ AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs20.x', TOKEN_JWKS_URL: 'https://issuer.example/.well-known/jwks.json', TOKEN_ALGORITHMS: 'RS256, ES256' })).code, 0,
+  t.equal((await start({ AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x', TOKEN_JWKS_URL: 'https://issuer.example/.well-known/jwks.json', TOKEN_ALGORITHMS: 'RS256, ES256' })).code, 0,
     'or with a JWKS URL and its algorithms (fetched on first use, not at load)')
   // A container platform's secret: TOKEN_SECRET_FILE, read once at load, as the server reads it.
   const dir = t.testdir({ secret: `${settings.secret}\n` })

@@ -1,7 +1,7 @@
 // Attacks on identity and the validator's outage, over real HTTP with --auth-writes and the stack's Lambda emulator.
 // Every bad token on every route is refused (401, or 403 for posting as someone else) and changes nothing; with the
-// validator stopped, new tokens fail closed (503) while cached verdicts answer until they expire. Figures: attempts
-// and let through; verdicts during the outage.
+// validator stopped, new well-formed tokens fail closed (503) while cached verdicts answer until they expire.
+// Figures: attempts and let through; verdicts during the outage.
 import t from 'tap'
 import { SignJWT } from 'jose'
 import { build, call, dbOf, figure, outage, serve, sleep, stack, type Reply } from '../helper/index.js'
@@ -145,9 +145,11 @@ t.test('validator stopped: new tokens fail closed, cached verdicts answer until 
   ])
   const of = (kind: string): Reply[] => during.filter(([k]) => k === kind).map(([, r]) => r)
   const cachedOk = [...of('cached read'), ...of('cached write')].filter((r) => r.status === 200 || r.status === 201).length
-  const newThrough = [...of('new read'), ...of('new write'), ...of('garbage')].filter((r) => r.status !== 503)
+  const newThrough = [...of('new read'), ...of('new write')].filter((r) => r.status !== 503)
+  // What cannot be a token is refused on the spot (401), validator or not: still closed.
+  t.same(of('garbage').map((r) => r.status), [401, 401, 401, 401, 401], 'garbage is refused without the validator')
   t.equal(cachedOk, 2 * cached.length, 'every cached verdict still answers, reads and writes')
-  t.same(newThrough.map((r) => `${r.status} ${r.text}`), [], 'every new token, valid or not, is refused with 503 (fail closed)')
+  t.same(newThrough.map((r) => `${r.status} ${r.text}`), [], 'every new well-formed token, valid or not, is refused with 503 (fail closed)')
   t.ok([...of('new read'), ...of('new write')].every((r) => JSON.stringify(r.body) ===
     JSON.stringify({ statusCode: 503, error: 'Service Unavailable', message: 'the identity validator is unavailable; try again shortly' })), 'with a plain message', { bodies: [...new Set([...of('new read'), ...of('new write')].map((r) => r.text))] })
   t.equal((await call(base, 'GET', '/get_server/posts')).status, 401, 'no token at all is still a 401: nothing to ask the validator')
@@ -156,7 +158,7 @@ t.test('validator stopped: new tokens fail closed, cached verdicts answer until 
   const expired = await Promise.all(cached.map(async (token, i) => await call(base, 'GET', `/get_server/users/${users[i]!}`, undefined, bearer(token))))
   const expiredThrough = expired.filter((r) => r.status !== 503).length
   figure(t, 'validator-outage', `cached verdicts answered ${cachedOk} / ${2 * cached.length}; new tokens let through ` +
-    `${newThrough.length} / ${of('new read').length + of('new write').length + of('garbage').length}; after expiry let through ${expiredThrough} / ${cached.length}`)
+    `${newThrough.length} / ${of('new read').length + of('new write').length}; after expiry let through ${expiredThrough} / ${cached.length}`)
   t.equal(expiredThrough, 0, 'once the verdicts expire, the same tokens fail closed too')
 
   await stack('up', 'lambda')

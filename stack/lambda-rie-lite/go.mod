@@ -1,3 +1,0 @@
-module postboard/stack/lambda-rie-lite
-
-go 1.22
