@@ -121,3 +121,22 @@ t.test('an incomplete entry is read again once abandonMs has passed, and then re
   await waitFor('the entry to be deleted', async () => await countJournaled(db) === 0, 10_000)
   t.pass('released')
 })
+
+t.test('incomplete entries never hold back a newer one: the relay pages past them', async (t) => {
+  const app = await build(t, { role: 'write' }, { RELAY_INTERVAL_MS: '600000' })
+  const db = dbOf(app)
+  // 25 batches none of whose documents landed (a MongoDB blip, say), older than one whose document did: more than a
+  // page of entries the relay must leave alone until abandonMs.
+  const old = Date.now() - 10_000
+  await journal(db).insertMany(Array.from({ length: 25 }, (_, i) => ({ _id: new ObjectId(), collection: 'posts' as const, first: 5000 + i, count: 1, since: new Date(old + i) })))
+  await db.collection<PostDoc>('posts').insertOne(postDoc(960))
+  await journal(db).insertOne({ _id: new ObjectId(), collection: 'posts', first: 960, count: 1, since: new Date(old + 1000) })
+  const relay = new Relay({ runWrite: app.runWrite, metrics: app.metrics, publisher: app.publisher, log: silent, intervalMs: 100, graceMs: 0, abandonMs: 60_000, onFatal: () => {} })
+  let published = 0
+  for (let pass = 0; pass < 3; pass++) published += (await relay.pass()).published
+  t.equal(published, 1, 'the acknowledged create behind them was published within two passes')
+  const got = await readEvents(app.kafka, app.config.eventsTopic, (g) => versionsByKey(g).has('post:960'))
+  t.same(versionsByKey(got).get('post:960'), [1], 'post 960 reached Kafka')
+  await waitFor('its entry to be deleted', async () => await journal(db).countDocuments({ first: 960 }) === 0, 10_000)
+  t.equal(await journal(db).countDocuments(), 25, 'the incomplete entries wait for abandonMs')
+})
