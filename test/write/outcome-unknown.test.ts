@@ -6,16 +6,15 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import type { PostDoc } from '../../src/store/collections.js'
 import { REPLAYED_HEADER } from '../../src/write/idempotency.js'
-import { build, createPost, createUser, dbOf, lossyMongoProxy, post, type Loss } from '../helper/index.js'
+import { build, createPost, createUser, dbOf, lossyMongoProxy, post, type Loss, type Tap } from '../helper/index.js'
 
 const MONGO_PORT = Number(process.env.STACK_MONGO_PORT ?? 27018)
 
-async function appBehindProxy (t: Tap) {
+async function appBehindProxy (t: Tap): Promise<{ proxy: Awaited<ReturnType<typeof lossyMongoProxy>>, app: FastifyInstance }> {
   const proxy = await lossyMongoProxy(t, MONGO_PORT)
   const app = await build(t, { role: 'write' }, { MONGODB_URL: proxy.url, RELAY_INTERVAL_MS: '600000' })
   return { proxy, app }
 }
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0]
 
 const postsOf = (app: FastifyInstance) => dbOf(app).collection<PostDoc>('posts')
 
