@@ -141,9 +141,12 @@ export class Relay {
     if (worked === journalBatchSize && full && settled > 0) more = true
     for (const { type, docs } of scans) {
       const overdue = docs.filter((doc) => doc.pending_since !== undefined && doc.pending_since <= cutoff)
+      // Read again right before publishing: the scan is from before the journal's work above, and a newer version
+      // published inline meanwhile must not be followed on the topic by the older state the scan saw.
+      const current = await this.current(type, overdue)
       // A version this process already has on Kafka is only waiting for its mark to be cleared: sending it again would
       // just add to the work when clearing falls behind.
-      const due = overdue.filter((doc) => !publisher.awaitsClear(type, doc._id, doc.version))
+      const due = current.filter((doc) => !publisher.awaitsClear(type, doc._id, doc.version))
       // A full batch means more may be waiting, unless it is all waiting for clears: then the next interval looks again.
       if (overdue.length === batchSize && due.length > 0) more = true
       // Queued together, with no await in between: a newer event this process queues for one of these documents
@@ -184,6 +187,17 @@ export class Relay {
     // Only once what landed is on Kafka: after a refusal the next pass tries the entry again.
     if (!complete && ok) this.incomplete.set(doc._id.toHexString(), giveUpAt)
     return { published: outcomes.filter(Boolean).length, ok, settled: complete }
+  }
+
+  /** The documents as they are now, those still marked, by _id (equalities the store serves from its index). */
+  private async current (type: EntityType, docs: EntityDoc[]): Promise<EntityDoc[]> {
+    const now: EntityDoc[] = []
+    for (let i = 0; i < docs.length; i += READ_CONCURRENCY) {
+      const read = await this.opts.runWrite(async (db) => await Promise.all(docs.slice(i, i + READ_CONCURRENCY).map(async (doc) =>
+        await entities(db, type).findOne({ _id: doc._id }))))
+      for (const d of read) if (d !== null && d.pending === true) now.push(d)
+    }
+    return now
   }
 
   private async loop (): Promise<void> {
