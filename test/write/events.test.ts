@@ -99,7 +99,7 @@ t.test('the relay never puts an older version on the topic after a newer one thi
   const { post_id: pid } = await createPost(app, uid)
   await app.publisher.cleared()
   // Left by an earlier release: version 1 marked pending (unpublished), overdue.
-  await dbOf(app).collection('posts').updateOne({ _id: pid }, { $set: { pending: true, pending_since: new Date(Date.now() - 60_000) } })
+  await dbOf(app).collection<{ _id: number }>('posts').updateOne({ _id: pid }, { $set: { pending: true, pending_since: new Date(Date.now() - 60_000) } })
   // The relay scans the marks, then works on the journal before publishing them. Right then (its journal count, the
   // first store call after the scans), a like makes version 2 and publishes it inline.
   let liked = false
