@@ -8,6 +8,7 @@
 //   requests.ts     in-process write requests (post, createUser, createPost)
 //   reliability.ts  roles as real processes, outages, HTTP with a deadline, seeded PRNG, FIGURE lines, cache vs store
 //   lossy-proxy.ts  a proxy in front of MongoDB that loses one command or its answer on the wire
+//   switch-proxy.ts a TCP proxy whose target moves (a failover)
 export * from './app.js'
 export * from './wait.js'
 export * from './metrics.js'
@@ -16,3 +17,4 @@ export * from './kafka.js'
 export * from './requests.js'
 export * from './reliability.js'
 export * from './lossy-proxy.js'
+export * from './switch-proxy.js'

@@ -62,8 +62,11 @@ t.test('an entry naming documents that never landed: what landed goes at once, t
   const done = new Relay({ runWrite: app.runWrite, metrics: app.metrics, publisher: app.publisher, log: silent, intervalMs: 100, graceMs: 0, abandonMs: 0, journalBatchSize: 1, onFatal: () => {} })
   t.same(await done.pass(), { published: 1, more: true }, 'an abandoned one publishes what landed (and a full page says more may wait)')
   await waitFor('the entry to be deleted', async () => await countJournaled(db) === 0, 10_000)
-  const got = await readEvents(app.kafka, app.config.eventsTopic, (g) => versionsByKey(g).get('post:900')?.length === 2)
-  t.same(versionsByKey(got).get('post:900'), [1, 1], 'published when first seen, and again when the entry was given up on')
+  const sent = await metricValue('pb_events_published_total', { path: 'relay' }, app)
+  const got = await readEvents(app.kafka, app.config.eventsTopic, (g) => g.length >= sent)
+  // Given up on, the entry's landed document is published again, but this replica already had version 1 acknowledged
+  // (src/outbox/publisher.ts), so the topic holds it once.
+  t.same(versionsByKey(got).get('post:900'), [1], 'published when first seen, not sent twice')
 
   // Nothing that landed at all: deleted without a publish.
   await journal(db).insertOne({ _id: new ObjectId(), collection: 'users', first: 500, count: 2, since: new Date(Date.now() - 1000) })
