@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { POST_INDEX_KEY } from '../../src/cache/keys.js'
 import type { PostPage } from '../../src/shared/schemas.js'
-import { build, createPost, createUser, indexReadyMark, metricValue, switchProxy, waitFor, type Tap } from '../helper/index.js'
+import { build, createPost, createUser, indexReadyMark, metricValue, tcpProxy, waitFor, type Tap } from '../helper/index.js'
 
 const STACK_REDIS_PORT = Number(process.env.STACK_REDIS_PORT ?? 6380)
 
@@ -48,7 +48,7 @@ async function replica (t: Tap): Promise<{ path: string, client: Redis }> {
 
 t.test('Redis failed over to a replica that lagged: the index is rebuilt and lists show every acknowledged post', async (t) => {
   const { path, client: promoted } = await replica(t)
-  const proxy = await switchProxy(t, { port: STACK_REDIS_PORT })
+  const proxy = await tcpProxy(t, { port: STACK_REDIS_PORT })
   const app = await build(t, { role: 'all' }, { REDIS_URL: `redis://127.0.0.1:${proxy.port}`, NEAR_CACHE_ENTRIES: '0' })
   const prefix = app.config.redisKeyPrefix
   const list = async (): Promise<number[]> => (await app.inject('/get_server/posts?limit=100')).json<PostPage>().items.map((p) => p.post_id)

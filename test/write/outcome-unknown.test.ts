@@ -6,13 +6,13 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import type { PostDoc } from '../../src/store/collections.js'
 import { REPLAYED_HEADER } from '../../src/write/idempotency.js'
-import { build, createPost, createUser, dbOf, lossyMongoProxy, post, type Loss, type Tap } from '../helper/index.js'
+import { build, createPost, createUser, dbOf, mongoCommandBytes, post, tcpProxy, type Loss, type Tap, type TcpProxy } from '../helper/index.js'
 
 const MONGO_PORT = Number(process.env.STACK_MONGO_PORT ?? 27018)
 
-async function appBehindProxy (t: Tap): Promise<{ proxy: Awaited<ReturnType<typeof lossyMongoProxy>>, app: FastifyInstance }> {
-  const proxy = await lossyMongoProxy(t, MONGO_PORT)
-  const app = await build(t, { role: 'write' }, { MONGODB_URL: proxy.url, RELAY_INTERVAL_MS: '600000' })
+async function appBehindProxy (t: Tap): Promise<{ proxy: TcpProxy, app: FastifyInstance }> {
+  const proxy = await tcpProxy(t, { port: MONGO_PORT })
+  const app = await build(t, { role: 'write' }, { MONGODB_URL: `mongodb://127.0.0.1:${proxy.port}`, RELAY_INTERVAL_MS: '600000' })
   return { proxy, app }
 }
 
@@ -24,7 +24,7 @@ for (const loss of ['answer', 'command'] as Loss[]) {
     const { user_id: uid } = await createUser(app, 'ambiguous')
     const body = { user_id: uid, title: 'maybe', content: 'landed or not' }
     const headers = { 'idempotency-key': `create-${loss}` }
-    const lost = proxy.lose(loss, 'insert', 'posts')
+    const lost = proxy.lose(loss, mongoCommandBytes('insert', 'posts'))
     const first = await post(app, '/posts', body, headers)
     await lost
     t.equal(first.statusCode, 503, 'the lost write is a 503')
@@ -55,7 +55,7 @@ t.test('a like whose answer was lost: 503, and a same-key retry is told so rathe
   const { user_id: uid } = await createUser(app, 'liker')
   const { post_id: pid } = await createPost(app, uid)
   const headers = { 'idempotency-key': 'like-once' }
-  const lost = proxy.lose('answer', 'findAndModify', 'posts')
+  const lost = proxy.lose('answer', mongoCommandBytes('findAndModify', 'posts'))
   const first = await post(app, `/posts/${pid}/like`, undefined, headers)
   await lost
   t.equal(first.statusCode, 503, 'the lost like is a 503')
