@@ -139,16 +139,20 @@ async function resolveUnknown (deps: IdempotencyDeps, req: FastifyRequest, reply
  * key would count as abandoned); the request is answered meanwhile.
  */
 async function hold (deps: IdempotencyDeps, req: FastifyRequest, id: string, lockedAt: Date, pending?: PendingCreate): Promise<void> {
+  let failures = 0
   const attempt = async (): Promise<boolean> => {
     try {
       await deps.runWrite((db) => holdUnknown(db, id, lockedAt, pending))
       return true
+    /* c8 ignore next 5 -- needs MongoDB to refuse the hold too, right after it lost the write's answer */
     } catch (err) {
-      req.log.warn({ err }, 'idempotency: could not mark the key as held with an unknown outcome; trying again')
+      // Logged once, not every second.
+      if (failures++ === 0) req.log.warn({ err }, 'idempotency: could not mark the key as held with an unknown outcome; trying again')
       return false
     }
   }
   if (await attempt()) return
+  /* c8 ignore next 12 -- as above */
   let left = HOLD_ATTEMPTS
   const retry = (): void => {
     setTimeout(() => {
