@@ -7,6 +7,7 @@ import fp from 'fastify-plugin'
 import { ensureTopics } from '../src/bus/kafka.js'
 import { Publisher } from '../src/outbox/publisher.js'
 import { Relay } from '../src/outbox/relay.js'
+import { entityTag } from '../src/shared/conditional.js'
 import { timed } from '../src/shared/timed.js'
 import { sweepExpiredKeys } from '../src/store/idempotency-keys.js'
 import { deleteEntries } from '../src/store/journal.js'
@@ -74,7 +75,15 @@ export default fp(async (app) => {
   })
   app.decorate('publisher', publisher)
   app.decorate('writes', writes)
-  app.decorate('idempotency', { runWrite, ttlSeconds: app.config.idempotencyTtlSeconds, metrics } satisfies IdempotencyDeps)
+  app.decorate('idempotency', {
+    runWrite,
+    ttlSeconds: app.config.idempotencyTtlSeconds,
+    metrics,
+    resume: async (pending) => {
+      const { type, data, version } = await writes.resumeCreate(pending)
+      return { body: data, etag: entityTag(type, pending.doc._id, version) }
+    }
+  } satisfies IdempotencyDeps)
 
   app.addHook('onReady', async () => {
     publisher.connect().catch((err: unknown) => {

@@ -3,7 +3,8 @@
 // index, which the read role rebuilds from MongoDB when cold; the first, a middle and a deep page are all measured.
 import { MongoClient } from 'mongodb'
 import { Redis } from 'ioredis'
-import { POST_INDEX_KEY, POST_INDEX_READY } from '../../src/cache/keys.js'
+import { POST_INDEX_KEY, postIndexReady } from '../../src/cache/keys.js'
+import { parseRunId } from '../../src/cache/instance.js'
 import { encodeCursor } from '../../src/shared/cursor.js'
 import { loadConfig } from '../../src/shared/config.js'
 import type { PostDoc, UserDoc } from '../../src/store/collections.js'
@@ -108,7 +109,7 @@ async function indexReady (env: Record<string, string>): Promise<boolean> {
   const config = loadConfig({}, env)
   const redis = new Redis(config.redisUrl, { keyPrefix: config.redisKeyPrefix })
   try {
-    return await redis.zscore(POST_INDEX_KEY, POST_INDEX_READY) !== null
+    return await redis.zscore(POST_INDEX_KEY, postIndexReady(parseRunId(await redis.info('server')))) !== null
   } finally {
     redis.disconnect()
   }

@@ -46,11 +46,19 @@ const CLOSE_BUDGET_MS = 5000
 const RESUME_WINDOW_MS = 15_000
 /** How long a producer gets to disconnect: kafkajs waits for requests in flight, which an outage can hold. */
 const DISCONNECT_BUDGET_MS = 2000
+/** Entities whose newest acknowledged version is remembered (least recently published out): see `acked`. */
+const ACKED_KEYS = 10_000
 
 export class Publisher {
   private readonly queue: Item[] = []
   /** Per key, the newest version queued or in flight and its outcome: a copy of it or of an older one just waits for it. */
   private readonly queued = new Map<string, { version: number, done: Promise<boolean> }>()
+  /**
+   * Per key, the newest version Kafka acknowledged from this process (the last ACKED_KEYS keys). A version no newer
+   * is not sent again: a relay that read a document before a newer version went out inline would otherwise put the
+   * older state on the topic after the newer one.
+   */
+  private readonly acked = new Map<string, number>()
   private producer: Producer | null = null
   private connecting: Promise<Producer> | null = null
   private prepared = false
@@ -110,7 +118,12 @@ export class Publisher {
     const key = eventKey(event.type, event.id)
     const newer = this.queued.get(key)
     let done: Promise<boolean>
-    if (newer !== undefined && newer.version >= event.version) {
+    if ((this.acked.get(key) ?? 0) >= event.version) {
+      // On Kafka already, in this version or a newer one that carries it. A mark still on the document is cleared
+      // only if the document is still at this version (see clearPublished), so clearing it is safe.
+      if (entry === undefined) this.clearer.add([event])
+      done = Promise.resolve(true)
+    } else if (newer !== undefined && newer.version >= event.version) {
       done = newer.done
     } else {
       done = new Promise<boolean>((resolve) => { this.queue.push({ event, path, marked: entry === undefined, resolve }) })
@@ -184,6 +197,7 @@ export class Publisher {
       for (const { event, resolve } of batch) {
         const key = eventKey(event.type, event.id)
         if (this.queued.get(key)?.version === event.version) this.queued.delete(key)
+        if (ok) this.remember(key, event.version)
         resolve(ok)
       }
       if (!ok) {
@@ -197,6 +211,15 @@ export class Publisher {
       // Cleared in the background: the next batch (and every request waiting on it) never waits for MongoDB.
       this.clearer.add(batch.filter((item) => item.marked).map((item) => item.event))
     }
+  }
+
+  /** Records an acknowledged version, keeping the newest per key and the most recently published keys. */
+  private remember (key: string, version: number): void {
+    const known = this.acked.get(key)
+    if (known !== undefined && known >= version) return
+    this.acked.delete(key)
+    this.acked.set(key, version)
+    if (this.acked.size > ACKED_KEYS) this.acked.delete(this.acked.keys().next().value as string)
   }
 
   private async send (batch: Item[]): Promise<boolean> {

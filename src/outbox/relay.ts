@@ -14,7 +14,7 @@ import type { Metrics } from '../shared/metrics.js'
 import { timed } from '../shared/timed.js'
 import type { RunWrite } from '../store/connections.js'
 import { countPending, entities, eventOf, pendingDocs, type EntityDoc } from '../store/outbox.js'
-import { countJournaled, ENTITY_TYPE, entryIds, overdueEntries, type JournalDoc, type JournalEntry } from '../store/journal.js'
+import { countJournaled, ENTITY_TYPE, entryIds, overdueEntries, type JournalDoc, type JournalEntry, type JournalPosition } from '../store/journal.js'
 import type { EntityType } from '../shared/event.js'
 import type { Publisher } from './publisher.js'
 
@@ -107,7 +107,6 @@ export class Relay {
       pending += docs.length < batchSize ? docs.length : await runWrite((db) => countPending(db, type))
       scans.push({ type, docs })
     }
-    const entries = await timed(mongoDuration, 'journal_scan', async () => await runWrite((db) => overdueEntries(db, cutoff, journalBatchSize)))
     pending += await runWrite(countJournaled)
     outboxPending.set(pending)
 
@@ -116,23 +115,38 @@ export class Relay {
     // The journal first: it leaves marked documents to the marks loop below. The other way round, a marked document
     // published and cleared just before the journal reads it would go out a second time.
     let settled = 0
+    let worked = 0
     const now = Date.now()
     for (const [id, until] of this.incomplete) if (until <= now) this.incomplete.delete(id)
-    for (const entry of entries) {
-      if (publisher.releasing(entry._id) || this.incomplete.has(entry._id.toHexString())) continue
-      const outcome = await this.republish(entry)
-      published += outcome.published
-      if (outcome.settled) settled++
-      if (!outcome.ok) return { published, more: false } // Kafka is down: the next pass tries again
+    // Pages past the entries left alone (incomplete ones waiting for abandonMs, ones being released), so however many
+    // of them there are, they never hold back a newer entry: up to journalBatchSize entries are worked on per pass.
+    let after: JournalPosition | undefined
+    let full = true
+    while (worked < journalBatchSize && full) {
+      const page = await timed(mongoDuration, 'journal_scan', async () => await runWrite((db) => overdueEntries(db, cutoff, journalBatchSize, after)))
+      full = page.length === journalBatchSize
+      after = page.at(-1)
+      for (const entry of page) {
+        if (publisher.releasing(entry._id) || this.incomplete.has(entry._id.toHexString())) continue
+        if (worked === journalBatchSize) break
+        worked++
+        const outcome = await this.republish(entry)
+        published += outcome.published
+        if (outcome.settled) settled++
+        if (!outcome.ok) return { published, more: false } // Kafka is down: the next pass tries again
+      }
     }
-    // A full page of entries means more may be waiting, unless none of it could be settled yet (documents still
+    // A full batch of entries means more may be waiting, unless none of it could be settled yet (documents still
     // landing): then the next interval looks again rather than reading the same entries in a loop.
-    if (entries.length === journalBatchSize && settled > 0) more = true
+    if (worked === journalBatchSize && full && settled > 0) more = true
     for (const { type, docs } of scans) {
       const overdue = docs.filter((doc) => doc.pending_since !== undefined && doc.pending_since <= cutoff)
+      // Read again right before publishing: the scan is from before the journal's work above, and a newer version
+      // published inline meanwhile must not be followed on the topic by the older state the scan saw.
+      const current = await this.current(type, overdue)
       // A version this process already has on Kafka is only waiting for its mark to be cleared: sending it again would
       // just add to the work when clearing falls behind.
-      const due = overdue.filter((doc) => !publisher.awaitsClear(type, doc._id, doc.version))
+      const due = current.filter((doc) => !publisher.awaitsClear(type, doc._id, doc.version))
       // A full batch means more may be waiting, unless it is all waiting for clears: then the next interval looks again.
       if (overdue.length === batchSize && due.length > 0) more = true
       // Queued together, with no await in between: a newer event this process queues for one of these documents
@@ -173,6 +187,17 @@ export class Relay {
     // Only once what landed is on Kafka: after a refusal the next pass tries the entry again.
     if (!complete && ok) this.incomplete.set(doc._id.toHexString(), giveUpAt)
     return { published: outcomes.filter(Boolean).length, ok, settled: complete }
+  }
+
+  /** The documents as they are now, those still marked, by _id (equalities the store serves from its index). */
+  private async current (type: EntityType, docs: EntityDoc[]): Promise<EntityDoc[]> {
+    const now: EntityDoc[] = []
+    for (let i = 0; i < docs.length; i += READ_CONCURRENCY) {
+      const read = await this.opts.runWrite(async (db) => await Promise.all(docs.slice(i, i + READ_CONCURRENCY).map(async (doc) =>
+        await entities(db, type).findOne({ _id: doc._id }))))
+      for (const d of read) if (d !== null && d.pending === true) now.push(d)
+    }
+    return now
   }
 
   private async loop (): Promise<void> {

@@ -1,13 +1,14 @@
 // The Redis index behind the newest-first post list: a sorted set of post ids scored by id. The consumer adds each
-// post as its events land; when the set is cold (never built, evicted, Redis restarted empty) one rebuild at a time
-// refills it from MongoDB while pages are answered from MongoDB directly.
+// post as its events land; when the set is cold (never built, evicted, or built on another Redis instance: restarted,
+// failed over) one rebuild at a time refills it from MongoDB while pages are answered from MongoDB directly.
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Db } from 'mongodb'
 import type { ReadMetrics } from './read-through.js'
 import { allPostIds } from '../store/read.js'
-import { POST_INDEX_KEY, POST_INDEX_LOCK_KEY, POST_INDEX_READY } from '../cache/keys.js'
+import { POST_INDEX_KEY, POST_INDEX_LOCK_KEY, postIndexReady } from '../cache/keys.js'
+import { parseRunId, RedisInstance } from '../cache/instance.js'
 import { defineReadScripts } from '../cache/read-scripts.js'
 import { SingleFlight } from '../shared/single-flight.js'
 import { timed } from '../shared/timed.js'
@@ -18,10 +19,12 @@ const ZADD_CHUNK = 1000
 
 export class PostIndex {
   private readonly rebuilds = new SingleFlight<'rebuild', boolean>()
+  private readonly instance: RedisInstance
 
   constructor (private readonly redis: Redis, private readonly db: Db, private readonly log: FastifyBaseLogger,
     private readonly metrics: ReadMetrics) {
     defineReadScripts(redis) // once per client, not on every page
+    this.instance = new RedisInstance(redis)
   }
 
   /**
@@ -31,9 +34,12 @@ export class PostIndex {
    */
   async page (count: number, before?: number): Promise<number[] | null> {
     const max = before === undefined ? '+inf' : `(${before}`
-    // One script: the ready mark and the range in one atomic command (read-scripts.ts).
+    // One script: the ready mark of this very instance and the range in one atomic command (read-scripts.ts). The run
+    // id is read once per connection: a Redis restarted or failed over is another instance, whose index is cold until
+    // rebuilt, however much of the set (and of an older mark) it kept.
+    const ready = postIndexReady(await this.instance.id())
     const range = await timed(this.metrics.redisDuration, 'index_page', async () =>
-      await this.redis.postboardIndexPage(POST_INDEX_KEY, POST_INDEX_READY, max, count))
+      await this.redis.postboardIndexPage(POST_INDEX_KEY, ready, max, count))
     if (range === null) {
       this.startRebuild()
       return null
@@ -58,11 +64,14 @@ export class PostIndex {
       this.metrics.listRebuilds.inc()
       const started = Date.now()
       try {
+        // Fresh, not the cached one: the mark must name the instance the fill below writes into.
+        const runId = parseRunId(await this.redis.info('server'))
         const scanned = await this.fill()
-        // An eviction during the scan would leave holes the mark must not vouch for; the next cold page retries.
-        /* c8 ignore next -- needs Redis to evict the index while the rebuild is scanning */
-        if (await this.redis.zcard(POST_INDEX_KEY) < scanned) throw new Error('post index lost entries during rebuild')
-        await this.redis.zadd(POST_INDEX_KEY, 0, POST_INDEX_READY)
+        // Checked and marked in one step (read-scripts.ts): a restart, failover or eviction during the scan would leave
+        // holes the mark must not vouch for; the next cold page retries.
+        const marked = await this.redis.postboardIndexMark(POST_INDEX_KEY, runId, scanned, postIndexReady(runId))
+        /* c8 ignore next -- needs Redis to restart, fail over or evict the index while the rebuild is scanning */
+        if (marked !== 1) throw new Error('post index lost entries during rebuild')
         this.log.info({ posts: scanned, ms: Date.now() - started }, 'post index rebuilt from MongoDB')
         return true
       } finally {

@@ -11,6 +11,10 @@ export const Forbidden = createError('PB_FORBIDDEN', '%s', 403)
 export const Unavailable = createError('PB_UNAVAILABLE', '%s', 503)
 // A document another replica holds past the lease wait (a single lease waited out, or a reaction deferred too long).
 export const DocumentBusy = createError('PB_UNAVAILABLE', 'the document is being changed by another request; try again shortly', 503)
+// A write whose answer the store lost (the connection dropped after the command was sent): it may or may not have been
+// applied. With an Idempotency-Key, the key is held and a retry learns the outcome (src/write/idempotency.ts).
+export const WriteOutcomeUnknown = createError('PB_OUTCOME_UNKNOWN', 'the data store did not confirm this write, so it may or may not have been applied; retry with the same Idempotency-Key to learn which (without one, a retry may apply it twice)', 503)
+export const IdempotencyOutcomeUnknown = createError('PB_IDEMPOTENCY_OUTCOME_UNKNOWN', 'the data store lost the answer to the first request with this Idempotency-Key, so it may or may not have been applied; it is not run again (read the post to see whether it counted), and a new request needs a new key', 409)
 export const IdempotencyConflict = createError('PB_IDEMPOTENCY_CONFLICT', '%s', 409)
 export const IdempotencyMismatch = createError('PB_IDEMPOTENCY_MISMATCH', '%s', 422)
 export const BadCursor = createError('PB_BAD_CURSOR', 'querystring/cursor is not a cursor this server issued', 400)

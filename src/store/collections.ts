@@ -32,11 +32,21 @@ export interface PostDoc extends Versioned {
 
 export interface CounterDoc { _id: string, seq: number }
 
-/** One Idempotency-Key: the request it was first used for, and the response once there is one. */
+/**
+ * A create whose insert was sent but not confirmed: the collection and the document exactly as sent, id included.
+ * Inserting it again either lands it or meets it already there (the unique _id decides), so it is created once.
+ */
+export interface PendingCreate { collection: EntityCollection, doc: UserDoc | PostDoc }
+
+/**
+ * One Idempotency-Key: the request it was first used for, and the response once there is one. `unknown`: the store
+ * lost the write's answer; the key is held (never released) and `pending` says how to resolve a create's outcome.
+ */
 export interface IdempotencyDoc {
   _id: string
   fingerprint: string
-  state: 'in_flight' | 'done'
+  state: 'in_flight' | 'done' | 'unknown'
+  pending?: PendingCreate
   locked_at: Date
   expires_at: Date
   /** The first response: its status, and the entity with its ETag for a success or the coded error for a 4xx. */

@@ -6,11 +6,13 @@ import { MongoClient, type Db, type MongoClientOptions } from 'mongodb'
 
 export type RunWrite = <T>(fn: (db: Db) => Promise<T>) => Promise<T>
 
+// Options given here beat the URL's, so retryable writes are not set at all: the driver's default (on) or the URL's
+// `retryWrites` decides. On a replica set the driver then retries a write once after a failover or a dropped
+// connection, under one transaction number the server uses to apply it at most once; a standalone server (the local
+// FerretDB) has no sessions for that, and the driver sends each write once.
 export const MONGO_OPTIONS = {
   serverSelectionTimeoutMS: 3000,
-  connectTimeoutMS: 3000,
-  // FerretDB v1 and MongoDB 7 both accept these; retryable writes need a replica set, which dev does not have.
-  retryWrites: false
+  connectTimeoutMS: 3000
 } as const satisfies MongoClientOptions
 
 /** Runs every write on one pooled database handle. */

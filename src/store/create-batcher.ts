@@ -3,11 +3,12 @@
 // writes one create-journal entry before its insert (see journal.ts): that is the whole outbox cost of a batch.
 import { MongoBulkWriteError, MongoServerError, type Db, type WriteError } from 'mongodb'
 import type { StoreCapabilities } from './capabilities.js'
-import { counters, isDuplicateKey, type EntityCollection } from './collections.js'
+import { counters, isDuplicateKey, type EntityCollection, type PendingCreate } from './collections.js'
 import { docKey, type DocLocks } from './doc-lock.js'
 import { GroupCommit, type Waiter as Queued } from './group-commit.js'
 import { IdBlocks } from './id-blocks.js'
 import { deleteEntries, openEntry, type JournalEntry } from './journal.js'
+import { mayHaveLanded, outcomeUnknown } from './outcome.js'
 
 /** A new document and the journal entry its event releases once Kafka has it. */
 export interface Created<T> { doc: T, entry: JournalEntry }
@@ -78,7 +79,14 @@ export class CreateBatcher {
     } catch (err) {
       // Unordered: every document without a write error of its own was inserted.
       const writeErrors = err instanceof MongoBulkWriteError ? [err.writeErrors].flat() : []
-      if (writeErrors.length === 0) throw err
+      if (writeErrors.length === 0 && !mayHaveLanded(err)) throw err
+      if (writeErrors.length === 0) {
+        // No answer at all: any of the documents may have landed (the entry, left for the relay, publishes those that
+        // did). Each request learns that its outcome is unknown, with its document as sent, so a retry under the same
+        // Idempotency-Key lands it once (outcome.ts) rather than create it a second time.
+        for (const [i, w] of batch.entries()) w.reject(outcomeUnknown(err, { collection: name, doc: docs[i] as PendingCreate['doc'] }))
+        return
+      }
       for (const we of writeErrors) failed.set(we.index, we)
     }
     // Counted before any request is answered (and so before any event is queued), so an acknowledgement cannot

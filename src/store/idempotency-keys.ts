@@ -1,7 +1,7 @@
 // Idempotency-Key records in MongoDB: claimed by insert (the unique _id decides a race between two replicas), answered
 // from once done, and expired by a sweep (FerretDB v1 has no TTL indexes).
 import type { Db } from 'mongodb'
-import { idempotencyKeys, isDuplicateKey, type IdempotencyDoc } from './collections.js'
+import { idempotencyKeys, isDuplicateKey, type IdempotencyDoc, type PendingCreate } from './collections.js'
 
 /** An in-flight record older than this belongs to a request that died (requests time out after 30 s). */
 const IN_FLIGHT_LEASE_MS = 60_000
@@ -11,6 +11,7 @@ export type Claim =
   | { kind: 'in_flight' }
   | { kind: 'mismatch' }
   | { kind: 'done', record: IdempotencyDoc }
+  | { kind: 'unknown', record: IdempotencyDoc }
 
 /** Claims a key for a request, or says why not: another request holds it, used it differently, or already answered. */
 export async function claimKey (db: Db, id: string, fingerprint: string, ttlSeconds: number): Promise<Claim> {
@@ -34,6 +35,7 @@ export async function claimKey (db: Db, id: string, fingerprint: string, ttlSeco
     }
     if (existing.fingerprint !== fingerprint) return { kind: 'mismatch' }
     if (existing.state === 'in_flight') return { kind: 'in_flight' }
+    if (existing.state === 'unknown') return { kind: 'unknown', record: existing }
     return { kind: 'done', record: existing }
   }
   /* c8 ignore next -- three lost races in a row: someone else is working on this key */
@@ -45,8 +47,16 @@ export async function completeKey (db: Db, id: string, lockedAt: Date, response:
   await idempotencyKeys(db).updateOne({ _id: id, locked_at: lockedAt }, { $set: { state: 'done', ...response } })
 }
 
+/**
+ * Holds a claimed key whose write's outcome is unknown (the store lost its answer): never released, and never taken
+ * as abandoned; a create's document as sent goes with it, for a retry to resolve the outcome.
+ */
+export async function holdUnknown (db: Db, id: string, lockedAt: Date, pending?: PendingCreate): Promise<void> {
+  await idempotencyKeys(db).updateOne({ _id: id, locked_at: lockedAt }, { $set: { state: 'unknown', ...(pending !== undefined && { pending }) } })
+}
+
 /* c8 ignore next 4 -- called only when MongoDB (or a bug) fails a write after its key was claimed */
-/** Gives a claimed key up (the request failed in a way a retry may not), so a retry runs afresh. */
+/** Gives a claimed key up (the request failed before its write was sent), so a retry runs afresh. */
 export async function releaseKey (db: Db, id: string, lockedAt: Date): Promise<void> {
   await idempotencyKeys(db).deleteOne({ _id: id, locked_at: lockedAt })
 }

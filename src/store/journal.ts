@@ -66,9 +66,18 @@ export async function deleteEntries (db: Db, ids: ObjectId[]): Promise<number> {
   return (await journal(db).deleteMany({ _id: { $in: ids } })).deletedCount
 }
 
-/** Entries written before the cutoff, oldest first: what the relay publishes again. */
-export async function overdueEntries (db: Db, cutoff: Date, limit: number): Promise<JournalDoc[]> {
-  return await journal(db).find({ since: { $lte: cutoff } }).sort({ since: 1 }).limit(limit).toArray()
+/** Where a page of overdue entries ended: the next page starts after it. */
+export type JournalPosition = Pick<JournalDoc, '_id' | 'since'>
+
+/**
+ * Entries written before the cutoff, oldest first (ties by _id): what the relay publishes again. Given the last entry
+ * of the previous page, the page after it, so the relay can read past entries it is leaving alone.
+ */
+export async function overdueEntries (db: Db, cutoff: Date, limit: number, after?: JournalPosition): Promise<JournalDoc[]> {
+  const filter = after === undefined
+    ? { since: { $lte: cutoff } }
+    : { since: { $lte: cutoff }, $or: [{ since: { $gt: after.since } }, { since: after.since, _id: { $gt: after._id } }] }
+  return await journal(db).find(filter).sort({ since: 1, _id: 1 }).limit(limit).toArray()
 }
 
 /** Entries summed exactly by countJournaled; beyond it the total is extrapolated (the journal only grows this long in an outage). */

@@ -12,6 +12,7 @@ import { posts, type PostDoc } from './collections.js'
 import { docKey, LEASE_WAIT_MS, type DocLocks } from './doc-lock.js'
 import { GroupCommit, type Waiter as Queued } from './group-commit.js'
 import { deleteEntries, openChangeEntry, type JournalEntry } from './journal.js'
+import { mayHaveLanded, outcomeUnknown } from './outcome.js'
 
 export type Reaction = 'like' | 'dislike'
 
@@ -99,7 +100,8 @@ export class ReactionBatcher {
     if (unacked === 0 && !failed) await deleteEntries(db, [entryId]).catch(() => 0)
     for (const [i, [, waiters]] of [...byPost].entries()) {
       const o = outcomes[i]!
-      if (o.status === 'rejected') for (const w of waiters) w.reject(o.reason)
+      // The update was sent and its answer lost: it may have counted. Said so (outcome.ts), so an Idempotency-Key is held.
+      if (o.status === 'rejected') for (const w of waiters) w.reject(mayHaveLanded(o.reason) ? outcomeUnknown(o.reason) : o.reason)
       else if (o.value === null) for (const w of waiters) w.resolve(null)
       else answer(waiters, o.value, entry)
     }

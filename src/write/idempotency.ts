@@ -1,13 +1,17 @@
 // Idempotency-Key on the write POSTs: a retried request with the same key gets the first response back and creates
 // nothing; the same key on a different request is a 422, and on a request still running a 409. Keys are scoped to the
-// caller (the token's subject under --auth-writes) and kept for config.idempotencyTtlSeconds.
+// caller (the token's subject under --auth-writes) and kept for config.idempotencyTtlSeconds. A write whose outcome
+// is unknown (the store lost its answer) holds its key: a create's retry lands the very document first sent, once
+// (src/store/outcome.ts); a reaction's retry is told the outcome is unknown and is not run again.
 import { createHash } from 'node:crypto'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { IdempotencyConflict, IdempotencyMismatch } from '../shared/errors.js'
+import { IdempotencyConflict, IdempotencyMismatch, IdempotencyOutcomeUnknown } from '../shared/errors.js'
 import type { Metrics } from '../shared/metrics.js'
 import { timed } from '../shared/timed.js'
-import { claimKey, completeKey, releaseKey } from '../store/idempotency-keys.js'
+import { claimKey, completeKey, holdUnknown, releaseKey } from '../store/idempotency-keys.js'
+import type { IdempotencyDoc, PendingCreate } from '../store/collections.js'
 import type { RunWrite } from '../store/connections.js'
+import { isOutcomeUnknown } from '../store/outcome.js'
 
 /** Set on a response answered from a stored result. */
 export const REPLAYED_HEADER = 'idempotent-replayed'
@@ -19,11 +23,18 @@ export interface IdempotencyDeps {
   runWrite: RunWrite
   ttlSeconds: number
   metrics: Pick<Metrics, 'idempotentReplays' | 'mongoDuration'>
+  /** Lands a create whose first insert went unconfirmed (exactly once), answering it as first created. */
+  resume: (pending: PendingCreate) => Promise<Tagged<unknown>>
 }
+
+/** How long a key whose write's outcome is unknown keeps trying to say so, when the store refuses that too. */
+const HOLD_RETRY_MS = 1000
+const HOLD_ATTEMPTS = 30
 
 /**
  * Runs a write at most once per Idempotency-Key. Without the header it just runs. The result with its ETag (or a 4xx
- * it threw) is stored for replay; a 5xx or an outage releases the key, since a retry should then really try again.
+ * it threw) is stored for replay. A failure before the write was sent (an outage, a 5xx) releases the key, since a
+ * retry should then really try again; a failure after it was sent (outcome unknown) holds it (see resolveUnknown).
  */
 export async function idempotent<T> (deps: IdempotencyDeps, req: FastifyRequest, reply: FastifyReply, status: number,
   run: () => Promise<Tagged<T>>): Promise<T> {
@@ -45,6 +56,7 @@ export async function idempotent<T> (deps: IdempotencyDeps, req: FastifyRequest,
   if (claim.kind === 'in_flight') {
     throw new IdempotencyConflict('a request with this Idempotency-Key is still in progress; retry once it has finished')
   }
+  if (claim.kind === 'unknown') return await resolveUnknown(deps, req, reply, status, id, claim.record) as T
   if (claim.kind === 'done') {
     const { record } = claim
     metrics.idempotentReplays.inc()
@@ -56,22 +68,16 @@ export async function idempotent<T> (deps: IdempotencyDeps, req: FastifyRequest,
     return record.body as T
   }
 
-  const store = async (response: Parameters<typeof completeKey>[3]): Promise<void> => {
-    try {
-      await runWrite((db) => completeKey(db, id, claim.lockedAt, response))
-    /* c8 ignore next 4 -- needs MongoDB to fail between the write and storing its response */
-    } catch (err) {
-      // The write itself stands; a retry within the lease gets a 409, after it runs again.
-      req.log.error({ err }, 'idempotency: could not store the response')
-    }
-  }
+  const store = storeFor(deps, req, id, claim.lockedAt)
   let result: Tagged<T>
   try {
     result = await run()
   } catch (err) {
     const code = (err as FastifyError).statusCode ?? 500
     if (code >= 400 && code < 500) {
-      await store({ status: code, error: { code: (err as FastifyError).code, message: (err as Error).message } })
+      await store(errorResponse(err, code))
+    } else if (isOutcomeUnknown(err)) {
+      await hold(deps, req, id, claim.lockedAt, err.pending)
     /* c8 ignore next 5 -- needs MongoDB (or a bug) to fail the write after the key was claimed */
     } else {
       await runWrite((db) => releaseKey(db, id, claim.lockedAt)).catch((releaseErr: unknown) => {
@@ -83,6 +89,81 @@ export async function idempotent<T> (deps: IdempotencyDeps, req: FastifyRequest,
   await store({ status, body: result.body, etag: result.etag })
   reply.code(status).header('etag', result.etag)
   return result.body
+}
+
+type Response = Parameters<typeof completeKey>[3]
+
+function storeFor (deps: IdempotencyDeps, req: FastifyRequest, id: string, lockedAt: Date): (response: Response) => Promise<void> {
+  return async (response) => {
+    try {
+      await deps.runWrite((db) => completeKey(db, id, lockedAt, response))
+    /* c8 ignore next 4 -- needs MongoDB to fail between the write and storing its response */
+    } catch (err) {
+      // The write itself stands; a retry within the lease gets a 409, after it runs again.
+      req.log.error({ err }, 'idempotency: could not store the response')
+    }
+  }
+}
+
+function errorResponse (err: unknown, status: number): Response {
+  return { status, error: { code: (err as FastifyError).code, message: (err as Error).message } }
+}
+
+/**
+ * A retry of a write whose outcome is unknown. A create lands the document first sent, under its id: it is created
+ * now or found already there, never twice, and the key then answers as for any other first result. A reaction cannot
+ * be told from another one, so it is not run again: 409 saying the outcome is unknown, every time.
+ */
+async function resolveUnknown (deps: IdempotencyDeps, req: FastifyRequest, reply: FastifyReply, status: number, id: string,
+  record: IdempotencyDoc): Promise<unknown> {
+  if (record.pending === undefined) throw new IdempotencyOutcomeUnknown()
+  const store = storeFor(deps, req, id, record.locked_at)
+  let result: Tagged<unknown>
+  try {
+    result = await deps.resume(record.pending)
+  } catch (err) {
+    // A 4xx is this create's real outcome (its username was taken meanwhile); anything else leaves the key held.
+    const code = (err as FastifyError).statusCode ?? 500
+    if (code >= 400 && code < 500) await store(errorResponse(err, code))
+    throw err
+  }
+  await store({ status, body: result.body, etag: result.etag })
+  deps.metrics.idempotentReplays.inc()
+  reply.code(status).header('etag', result.etag).header(REPLAYED_HEADER, 'true')
+  return result.body
+}
+
+/**
+ * Marks the key as held with an unknown outcome. The store that lost the write's answer may refuse this too, so it
+ * keeps trying in the background for HOLD_ATTEMPTS seconds (less than the in-flight lease, after which an unmarked
+ * key would count as abandoned); the request is answered meanwhile.
+ */
+async function hold (deps: IdempotencyDeps, req: FastifyRequest, id: string, lockedAt: Date, pending?: PendingCreate): Promise<void> {
+  let failures = 0
+  const attempt = async (): Promise<boolean> => {
+    try {
+      await deps.runWrite((db) => holdUnknown(db, id, lockedAt, pending))
+      return true
+    /* c8 ignore next 5 -- needs MongoDB to refuse the hold too, right after it lost the write's answer */
+    } catch (err) {
+      // Logged once, not every second.
+      if (failures++ === 0) req.log.warn({ err }, 'idempotency: could not mark the key as held with an unknown outcome; trying again')
+      return false
+    }
+  }
+  if (await attempt()) return
+  /* c8 ignore next 12 -- as above */
+  let left = HOLD_ATTEMPTS
+  const retry = (): void => {
+    setTimeout(() => {
+      attempt().then((ok) => {
+        if (ok) return
+        if (--left > 0) retry()
+        else req.log.error('idempotency: a key whose write has an unknown outcome could not be held; once its lease ends a retry runs again')
+      }, /* c8 ignore next -- attempt catches everything */ () => {})
+    }, HOLD_RETRY_MS).unref()
+  }
+  retry()
 }
 
 /** Same route, same parameters, same body (in any key order): the same request. */

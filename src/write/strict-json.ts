@@ -1,6 +1,7 @@
 // Strict request checking for the write routes, set on their plugin scope: bodies are validated as sent (the app's
-// Ajv coerces types, which would turn {"username": 123} into "123"), every error names the field, and a body that is
-// not JSON is a 415 saying what was expected.
+// Ajv coerces types, which would turn {"username": 123} into "123"), every error names the field, string lengths count
+// characters (code points) as JSON Schema and the seed's VARCHAR limits do, and a body that is not JSON is a 415
+// saying what was expected.
 import type { FastifyInstance, FastifySchemaCompiler, FastifySchemaValidationError } from 'fastify'
 import { Kind, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
@@ -26,7 +27,8 @@ export function strictJson (app: FastifyInstance): void {
  * plain decimal string becomes an integer (TypeBox's own conversion would read "1.5" or "1e3" as a number).
  */
 const compileStrict: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
-  const check = TypeCompiler.Compile(schema)
+  const { checked, limits } = lengthsByCodePoint(schema)
+  const check = TypeCompiler.Compile(checked)
   const integers = httpPart === 'body' ? [] : integerProperties(schema)
   return (input: unknown) => {
     let value = input
@@ -39,12 +41,59 @@ const compileStrict: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => 
       value = copy
     }
     if (check.Check(value)) {
+      const tooLong = longString(value as Record<string, unknown>, limits)
+      if (tooLong !== null) return { error: [tooLong] as FastifySchemaValidationError[] }
       const unstorable = httpPart === 'body' ? unstorableString(value, '') : null
       if (unstorable === null) return { value }
       return { error: [unstorable] as FastifySchemaValidationError[] }
     }
     return { error: [...check.Errors(value)].map((e) => ({ message: e.message, instancePath: e.path })) as FastifySchemaValidationError[] }
   }
+}
+
+type Limits = Array<[name: string, maxLength: number]>
+
+/**
+ * The schema with its properties' maxLength taken out, and those limits: TypeBox counts UTF-16 units, so a title of
+ * 255 emoji (510 units) would be refused, where JSON Schema (and so the OpenAPI document, which keeps maxLength) and
+ * the seed's VARCHAR(255) count characters. The limits are checked by code point instead (longString).
+ */
+function lengthsByCodePoint (schema: TSchema): { checked: TSchema, limits: Limits } {
+  const properties = (schema as { properties?: Record<string, TSchema> }).properties
+  if (properties === undefined) return { checked: schema, limits: [] }
+  const limits: Limits = []
+  const relaxed: Record<string, TSchema> = {}
+  for (const [name, property] of Object.entries(properties)) {
+    const { maxLength, ...rest } = property
+    if (property[Kind] === 'String' && typeof maxLength === 'number') {
+      limits.push([name, maxLength])
+      // Spread keeps TypeBox's symbol keys (Kind, Optional), so the property is still the same type.
+      relaxed[name] = rest as TSchema
+    } else {
+      relaxed[name] = property
+    }
+  }
+  if (limits.length === 0) return { checked: schema, limits }
+  return { checked: { ...schema, properties: relaxed }, limits }
+}
+
+/** The first string over its limit in characters (code points), as a validation error naming the field and limit. */
+function longString (value: Record<string, unknown>, limits: Limits): { message: string, instancePath: string } | null {
+  for (const [name, max] of limits) {
+    const s = value[name]
+    // A string longer than max code points is longer than max UTF-16 units: only those need counting.
+    if (typeof s !== 'string' || s.length <= max) continue
+    const count = codePoints(s)
+    if (count > max) return { message: `must be at most ${max} characters (Unicode code points), got ${count}`, instancePath: `/${name}` }
+  }
+  return null
+}
+
+const SURROGATE_PAIR = /[\ud800-\udbff][\udc00-\udfff]/g
+
+/** UTF-16 units less one per surrogate pair (a lone surrogate is refused later, by unstorableString). */
+function codePoints (s: string): number {
+  return s.length - (s.match(SURROGATE_PAIR)?.length ?? 0)
 }
 
 // JSON may escape a lone surrogate ("\ud800"); BSON stores strings as UTF-8, so MongoDB would keep U+FFFD while the

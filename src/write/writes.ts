@@ -12,8 +12,10 @@ import type { EntityEvent, EntityType } from '../shared/event.js'
 import type { Metrics } from '../shared/metrics.js'
 import type { CreatePostBody, Post, User } from '../shared/schemas.js'
 import { timed } from '../shared/timed.js'
-import { toPost, toUser } from '../store/collections.js'
-import type { JournalEntry } from '../store/journal.js'
+import { isDuplicateKey, toPost, toUser, type PendingCreate, type PostDoc, type UserDoc } from '../store/collections.js'
+import { ENTITY_TYPE, type JournalEntry } from '../store/journal.js'
+import { insertPending } from '../store/outcome.js'
+import { UsernameTaken } from '../shared/errors.js'
 import { eventOf, type EntityDoc } from '../store/outbox.js'
 import { createPost } from '../store/posts.js'
 import type { Reaction } from '../store/reaction-batcher.js'
@@ -62,6 +64,24 @@ export class Writes {
     const { doc, entry } = await this.timed('create_post', async (db) => await createPost(this.deps.store, db, body))
     await this.finish('post', doc, entry)
     return { data: toPost(doc), version: doc.version }
+  }
+
+  /**
+   * Lands a create whose first insert went unconfirmed (src/store/outcome.ts): created now, or found already there,
+   * once either way; answered as it was first created, and published as it is now.
+   */
+  async resumeCreate (pending: PendingCreate): Promise<{ type: EntityType, data: User | Post, version: number }> {
+    const type = ENTITY_TYPE[pending.collection]
+    let landed: Awaited<ReturnType<typeof insertPending>>
+    try {
+      landed = await this.timed('resume_create', async (db) => await insertPending(db, pending))
+    } catch (err) {
+      if (isDuplicateKey(err) && type === 'user') throw new UsernameTaken((pending.doc as UserDoc).username)
+      throw err
+    }
+    await this.finish(type, landed.doc, landed.entry)
+    const data = type === 'user' ? toUser(pending.doc as UserDoc) : toPost(pending.doc as PostDoc)
+    return { type, data, version: pending.doc.version }
   }
 
   /** The post as one more like or dislike left it, or null when it does not exist. */

@@ -3,8 +3,8 @@
 // race closed, and nothing served while the tracking connection is down.
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { build, dbOf, eventOf, insertPosts, metricValue, NO_IDENTITY, postDoc, waitFor } from '../helper/index.js'
-import { entityKey, POST_INDEX_KEY, POST_INDEX_READY } from '../../src/cache/keys.js'
+import { build, dbOf, eventOf, indexReadyMark, insertPosts, metricValue, NO_IDENTITY, postDoc, waitFor } from '../helper/index.js'
+import { entityKey, POST_INDEX_KEY } from '../../src/cache/keys.js'
 import type { PostPage } from '../../src/shared/schemas.js'
 import { NearCache } from '../../src/cache/near-cache.js'
 import type { EntityText } from '../../src/cache/entity-json.js'
@@ -132,7 +132,7 @@ t.test('a list page fills the near cache, so the next one costs no entity lookup
   const docs = [1, 2, 3].map((id) => postDoc(id))
   await insertPosts(dbOf(app), docs)
   for (const d of docs) await applyEvent(app.redis, eventOf(d), 3600)
-  await app.redis.zadd(POST_INDEX_KEY, 1, '1', 2, '2', 3, '3', 0, POST_INDEX_READY) // the index, built
+  await app.redis.zadd(POST_INDEX_KEY, 1, '1', 2, '2', 3, '3', 0, await indexReadyMark(app.redis)) // the index, built
   const page = async (): Promise<number[]> => (await app.inject('/get_server/posts?limit=3')).json<PostPage>().items.map((p) => p.like_count)
   const nearHits = async (): Promise<number> => await metricValue('pb_cache_lookups_total', { entity: 'post', result: 'near_hit' }, app)
   t.same(await page(), [0, 0, 0])

@@ -6,7 +6,8 @@ import type { Redis } from 'ioredis'
 import { eventKey, type EntityEvent } from '../../src/shared/event.js'
 import { posts, toPost, toUser, users, type PostDoc, type UserDoc } from '../../src/store/collections.js'
 import { countJournaled } from '../../src/store/journal.js'
-import { entityKey } from '../../src/cache/keys.js'
+import { entityKey, postIndexReady } from '../../src/cache/keys.js'
+import { parseRunId } from '../../src/cache/instance.js'
 
 export function userDoc (id: number, version = 1, username = `user-${id}`): UserDoc {
   return { _id: id, username, created_at: new Date(Date.UTC(2024, 0, 1, 0, 0, id % 60)), version }
@@ -60,4 +61,9 @@ export async function unpublished (db: Db): Promise<number> {
   return await db.collection('posts').countDocuments({ pending_since: { $exists: true } }) +
     await db.collection('users').countDocuments({ pending_since: { $exists: true } }) +
     await countJournaled(db)
+}
+
+/** The post index's ready mark on the Redis instance this client is connected to (src/cache/keys.ts). */
+export async function indexReadyMark (redis: Redis): Promise<string> {
+  return postIndexReady(parseRunId(await redis.info('server')))
 }

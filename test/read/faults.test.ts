@@ -1,8 +1,8 @@
 // Available reads (design invariant 3) against real outages of the private stack: Redis down, reads answer from
 // MongoDB and readiness says degraded; MongoDB down, cached reads answer and misses get a plain 503.
 import t from 'tap'
-import { build, dbOf, entryOf, insertPosts, insertUsers, metricValue, NO_IDENTITY, postDoc, stack, userDoc, waitFor } from '../helper/index.js'
-import { POST_INDEX_KEY, POST_INDEX_READY } from '../../src/cache/keys.js'
+import { build, dbOf, entryOf, indexReadyMark, insertPosts, insertUsers, metricValue, NO_IDENTITY, postDoc, stack, userDoc, waitFor } from '../helper/index.js'
+import { POST_INDEX_KEY } from '../../src/cache/keys.js'
 import type { PostPage } from '../../src/shared/schemas.js'
 
 t.test('Redis down: reads answer 200 from MongoDB, readiness is degraded, and the cache is used again after', async (t) => {
@@ -53,7 +53,7 @@ t.test('MongoDB down: cache hits answer, misses are a plain 503, readiness is de
   // Warm: two posts, one user, one known-absent post, and a full list page.
   for (const url of ['/get_server/posts/1', '/get_server/posts/2', '/get_server/users/1', '/get_server/posts/77']) await app.inject(url)
   await app.inject('/get_server/posts')
-  await waitFor('the index', async () => await app.redis.zscore(POST_INDEX_KEY, POST_INDEX_READY) !== null)
+  await waitFor('the index', async () => await app.redis.zscore(POST_INDEX_KEY, await indexReadyMark(app.redis)) !== null)
 
   await stack('down', 'mongo')
   t.equal((await app.inject('/get_server/posts/1')).statusCode, 200, 'hit: 200')

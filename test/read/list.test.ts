@@ -1,9 +1,9 @@
 // The newest-first list: query validation, paging with an opaque cursor that neither skips nor repeats while posts
 // arrive, the Redis index rebuilt once when cold, and warm pages that never touch MongoDB whatever the list's size.
 import t from 'tap'
-import { build, dbOf, entryOf, eventOf, insertPosts, messageOf, metricValue, NO_IDENTITY, postDoc, publisher, waitFor } from '../helper/index.js'
+import { build, dbOf, entryOf, eventOf, indexReadyMark, insertPosts, messageOf, metricValue, NO_IDENTITY, postDoc, publisher, waitFor } from '../helper/index.js'
 import { applyEvent } from '../../src/cache/apply.js'
-import { POST_INDEX_KEY, POST_INDEX_READY, entityKey } from '../../src/cache/keys.js'
+import { POST_INDEX_KEY, entityKey } from '../../src/cache/keys.js'
 import { encodeCursor } from '../../src/shared/cursor.js'
 import type { PostPage } from '../../src/shared/schemas.js'
 
@@ -30,7 +30,7 @@ t.test('paging across inserts: newest first, default 20, no gaps or repeats, nex
   await insertPosts(db, first)
   await kafka.send(first.map((d) => messageOf(eventOf(d))))
   await waitFor('45 posts in the index', async () => await app.redis.zcount(POST_INDEX_KEY, 1, '+inf') === 45)
-  await app.redis.zadd(POST_INDEX_KEY, 0, POST_INDEX_READY) // the index counts as built: it holds every post there is
+  await app.redis.zadd(POST_INDEX_KEY, 0, await indexReadyMark(app.redis)) // the index counts as built: it holds every post there is
 
   const byDefault = (await app.inject('/get_server/posts')).json<PostPage>()
   t.same(byDefault.items.map((p) => p.post_id), range(26, 45).reverse(), 'default limit 20, newest first')
@@ -93,7 +93,7 @@ t.test('a cold index is rebuilt from MongoDB once, while cold pages are answered
   for (const p of pages) t.same(p.json<PostPage>().items.map((i) => i.post_id), range(24, 30).reverse())
   t.ok(await metricValue(app.metrics.cacheLookups, { entity: 'post_list', result: 'miss' }) > cold, 'served cold')
   t.equal(await metricValue(app.metrics.mongoDuration, { op: 'list_posts' }) - coldReads, 1, 'the same cold page, requested 20 times at once, is one MongoDB query')
-  await waitFor('the rebuilt index', async () => await app.redis.zscore(POST_INDEX_KEY, POST_INDEX_READY) !== null)
+  await waitFor('the rebuilt index', async () => await app.redis.zscore(POST_INDEX_KEY, await indexReadyMark(app.redis)) !== null)
   t.equal(await metricValue(app.metrics.listRebuilds), rebuilds + 1, '20 concurrent cold pages, one rebuild')
   t.equal(await app.redis.zcard(POST_INDEX_KEY), 31, '30 posts and the ready mark')
   t.equal(await app.redis.exists('pb:posts:index:rebuild-lock'), 0, 'the rebuild released its lock')
@@ -150,5 +150,5 @@ t.test('warm pages cost the same at any list size: no MongoDB, O(log N + limit) 
 /** Rebuilds the index the way a cold page does, and waits for it. */
 async function rebuildVia (app: Awaited<ReturnType<typeof build>>): Promise<void> {
   await app.inject('/get_server/posts?limit=1')
-  await waitFor('the rebuilt index', async () => await app.redis.zscore(POST_INDEX_KEY, POST_INDEX_READY) !== null, 60_000)
+  await waitFor('the rebuilt index', async () => await app.redis.zscore(POST_INDEX_KEY, await indexReadyMark(app.redis)) !== null, 60_000)
 }

@@ -83,7 +83,9 @@ t.test('two write replicas relaying through one Kafka outage: no gap, duplicates
   t.same(refused, [], 'every write during the outage was accepted, by both replicas')
   t.ok(pendingAtReturn > 0, 'writes were pending when Kafka came back')
   // Usually both relays publish (the duplicates show them racing); which one wins a document is timing, not a promise.
-  t.ok(relayedBy[0]! + relayedBy[1]! >= pendingAtReturn, 'the relays published every pending document')
+  // The pending count names a post once per reaction batch that changed it, while a replica sends a version Kafka
+  // already acknowledged from it only once (src/outbox/publisher.ts): completeness is the gap check below.
+  t.ok(relayedBy[0]! + relayedBy[1]! > 0, 'the relays published what was pending')
   t.same(gaps, [], 'every entity\'s stored version reached Kafka: no gap')
   t.same(miscounted, [], 'every accepted like is stored')
   t.same(result.stale, [], 'duplicates are harmless: every cache entry equals MongoDB')

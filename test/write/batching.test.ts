@@ -85,7 +85,7 @@ t.test('clearPublished: many marks in several round trips, each only at its publ
   t.equal(app.store.locks.size, 0)
 })
 
-const event = (id: number): EntityEvent => ({ type: 'post', id, version: 1, data: { post_id: id } as Post, occurred_at: new Date().toISOString() })
+const event = (id: number, version = 1): EntityEvent => ({ type: 'post', id, version, data: { post_id: id } as Post, occurred_at: new Date().toISOString() })
 
 /**
  * A write-role app (closed and its namespace dropped in teardown) and a Publisher of its own on the app's topic,
@@ -144,7 +144,8 @@ t.test('events queued in one synchronous run leave in one produce request', asyn
   // Idle again (its drain loop has ended), so the burst below starts a drain of its own.
   await new Promise((resolve) => setImmediate(resolve))
   produces = 0
-  const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => publisher.publish(event(i + 1), 'inline')))
+  // Newer versions: a publisher does not send again a version Kafka already acknowledged from it.
+  const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => publisher.publish(event(i + 1, 2), 'inline')))
   t.ok(outcomes.every(Boolean), 'all 20 acknowledged')
   t.equal(produces, 1, 'in one produce request')
 })

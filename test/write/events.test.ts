@@ -2,8 +2,12 @@
 // topics are created at start; write-through puts the new version into Redis, through the version CAS, before the
 // response.
 import t from 'tap'
+import pino from 'pino'
 import { build, createPost, createUser, dbOf, metricValue, post, readEvents, unpublished, versionsByKey, waitFor } from '../helper/index.js'
 import { entityKey } from '../../src/cache/keys.js'
+import { Relay } from '../../src/outbox/relay.js'
+import type { RunWrite } from '../../src/store/connections.js'
+import { countJournaled } from '../../src/store/journal.js'
 
 t.test('each write publishes its event: key, full entity, version, occurred_at', async (t) => {
   const app = await build(t, { role: 'write' })
@@ -87,4 +91,37 @@ t.test('events mode: the write role leaves Redis to the consumer', async (t) => 
   const app = await build(t, { role: 'write' })
   const user = await createUser(app, 'uncached')
   t.equal(await app.redis.exists(entityKey('user', user.user_id)), 0)
+})
+
+t.test('the relay never puts an older version on the topic after a newer one this replica published', async (t) => {
+  const app = await build(t, { role: 'write' }, { RELAY_INTERVAL_MS: '600000' })
+  const { user_id: uid } = await createUser(app, 'relayed')
+  const { post_id: pid } = await createPost(app, uid)
+  await app.publisher.cleared()
+  // Left by an earlier release: version 1 marked pending (unpublished), overdue.
+  await dbOf(app).collection<{ _id: number }>('posts').updateOne({ _id: pid }, { $set: { pending: true, pending_since: new Date(Date.now() - 60_000) } })
+  // The relay scans the marks, then works on the journal before publishing them. Right then (its journal count, the
+  // first store call after the scans), a like makes version 2 and publishes it inline.
+  let liked = false
+  const runWrite: RunWrite = async (fn) => {
+    if (fn === countJournaled && !liked) {
+      liked = true
+      const like = await post(app, `/posts/${pid}/like`)
+      t.equal(like.statusCode, 200)
+    }
+    return await app.runWrite(fn)
+  }
+  const relay = new Relay({ runWrite, metrics: app.metrics, publisher: app.publisher, log: pino({ level: 'silent' }), intervalMs: 100, graceMs: 0, onFatal: () => {} })
+  await relay.pass()
+  t.ok(liked, 'the like ran between the relay\'s scan and its publish')
+  await app.publisher.cleared()
+  const key = `post:${pid}`
+  // Everything this app put on the topic, so an older version sent last is read too.
+  const sent = await metricValue('pb_events_published_total', { path: 'inline' }, app) + await metricValue('pb_events_published_total', { path: 'relay' }, app)
+  const got = await readEvents(app.kafka, app.config.eventsTopic, (g) => g.length >= sent)
+  t.equal(got.length, sent, `read all ${sent} events`)
+  const versions = versionsByKey(got).get(key) ?? []
+  t.same(versions.filter((v, i) => i > 0 && v < versions[i - 1]!), [], `versions never go back on the topic (${versions.join(', ')})`)
+  t.equal(versions.at(-1), 2, 'the newest is last')
+  await waitFor('the mark to be cleared', async () => await unpublished(dbOf(app)) === 0, 10_000)
 })

@@ -28,6 +28,8 @@ t.test('POST /users rejects every malformed body by naming the field', async (t)
     { name: 'empty', url: '/users', payload: '{"username":""}', status: 400, message: /^body\/username: /i },
     { name: 'only spaces', url: '/users', payload: '{"username":"   "}', status: 400, message: /^body\/username: / },
     { name: '51 characters', url: '/users', payload: JSON.stringify({ username: 'u'.repeat(51) }), status: 400, message: /^body\/username: .*50/ },
+    // Characters are code points, as in the seed's VARCHAR(50): 51 emoji are 102 UTF-16 units but 51 characters.
+    { name: '51 emoji', url: '/users', payload: JSON.stringify({ username: '\u{1F600}'.repeat(51) }), status: 400, message: /^body\/username: must be at most 50 characters \(Unicode code points\), got 51$/ },
     { name: 'extra field', url: '/users', payload: '{"username":"a","admin":true}', status: 400, message: /^body\/admin: unexpected property/ },
     { name: 'body is an array', url: '/users', payload: '[{"username":"a"}]', status: 400, message: /^body: expected object/ },
     { name: 'body is null', url: '/users', payload: 'null', status: 400, message: /^body: expected object/ },
@@ -46,6 +48,8 @@ t.test('POST /users rejects every malformed body by naming the field', async (t)
   ]
   for (const c of cases) await check(t, app, c)
   t.equal(await dbOf(app).collection('users').countDocuments(), 0, 'nothing malformed was stored')
+  const fifty = await post(app, '/users', { username: '\u{1F600}'.repeat(50) })
+  t.equal(fifty.statusCode, 201, 'a username of 50 emoji (100 UTF-16 units) is accepted')
 })
 
 t.test('POST /posts rejects every malformed body by naming the field', async (t) => {
@@ -63,6 +67,7 @@ t.test('POST /posts rejects every malformed body by naming the field', async (t)
     { name: 'missing title', url: '/posts', payload: JSON.stringify({ user_id: uid, content: 'c' }), status: 400, message: /^body\/title: expected required property/ },
     { name: 'empty title', url: '/posts', payload: body({ title: '' }), status: 400, message: /^body\/title: / },
     { name: 'title 256 characters', url: '/posts', payload: body({ title: 't'.repeat(256) }), status: 400, message: /^body\/title: .*255/ },
+    { name: 'title 256 emoji', url: '/posts', payload: body({ title: '\u{1F600}'.repeat(256) }), status: 400, message: /^body\/title: must be at most 255 characters \(Unicode code points\), got 256$/ },
     { name: 'missing content', url: '/posts', payload: JSON.stringify({ user_id: uid, title: 't' }), status: 400, message: /^body\/content: expected required property/ },
     { name: 'empty content', url: '/posts', payload: body({ content: '' }), status: 400, message: /^body\/content: / },
     { name: 'content injection', url: '/posts', payload: body({ content: { $gt: '' } }), status: 400, message: /^body\/content: expected string/ },
@@ -79,6 +84,11 @@ t.test('POST /posts rejects every malformed body by naming the field', async (t)
 
   const good = await post(app, '/posts', { user_id: uid, title: 't', content: '\u{1F600}'.repeat(16384) })
   t.equal(good.statusCode, 201, 'exactly 64 KiB of UTF-8 is accepted')
+  // 255 emoji are 510 UTF-16 units: within the limit, which counts characters; stored and answered whole.
+  const title = '\u{1F600}'.repeat(255)
+  const emoji = await post(app, '/posts', { user_id: uid, title, content: 'c' })
+  t.equal(emoji.statusCode, 201, 'a title of 255 emoji is accepted')
+  t.equal(emoji.json<{ title: string }>().title, title, 'and kept whole')
 })
 
 t.test('reactions: bad ids are 400, absent posts 404, bodies refused', async (t) => {
