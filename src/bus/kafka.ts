@@ -3,6 +3,8 @@
 import kafkajs, { type Kafka, type KafkaConfig, type LogEntry, type RetryOptions, type SASLOptions } from 'kafkajs'
 import type { FastifyBaseLogger } from 'fastify'
 import type { KafkaSecurity } from '../shared/kafka-security.js'
+// Before any client exists: stops every broker connection waking each millisecond (see the file).
+import './kafkajs-request-queue.js'
 
 // kafkajs is CommonJS: its classes come off the default export under Node's ESM loader.
 const { logLevel } = kafkajs
