@@ -27,17 +27,24 @@ kafka_java_cmd() {
     "-Dlog4j.configuration=file:$STACK_DIR/kafka/log4j.properties" -cp "$(kafka_libs)/*")
 }
 
+# The listener the toxiproxy Kafka proxy forwards to (toxiproxy.sh), advertised at the proxy's own port: a client
+# bootstrapped through the proxy is sent back to it for every broker connection, so the chaos tests' faults reach all
+# of its traffic. Plain clients keep using PLAINTEXT and never touch the proxy.
+KAFKA_PROXIED_LISTENER=PROXIED://127.0.0.1:$KAFKA_PROXIED_PORT
+KAFKA_PROXIED_ADVERTISED=PROXIED://127.0.0.1:$TOXIPROXY_KAFKA_PORT
+KAFKA_PROXIED_PROTOCOL=PROXIED:PLAINTEXT
+
 write_kafka_config() {
   mkdir -p "$STACK_DIR/kafka" "$STACK_DIR/data/kafka"
   cat > "$STACK_DIR/kafka/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,$KAFKA_PROXIED_LISTENER
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,$KAFKA_PROXIED_ADVERTISED
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,$KAFKA_PROXIED_PROTOCOL
 log.dirs=$STACK_DIR/data/kafka
 num.partitions=3
 default.replication.factor=1

@@ -7,6 +7,7 @@
 //   kafka.ts        a producer on a test's topics, consumer-group catch-up, reading the events topic back
 //   requests.ts     in-process write requests (post, createUser, createPost)
 //   reliability.ts  roles as real processes, outages, HTTP with a deadline, seeded PRNG, FIGURE lines, cache vs store
+//   toxiproxy.ts    the stack's fault-injecting proxy: settings that route an app through it, toxics, reset
 export * from './app.js'
 export * from './wait.js'
 export * from './metrics.js'
@@ -14,3 +15,4 @@ export * from './data.js'
 export * from './kafka.js'
 export * from './requests.js'
 export * from './reliability.js'
+export * from './toxiproxy.js'
