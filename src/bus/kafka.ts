@@ -2,11 +2,12 @@
 // fresh broker need no manual step. Producers and consumers are created by the roles that need them.
 import kafkajs, { type Kafka, type LogEntry, type RetryOptions } from 'kafkajs'
 import type { FastifyBaseLogger } from 'fastify'
+import type { Timeouts } from '../shared/config.js'
 
 // kafkajs is CommonJS: its classes come off the default export under Node's ESM loader.
 const { logLevel } = kafkajs
 
-export interface KafkaSettings { kafkaBrokers: string[], kafkaClientId: string }
+export interface KafkaSettings { kafkaBrokers: string[], kafkaClientId: string, timeouts: Pick<Timeouts, 'kafkaRequestMs' | 'kafkaConnectionMs'> }
 
 // kafkajs logs through its own logger; route it into pino so every line has the same shape and level control.
 function logCreator (log: FastifyBaseLogger) {
@@ -30,8 +31,8 @@ export function createKafka (settings: KafkaSettings, log: FastifyBaseLogger, re
   return new kafkajs.Kafka({
     clientId: settings.kafkaClientId,
     brokers: settings.kafkaBrokers,
-    connectionTimeout: 3000,
-    requestTimeout: 10000,
+    connectionTimeout: settings.timeouts.kafkaConnectionMs,
+    requestTimeout: settings.timeouts.kafkaRequestMs,
     retry,
     logLevel: logLevel.WARN,
     logCreator: logCreator(log)

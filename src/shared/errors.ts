@@ -11,6 +11,10 @@ export const Forbidden = createError('PB_FORBIDDEN', '%s', 403)
 export const Unavailable = createError('PB_UNAVAILABLE', '%s', 503)
 // A document another replica holds past the lease wait (a single lease waited out, or a reaction deferred too long).
 export const DocumentBusy = createError('PB_UNAVAILABLE', 'the document is being changed by another request; try again shortly', 503)
+// A write withdrawn before its batch started (src/write/write-signal.ts): it waited too long (503), or its client left
+// (nobody reads that answer; 499, as proxies log it, keeps it out of the server-error log and off replayed records).
+export const WriteQueueTimeout = createError('PB_UNAVAILABLE', 'the data store is unavailable; try again shortly', 503)
+export const ClientGone = createError('PB_CLIENT_GONE', 'the client disconnected before the write started', 499)
 export const IdempotencyConflict = createError('PB_IDEMPOTENCY_CONFLICT', '%s', 409)
 export const IdempotencyMismatch = createError('PB_IDEMPOTENCY_MISMATCH', '%s', 422)
 export const BadCursor = createError('PB_BAD_CURSOR', 'querystring/cursor is not a cursor this server issued', 400)

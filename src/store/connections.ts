@@ -3,15 +3,24 @@
 // connection per write (`--write-connections=per-request`, the dual connection strategy the benchmark compares).
 // Either way a write runs as runWrite(fn).
 import { MongoClient, type Db, type MongoClientOptions } from 'mongodb'
+import type { Timeouts } from '../shared/config.js'
 
 export type RunWrite = <T>(fn: (db: Db) => Promise<T>) => Promise<T>
 
-export const MONGO_OPTIONS = {
-  serverSelectionTimeoutMS: 3000,
-  connectTimeoutMS: 3000,
-  // FerretDB v1 and MongoDB 7 both accept these; retryable writes need a replica set, which dev does not have.
-  retryWrites: false
-} as const satisfies MongoClientOptions
+/**
+ * The options every MongoDB client shares. Every wait is bounded: without socketTimeoutMS an operation whose answer
+ * never comes (a store that stalls, a network that drops packets) waits forever, past the Idempotency-Key lease, and a
+ * retry could then run the same write a second time. A timed-out operation fails with a network error (a 503).
+ */
+export function mongoOptions (timeouts: Timeouts) {
+  return {
+    serverSelectionTimeoutMS: timeouts.mongoServerSelectionMs,
+    connectTimeoutMS: timeouts.mongoConnectMs,
+    socketTimeoutMS: timeouts.mongoSocketMs,
+    // FerretDB v1 and MongoDB 7 both accept these; retryable writes need a replica set, which dev does not have.
+    retryWrites: false
+  } as const satisfies MongoClientOptions
+}
 
 /** Runs every write on one pooled database handle. */
 export function pooledWrites (db: Db): RunWrite {
@@ -19,9 +28,9 @@ export function pooledWrites (db: Db): RunWrite {
 }
 
 /** Runs each write on a connection of its own, opened for it and closed after it. */
-export function perRequestWrites (url: string, database: string): RunWrite {
+export function perRequestWrites (url: string, database: string, timeouts: Timeouts): RunWrite {
   return async (fn) => {
-    const client = new MongoClient(url, { ...MONGO_OPTIONS, maxPoolSize: 1 })
+    const client = new MongoClient(url, { ...mongoOptions(timeouts), maxPoolSize: 1 })
     try {
       await client.connect()
       return await fn(client.db(database))

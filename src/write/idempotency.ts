@@ -3,7 +3,7 @@
 // caller (the token's subject under --auth-writes) and kept for config.idempotencyTtlSeconds.
 import { createHash } from 'node:crypto'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { IdempotencyConflict, IdempotencyMismatch } from '../shared/errors.js'
+import { ClientGone, IdempotencyConflict, IdempotencyMismatch } from '../shared/errors.js'
 import type { Metrics } from '../shared/metrics.js'
 import { timed } from '../shared/timed.js'
 import { claimKey, completeKey, releaseKey } from '../store/idempotency-keys.js'
@@ -70,7 +70,8 @@ export async function idempotent<T> (deps: IdempotencyDeps, req: FastifyRequest,
     result = await run()
   } catch (err) {
     const code = (err as FastifyError).statusCode ?? 500
-    if (code >= 400 && code < 500) {
+    // A write whose client left before it started never ran: released like an outage, so a retry really runs.
+    if (code >= 400 && code < 500 && !(err instanceof ClientGone)) {
       await store({ status: code, error: { code: (err as FastifyError).code, message: (err as Error).message } })
     /* c8 ignore next 5 -- needs MongoDB (or a bug) to fail the write after the key was claimed */
     } else {
