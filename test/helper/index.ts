@@ -8,6 +8,7 @@
 //   requests.ts     in-process write requests (post, createUser, createPost)
 //   reliability.ts  roles as real processes, outages, HTTP with a deadline, seeded PRNG, FIGURE lines, cache vs store
 //   toxiproxy.ts    the stack's fault-injecting proxy: settings that route an app through it, toxics, reset
+//   chaos.ts        the chaos tier: an app behind the proxies, load through one fault, the figures and their targets
 export * from './app.js'
 export * from './wait.js'
 export * from './metrics.js'
@@ -16,3 +17,4 @@ export * from './kafka.js'
 export * from './requests.js'
 export * from './reliability.js'
 export * from './toxiproxy.js'
+export * from './chaos.js'
