@@ -31,37 +31,35 @@ export class GroupCommit<W extends Waiter<never>> {
 
   /** Queues a write on (db, queue); starts a batch at once when none is in flight there. */
   add (db: Db, name: string, waiter: W): void {
-    const { signal } = waiter
-    if (signal?.aborted === true) {
-      waiter.reject(signal.reason)
-      return
-    }
     let byName = this.queues.get(db)
     if (byName === undefined) this.queues.set(db, byName = new Map())
     let queue = byName.get(name)
     if (queue === undefined) byName.set(name, queue = { waiters: [], running: false })
-    queue.waiters.push(waiter)
-    if (signal !== undefined) this.withdrawOnAbort(queue, waiter, signal)
-    if (queue.running) return
+    if (!this.enqueue(queue, waiter) || queue.running) return
     queue.running = true
     const mine = queue
     this.drain(db, name, mine).catch(/* c8 ignore next -- drain settles every waiter itself and does not throw */ (err: unknown) => { for (const w of mine.waiters.splice(0)) w.reject(err) })
   }
 
-  /** A waiter of a batch that did not run it (see Commit) queues again, unless it was withdrawn meanwhile. */
-  private requeue (queue: Queue<W>, waiter: W): void {
-    if (waiter.signal?.aborted === true) {
-      waiter.reject(waiter.signal.reason)
-      return
+  /**
+   * Queues a waiter, new or requeued by a batch that did not run it (see Commit), unless its signal has already
+   * aborted: then it is answered with the reason at once. Whether it was queued.
+   */
+  private enqueue (queue: Queue<W>, waiter: W): boolean {
+    const { signal } = waiter
+    if (signal?.aborted === true) {
+      waiter.reject(signal.reason)
+      return false
     }
     queue.waiters.push(waiter)
-    if (waiter.signal !== undefined) this.withdrawOnAbort(queue, waiter, waiter.signal)
+    if (signal !== undefined) this.withdrawOnAbort(queue, waiter, signal)
+    return true
   }
 
   private withdrawOnAbort (queue: Queue<W>, waiter: W, signal: AbortSignal): void {
     const onAbort = (): void => {
       const at = queue.waiters.indexOf(waiter)
-      // Not queued any more: its batch has started, and it is answered from there.
+      /* c8 ignore next -- the listener is removed when a batch takes the waiter; this guards the splice below */
       if (at < 0) return
       queue.waiters.splice(at, 1)
       waiter.reject(signal.reason)
@@ -76,7 +74,7 @@ export class GroupCommit<W extends Waiter<never>> {
         const batch = queue.waiters.splice(0, this.maxBatch)
         for (const w of batch) this.detach.get(w)?.()
         try {
-          await this.commit(db, name, batch, (again) => { for (const w of again) this.requeue(queue, w) })
+          await this.commit(db, name, batch, (again) => { for (const w of again) this.enqueue(queue, w) })
         } catch (err) {
           // The whole batch failed the same way (MongoDB unreachable, say): each request answers with that error.
           for (const w of batch) w.reject(err)

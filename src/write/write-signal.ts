@@ -6,6 +6,11 @@ import { ClientGone, WriteQueueTimeout } from '../shared/errors.js'
 
 export function writeSignal (reply: FastifyReply, queueTimeoutMs: number): AbortSignal {
   const controller = new AbortController()
+  // Made when the write is about to queue, after an Idempotency-Key claim: the client may have left during the claim.
+  if (reply.request.raw.socket?.destroyed === true) {
+    controller.abort(new ClientGone())
+    return controller.signal
+  }
   const timer = setTimeout(() => { controller.abort(new WriteQueueTimeout()) }, queueTimeoutMs).unref()
   // 'close' comes once the response is sent, or when the connection ends first: only the latter withdraws the write.
   reply.raw.once('close', () => {
