@@ -48,3 +48,21 @@ t.test('a write whose client disconnected before its batch started does not run'
   t.equal(retry.status, 201, `the retry runs (${retry.text.slice(0, 120)})`)
   t.equal(await dbOf(app).collection('users').countDocuments({ username: 'leaves-too' }), 1)
 })
+
+t.test('a write that waited WRITE_QUEUE_TIMEOUT_MS for its batch is refused with a 503 and does not run', async (t) => {
+  await cleanProxies(t)
+  const app = await build(t, { role: 'write' }, { ...proxiedEnv, ...LIMITS, WRITE_QUEUE_TIMEOUT_MS: '600' })
+  const { base } = await serve(app)
+  t.equal((await call(base, 'POST', '/post_server/users', { username: 'warm' })).status, 201)
+
+  const slow = await addToxic('mongo', { type: 'latency', attributes: { latency: 400 } })
+  const first = call(base, 'POST', '/post_server/users', { username: 'stays' }, {}, 20_000)
+  await sleep(100)
+  const late = await call(base, 'POST', '/post_server/users', { username: 'too-late' }, {}, 20_000)
+  t.equal(late.status, 503, `refused (${late.text.slice(0, 120)})`)
+  t.match(late.body, { statusCode: 503, message: 'the data store is unavailable; try again shortly' })
+  t.equal((await first).status, 201)
+  await removeToxic('mongo', slow)
+  await sleep(1000)
+  t.equal(await dbOf(app).collection('users').countDocuments({ username: 'too-late' }), 0, 'the refused write never ran')
+})
