@@ -2,9 +2,9 @@
 // serves reads opens it (see the role manifest).
 import fp from 'fastify-plugin'
 import fastifyMongo from '@fastify/mongodb'
-import { MONGO_OPTIONS } from '../src/store/connections.js'
+import { mongoOptions } from '../src/store/connections.js'
 
 export default fp(async (app) => {
   const { mongoUrl, mongoDatabase, mongoReadPoolSize } = app.config
-  await app.register(fastifyMongo, { name: 'read', url: mongoUrl, database: mongoDatabase, forceClose: true, maxPoolSize: mongoReadPoolSize, ...MONGO_OPTIONS })
+  await app.register(fastifyMongo, { name: 'read', url: mongoUrl, database: mongoDatabase, forceClose: true, maxPoolSize: mongoReadPoolSize, ...mongoOptions(app.config.timeouts) })
 }, { name: 'mongo-read', dependencies: ['config'] })

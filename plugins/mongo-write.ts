@@ -3,7 +3,7 @@
 // `--write-connections=per-request` a fresh connection per write. Only a process that serves writes opens it.
 import fp from 'fastify-plugin'
 import fastifyMongo from '@fastify/mongodb'
-import { MONGO_OPTIONS, perRequestWrites, pooledWrites, type RunWrite } from '../src/store/connections.js'
+import { mongoOptions, perRequestWrites, pooledWrites, type RunWrite } from '../src/store/connections.js'
 
 declare module 'fastify' {
   interface FastifyInstance { runWrite: RunWrite }
@@ -12,9 +12,9 @@ declare module 'fastify' {
 export default fp(async (app) => {
   const { mongoUrl, mongoDatabase, mongoWritePoolSize, writeConnections } = app.config
   if (writeConnections === 'per-request') {
-    app.decorate('runWrite', perRequestWrites(mongoUrl, mongoDatabase))
+    app.decorate('runWrite', perRequestWrites(mongoUrl, mongoDatabase, app.config.timeouts))
     return
   }
-  await app.register(fastifyMongo, { name: 'write', url: mongoUrl, database: mongoDatabase, forceClose: true, maxPoolSize: mongoWritePoolSize, ...MONGO_OPTIONS })
+  await app.register(fastifyMongo, { name: 'write', url: mongoUrl, database: mongoDatabase, forceClose: true, maxPoolSize: mongoWritePoolSize, ...mongoOptions(app.config.timeouts) })
   app.decorate('runWrite', pooledWrites(app.mongo.write!.db!))
 }, { name: 'mongo-write', dependencies: ['config'] })

@@ -12,9 +12,9 @@ export default fp(async (app) => {
     keyPrefix: app.config.redisKeyPrefix,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    connectTimeout: 2000,
+    connectTimeout: app.config.timeouts.redisConnectMs,
     // A Redis that hangs (rather than refusing connections) must not hang reads: fail the command and fall back.
-    commandTimeout: 1000,
+    commandTimeout: app.config.timeouts.redisCommandMs,
     lazyConnect: true,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000)
   })

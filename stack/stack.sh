@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # postboard's local stack: provisions, starts, stops and reports the four real servers the app and its tests use,
-# all on 127.0.0.1. Usage: stack.sh up|down|status|provision|restart [redis|mongo|kafka|lambda ...] (none = all).
+# and the fault-injecting proxy in front of three of them, all on 127.0.0.1.
+# Usage: stack.sh up|down|status|provision|restart [redis|mongo|kafka|lambda|toxiproxy ...] (none = all).
 # Idempotent per service; heavy artefacts (FerretDB binary, Kafka jars, the Lambda emulator) are cached so a second
 # run takes seconds. Data survives down/up.
 set -euo pipefail
@@ -18,8 +19,16 @@ LAMBDA_PORT=${STACK_LAMBDA_PORT:-9001}
 LAMBDA_RUNTIME_PORT=${STACK_LAMBDA_RUNTIME_PORT:-$((LAMBDA_PORT + 1))}  # the emulator's Runtime API, for our bootstrap
 POSTGRES_PORT=${STACK_POSTGRES_PORT:-5433}                        # FerretDB's PostgreSQL; 5432 is left to a system one
 export REDIS_PORT MONGO_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT LAMBDA_PORT LAMBDA_RUNTIME_PORT POSTGRES_PORT
+# The fault-injecting proxy (toxiproxy.sh): its API, one listen port per dependency, and the broker listener that the
+# Kafka proxy forwards to (advertised at the proxy's port, kafka.sh).
+TOXIPROXY_PORT=${STACK_TOXIPROXY_PORT:-8474}
+TOXIPROXY_REDIS_PORT=${STACK_TOXIPROXY_REDIS_PORT:-16480}
+TOXIPROXY_MONGO_PORT=${STACK_TOXIPROXY_MONGO_PORT:-16481}
+TOXIPROXY_KAFKA_PORT=${STACK_TOXIPROXY_KAFKA_PORT:-16482}
+KAFKA_PROXIED_PORT=${STACK_KAFKA_PROXIED_PORT:-16483}
+export TOXIPROXY_PORT TOXIPROXY_REDIS_PORT TOXIPROXY_MONGO_PORT TOXIPROXY_KAFKA_PORT KAFKA_PROXIED_PORT
 
-ALL_SERVICES=(redis mongo kafka lambda)
+ALL_SERVICES=(redis mongo kafka lambda toxiproxy)
 
 # shellcheck source=stack/lib.sh
 source "$ROOT/stack/lib.sh"

@@ -2,6 +2,7 @@
 // fresh broker need no manual step. Producers and consumers are created by the roles that need them.
 import kafkajs, { type Kafka, type KafkaConfig, type LogEntry, type RetryOptions, type SASLOptions } from 'kafkajs'
 import type { FastifyBaseLogger } from 'fastify'
+import type { Timeouts } from '../shared/config.js'
 import type { KafkaSecurity } from '../shared/kafka-security.js'
 // Before any client exists: stops every broker connection waking each millisecond (see the file).
 import './kafkajs-request-queue.js'
@@ -9,7 +10,12 @@ import './kafkajs-request-queue.js'
 // kafkajs is CommonJS: its classes come off the default export under Node's ESM loader.
 const { logLevel } = kafkajs
 
-export interface KafkaSettings { kafkaBrokers: string[], kafkaClientId: string, kafkaSecurity: KafkaSecurity }
+export interface KafkaSettings {
+  kafkaBrokers: string[]
+  kafkaClientId: string
+  kafkaSecurity: KafkaSecurity
+  timeouts: Pick<Timeouts, 'kafkaRequestMs' | 'kafkaConnectionMs'>
+}
 
 /** kafkajs's `ssl` and `sasl` options for these settings (nothing for a plaintext broker). */
 export function securityOptions (security: KafkaSecurity): Pick<KafkaConfig, 'ssl' | 'sasl'> {
@@ -43,8 +49,8 @@ export function createKafka (settings: KafkaSettings, log: FastifyBaseLogger, re
     clientId: settings.kafkaClientId,
     brokers: settings.kafkaBrokers,
     ...securityOptions(settings.kafkaSecurity),
-    connectionTimeout: 3000,
-    requestTimeout: 10000,
+    connectionTimeout: settings.timeouts.kafkaConnectionMs,
+    requestTimeout: settings.timeouts.kafkaRequestMs,
     retry,
     logLevel: logLevel.WARN,
     logCreator: logCreator(log)

@@ -13,6 +13,29 @@ export type WriteConnections = 'pooled' | 'per-request'
 export type IdentityMode = 'lambda' | 'local' | 'off'
 export type RequestLog = 'errors' | 'all'
 
+/**
+ * How long an Idempotency-Key stays claimed by a request that never finished: after it, a retry runs the write again.
+ * Every time limit below is shorter, so a write cannot still be running when its retry starts.
+ */
+export const IDEMPOTENCY_LEASE_MS = 60_000
+
+/** Time limits on every call to a dependency and on a write's wait for its batch (each below the lease). */
+export interface Timeouts {
+  /** A MongoDB operation's wait for its answer on an open connection (the driver's socketTimeoutMS). */
+  mongoSocketMs: number
+  /** Finding a usable MongoDB server (serverSelectionTimeoutMS), and opening a connection to it (connectTimeoutMS). */
+  mongoServerSelectionMs: number
+  mongoConnectMs: number
+  /** A Redis command's wait for its answer, and connecting to Redis. */
+  redisCommandMs: number
+  redisConnectMs: number
+  /** A Kafka request's wait for its answer, and connecting to a broker. */
+  kafkaRequestMs: number
+  kafkaConnectionMs: number
+  /** The longest a write waits for its group-commit batch to start; after it the write does not run (503). */
+  writeQueueMs: number
+}
+
 export interface Config {
   roles: Set<Role>
   host: string
@@ -45,6 +68,7 @@ export interface Config {
   relayIntervalMs: number
   idempotencyTtlSeconds: number
   authWrites: boolean
+  timeouts: Timeouts
   identity: {
     mode: IdentityMode
     lambdaEndpoint: string
@@ -135,6 +159,7 @@ export function loadConfig (flags: ConfigFlags = {}, given: Env = process.env): 
     relayIntervalMs: read.int('RELAY_INTERVAL_MS', env.RELAY_INTERVAL_MS, 1000, 50, 600000),
     idempotencyTtlSeconds: read.int('IDEMPOTENCY_TTL_SECONDS', env.IDEMPOTENCY_TTL_SECONDS, 86400, 60, 7 * 86400),
     authWrites: flags.authWrites ?? read.bool('AUTH_WRITES', false),
+    timeouts: readTimeouts(read, env),
     identity: {
       mode: read.oneOf('IDENTITY_MODE', ['lambda', 'local', 'off'], 'lambda'),
       lambdaEndpoint: read.url('LAMBDA_ENDPOINT', 'http://127.0.0.1:9001', ['http:', 'https:']),
@@ -152,6 +177,31 @@ export function loadConfig (flags: ConfigFlags = {}, given: Env = process.env): 
   }
   if (config.identity.mode === 'local' && token.secret === '') throw new ConfigError(`TOKEN_SECRET: ${NO_SECRET} (IDENTITY_MODE=local verifies tokens itself)`)
   return config
+}
+
+const MAX_TIMEOUT_MS = IDEMPOTENCY_LEASE_MS / 2
+
+function readTimeouts (read: Reader, env: Env): Timeouts {
+  const ms = (name: string, fallback: number): number => read.int(name, env[name], fallback, 100, MAX_TIMEOUT_MS)
+  const timeouts: Timeouts = {
+    mongoSocketMs: ms('MONGODB_SOCKET_TIMEOUT_MS', 5000),
+    mongoServerSelectionMs: ms('MONGODB_SERVER_SELECTION_TIMEOUT_MS', 3000),
+    mongoConnectMs: ms('MONGODB_CONNECT_TIMEOUT_MS', 3000),
+    redisCommandMs: ms('REDIS_COMMAND_TIMEOUT_MS', 1000),
+    redisConnectMs: ms('REDIS_CONNECT_TIMEOUT_MS', 2000),
+    kafkaRequestMs: ms('KAFKA_REQUEST_TIMEOUT_MS', 10_000),
+    kafkaConnectionMs: ms('KAFKA_CONNECTION_TIMEOUT_MS', 3000),
+    writeQueueMs: ms('WRITE_QUEUE_TIMEOUT_MS', 10_000)
+  }
+  // A write that starts its batch at the last moment still has its first store call to make: together they must end
+  // before a retry could take its Idempotency-Key over.
+  const { mongoSocketMs, mongoServerSelectionMs, mongoConnectMs, writeQueueMs } = timeouts
+  const worst = writeQueueMs + mongoServerSelectionMs + mongoConnectMs + mongoSocketMs
+  if (worst >= IDEMPOTENCY_LEASE_MS) {
+    throw new ConfigError(`WRITE_QUEUE_TIMEOUT_MS: with the MONGODB_*_TIMEOUT_MS settings a write may run ${worst} ms, ` +
+      `which must stay below the Idempotency-Key lease (${IDEMPOTENCY_LEASE_MS} ms)`)
+  }
+  return timeouts
 }
 
 /** Why there is no token secret, and how to get one. */

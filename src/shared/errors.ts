@@ -15,6 +15,10 @@ export const DocumentBusy = createError('PB_UNAVAILABLE', 'the document is being
 // applied. With an Idempotency-Key, the key is held and a retry learns the outcome (src/write/idempotency.ts).
 export const WriteOutcomeUnknown = createError('PB_OUTCOME_UNKNOWN', 'the data store did not confirm this write, so it may or may not have been applied; retry with the same Idempotency-Key to learn which (without one, a retry may apply it twice)', 503)
 export const IdempotencyOutcomeUnknown = createError('PB_IDEMPOTENCY_OUTCOME_UNKNOWN', 'the data store lost the answer to the first request with this Idempotency-Key, so it may or may not have been applied; it is not run again (read the post to see whether it counted), and a new request needs a new key', 409)
+// A write withdrawn before its batch started (src/write/write-signal.ts): it waited too long (503), or its client left
+// (nobody reads that answer; 499, as proxies log it, keeps it out of the server-error log and off replayed records).
+export const WriteQueueTimeout = createError('PB_UNAVAILABLE', 'the data store is unavailable; try again shortly', 503)
+export const ClientGone = createError('PB_CLIENT_GONE', 'the client disconnected before the write started', 499)
 export const IdempotencyConflict = createError('PB_IDEMPOTENCY_CONFLICT', '%s', 409)
 export const IdempotencyMismatch = createError('PB_IDEMPOTENCY_MISMATCH', '%s', 422)
 export const BadCursor = createError('PB_BAD_CURSOR', 'querystring/cursor is not a cursor this server issued', 400)

@@ -35,11 +35,11 @@ export class CreateBatcher {
    * deletes once every event of the batch is acknowledged (an entry nobody releases is left to the relay).
    * A duplicate key on _id means a counter race between replicas on a store without atomic updates (see reserveIds)
    * and is retried with a fresh id; any other duplicate (the username index) is rethrown, as a MongoServerError with
-   * code 11000, for the caller to explain.
+   * code 11000, for the caller to explain. A signal that aborts before the batch starts withdraws it (group-commit.ts).
    */
-  async insert<T extends { _id: number }> (db: Db, name: EntityCollection, build: (id: number) => T): Promise<Created<T>> {
+  async insert<T extends { _id: number }> (db: Db, name: EntityCollection, build: (id: number) => T, signal?: AbortSignal): Promise<Created<T>> {
     return await new Promise<Created<T>>((resolve, reject) => {
-      this.batches.add(db, name, { build, resolve: resolve as Waiter['resolve'], reject, attempts: 0 })
+      this.batches.add(db, name, { build, resolve: resolve as Waiter['resolve'], reject, attempts: 0, signal })
     })
   }
 

@@ -1,10 +1,11 @@
 // Idempotency-Key records in MongoDB: claimed by insert (the unique _id decides a race between two replicas), answered
 // from once done, and expired by a sweep (FerretDB v1 has no TTL indexes).
 import type { Db } from 'mongodb'
+import { IDEMPOTENCY_LEASE_MS as IN_FLIGHT_LEASE_MS } from '../shared/config.js'
 import { idempotencyKeys, isDuplicateKey, type IdempotencyDoc, type PendingCreate } from './collections.js'
 
-/** An in-flight record older than this belongs to a request that died (requests time out after 30 s). */
-const IN_FLIGHT_LEASE_MS = 60_000
+// An in-flight record older than the lease belongs to a request that died: every store call and a write's wait for its
+// batch are bounded well below it (config.ts, Timeouts), so a request still running never holds a key that long.
 
 export type Claim =
   | { kind: 'claimed', lockedAt: Date }

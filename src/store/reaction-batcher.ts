@@ -42,9 +42,12 @@ export class ReactionBatcher {
 
   constructor (private readonly locks: DocLocks) {}
 
-  /** Adds one like or dislike; answers the post as it left it, or null when the post does not exist. */
-  async react (db: Db, id: number, kind: Reaction): Promise<Changed<PostDoc> | null> {
-    return await new Promise((resolve, reject) => { this.batches.add(db, 'posts', { id, kind, since: Date.now(), resolve, reject }) })
+  /**
+   * Adds one like or dislike; answers the post as it left it, or null when the post does not exist. A signal that
+   * aborts before its batch starts withdraws it (group-commit.ts).
+   */
+  async react (db: Db, id: number, kind: Reaction, signal?: AbortSignal): Promise<Changed<PostDoc> | null> {
+    return await new Promise((resolve, reject) => { this.batches.add(db, 'posts', { id, kind, since: Date.now(), resolve, reject, signal }) })
   }
 
   private async commit (db: Db, batch: Waiter[], requeue: (waiters: Waiter[]) => void): Promise<void> {

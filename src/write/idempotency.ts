@@ -5,7 +5,7 @@
 // (src/store/outcome.ts); a reaction's retry is told the outcome is unknown and is not run again.
 import { createHash } from 'node:crypto'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { IdempotencyConflict, IdempotencyMismatch, IdempotencyOutcomeUnknown } from '../shared/errors.js'
+import { ClientGone, IdempotencyConflict, IdempotencyMismatch, IdempotencyOutcomeUnknown } from '../shared/errors.js'
 import type { Metrics } from '../shared/metrics.js'
 import { timed } from '../shared/timed.js'
 import { claimKey, completeKey, holdUnknown, releaseKey } from '../store/idempotency-keys.js'
@@ -74,7 +74,8 @@ export async function idempotent<T> (deps: IdempotencyDeps, req: FastifyRequest,
     result = await run()
   } catch (err) {
     const code = (err as FastifyError).statusCode ?? 500
-    if (code >= 400 && code < 500) {
+    // A write whose client left before it started never ran: released like an outage, so a retry really runs.
+    if (code >= 400 && code < 500 && !(err instanceof ClientGone)) {
       await store(errorResponse(err, code))
     } else if (isOutcomeUnknown(err)) {
       await hold(deps, req, id, claim.lockedAt, err.pending)

@@ -52,16 +52,17 @@ export class Writes {
   constructor (private readonly deps: WritesDeps) {}
 
   // Each write answers the entity with the version it produced: the route sends that version as the ETag, which a
-  // client passes back as Min-Version to read its own write on any replica.
+  // client passes back as Min-Version to read its own write on any replica. A write whose signal aborts before its
+  // batch starts (its client left, or it waited for the batch too long: write-signal.ts) does not run.
 
-  async createUser (username: string): Promise<Versioned<User>> {
-    const { doc, entry } = await this.timed('create_user', async (db) => await createUser(this.deps.store, db, username))
+  async createUser (username: string, signal?: AbortSignal): Promise<Versioned<User>> {
+    const { doc, entry } = await this.timed('create_user', async (db) => await createUser(this.deps.store, db, username, signal))
     await this.finish('user', doc, entry)
     return { data: toUser(doc), version: doc.version }
   }
 
-  async createPost (body: CreatePostBody): Promise<Versioned<Post>> {
-    const { doc, entry } = await this.timed('create_post', async (db) => await createPost(this.deps.store, db, body))
+  async createPost (body: CreatePostBody, signal?: AbortSignal): Promise<Versioned<Post>> {
+    const { doc, entry } = await this.timed('create_post', async (db) => await createPost(this.deps.store, db, body, signal))
     await this.finish('post', doc, entry)
     return { data: toPost(doc), version: doc.version }
   }
@@ -85,8 +86,8 @@ export class Writes {
   }
 
   /** The post as one more like or dislike left it, or null when it does not exist. */
-  async react (id: number, kind: Reaction): Promise<Versioned<Post> | null> {
-    const changed = await this.timed(`post_${kind}`, async (db) => await this.deps.store.reactions.react(db, id, kind))
+  async react (id: number, kind: Reaction, signal?: AbortSignal): Promise<Versioned<Post> | null> {
+    const changed = await this.timed(`post_${kind}`, async (db) => await this.deps.store.reactions.react(db, id, kind, signal))
     if (changed === null) return null
     // Its batch's latest state goes out: one event carries every reaction of the batch (see reaction-batcher.ts).
     await this.finish('post', changed.latest, changed.entry)

@@ -27,17 +27,24 @@ kafka_java_cmd() {
     "-Dlog4j.configuration=file:$STACK_DIR/kafka/log4j.properties" -cp "$(kafka_libs)/*")
 }
 
+# The listener the toxiproxy Kafka proxy forwards to (toxiproxy.sh), advertised at the proxy's own port: a client
+# bootstrapped through the proxy is sent back to it for every broker connection, so the chaos tests' faults reach all
+# of its traffic. Plain clients keep using PLAINTEXT and never touch the proxy.
+KAFKA_PROXIED_LISTENER=PROXIED://127.0.0.1:$KAFKA_PROXIED_PORT
+KAFKA_PROXIED_ADVERTISED=PROXIED://127.0.0.1:$TOXIPROXY_KAFKA_PORT
+KAFKA_PROXIED_PROTOCOL=PROXIED:PLAINTEXT
+
 write_kafka_config() {
   mkdir -p "$STACK_DIR/kafka" "$STACK_DIR/data/kafka"
   cat > "$STACK_DIR/kafka/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT$(kafka_security_listeners)
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT$(kafka_security_listeners)
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,$KAFKA_PROXIED_LISTENER$(kafka_security_listeners)
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,$KAFKA_PROXIED_ADVERTISED$(kafka_security_listeners)
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,$KAFKA_PROXIED_PROTOCOL,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT
 log.dirs=$STACK_DIR/data/kafka
 num.partitions=3
 default.replication.factor=1
@@ -170,11 +177,11 @@ ensure_kafka_scram_users() {
   say "kafka: SCRAM user '$KAFKA_SASL_USER' added"
 }
 
-# A broker started before these listeners existed is restarted once to open them.
+# A broker started before these listeners (or the chaos proxy's) existed is restarted once to open them.
 deps_up_kafka() {
   [ -n "$(service_pid kafka)" ] || return 0 # not running: start_kafka and ready_kafka do the rest
-  if ! port_open "$KAFKA_SSL_PORT" || ! port_open "$KAFKA_SASL_PORT"; then
-    say "kafka: restarting to open the TLS and SASL listeners"
+  if ! port_open "$KAFKA_SSL_PORT" || ! port_open "$KAFKA_SASL_PORT" || ! port_open "$KAFKA_PROXIED_PORT"; then
+    say "kafka: restarting to open the TLS, SASL and proxied listeners"
     stop_service kafka
     start_kafka
     wait_port kafka "$KAFKA_PORT" 90 || return 1

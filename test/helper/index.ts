@@ -8,6 +8,8 @@
 //   requests.ts     in-process write requests (post, createUser, createPost)
 //   reliability.ts  roles as real processes, outages, HTTP with a deadline, seeded PRNG, FIGURE lines, cache vs store
 //   tcp-proxy.ts    faults on the wire: a target that moves (a failover), a command or its answer lost
+//   toxiproxy.ts    the stack's fault-injecting proxy: settings that route an app through it, toxics, reset
+//   chaos.ts        the chaos tier: an app behind the proxies, load through one fault, the figures and their targets
 export * from './app.js'
 export * from './wait.js'
 export * from './metrics.js'
@@ -16,3 +18,5 @@ export * from './kafka.js'
 export * from './requests.js'
 export * from './reliability.js'
 export * from './tcp-proxy.js'
+export * from './toxiproxy.js'
+export * from './chaos.js'

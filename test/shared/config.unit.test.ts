@@ -1,6 +1,6 @@
 // Configuration: defaults, flags over environment, and one clear message per bad value.
 import t from 'tap'
-import { ConfigError, loadConfig, redact } from '../../src/shared/config.js'
+import { ConfigError, IDEMPOTENCY_LEASE_MS, loadConfig, redact } from '../../src/shared/config.js'
 import { parseRoles } from '../../src/shared/roles.js'
 import { SECRET_FILE_SETTINGS } from '../../src/shared/secret-files.js'
 import { readFileSync } from 'node:fs'
@@ -51,11 +51,32 @@ t.test('every bad setting names itself', async (t) => {
     [{ AUTH_WRITES: 'maybe' }, /^AUTH_WRITES: expected true or false/],
     [{ IDENTITY_MODE: 'trust-me' }, /^IDENTITY_MODE: /],
     [{ TOKEN_SECRET: 'short' }, /^TOKEN_SECRET: must be at least 32 characters/],
-    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /]
+    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /],
+    [{ MONGODB_SOCKET_TIMEOUT_MS: '0' }, /^MONGODB_SOCKET_TIMEOUT_MS: expected a whole number from 100 to 30000/],
+    [{ REDIS_COMMAND_TIMEOUT_MS: '60000' }, /^REDIS_COMMAND_TIMEOUT_MS: expected a whole number from 100 to 30000/],
+    [{ KAFKA_REQUEST_TIMEOUT_MS: 'soon' }, /^KAFKA_REQUEST_TIMEOUT_MS: /],
+    [{ WRITE_QUEUE_TIMEOUT_MS: '30000', MONGODB_SOCKET_TIMEOUT_MS: '30000' },
+      /^WRITE_QUEUE_TIMEOUT_MS: with the MONGODB_\*_TIMEOUT_MS settings a write may run 66000 ms, which must stay below the Idempotency-Key lease \(60000 ms\)$/]
   ]
   for (const [env, message, flags] of cases) {
     t.throws(() => loadConfig(flags ?? {}, env), { constructor: ConfigError, message }, JSON.stringify({ env, flags }))
   }
+})
+
+t.test('every time limit has a default below the Idempotency-Key lease', async (t) => {
+  const { timeouts } = loadConfig({}, {})
+  t.same(timeouts, {
+    mongoSocketMs: 5000,
+    mongoServerSelectionMs: 3000,
+    mongoConnectMs: 3000,
+    redisCommandMs: 1000,
+    redisConnectMs: 2000,
+    kafkaRequestMs: 10_000,
+    kafkaConnectionMs: 3000,
+    writeQueueMs: 10_000
+  })
+  for (const [name, ms] of Object.entries(timeouts)) t.ok(ms < IDEMPOTENCY_LEASE_MS, `${name} (${ms} ms) is below the lease`)
+  t.equal(loadConfig({}, { MONGODB_SOCKET_TIMEOUT_MS: '1500' }).timeouts.mongoSocketMs, 1500, 'each is a setting')
 })
 
 t.test('booleans and lists parse as people write them', async (t) => {

@@ -3,7 +3,7 @@ import t from 'tap'
 import { MongoClient } from 'mongodb'
 import { Redis } from 'ioredis'
 import kafkajs from 'kafkajs'
-import { stack, stackEnv, uniqueName } from '../helper/index.js'
+import { proxiedEnv, stack, stackEnv, uniqueName } from '../helper/index.js'
 
 t.teardown(async () => { await stack('up') }) // whatever happens, leave the stack up for the next file
 
@@ -14,7 +14,7 @@ async function statusOf (name: string): Promise<'up' | 'down'> {
 
 t.test('status lists every service with its URL', async (t) => {
   const { stdout } = await stack('status')
-  for (const [name, url] of [['redis', 'redis://127.0.0.1:'], ['mongo', 'mongodb://127.0.0.1:'], ['kafka', 'kafka://127.0.0.1:'], ['lambda', 'http://127.0.0.1:']]) {
+  for (const [name, url] of [['redis', 'redis://127.0.0.1:'], ['mongo', 'mongodb://127.0.0.1:'], ['kafka', 'kafka://127.0.0.1:'], ['lambda', 'http://127.0.0.1:'], ['toxiproxy', 'http://127.0.0.1:']]) {
     t.match(stdout, new RegExp(`^${name}\\s+up\\s+${url}\\d+`, 'm'), `${name} is up with its URL`)
   }
 })
@@ -90,4 +90,27 @@ t.test('lambda: the emulator runs our function, and stops', async (t) => {
   await t.rejects(invoke(), 'nothing answers once it is down')
   await stack('up', 'lambda')
   t.match(await invoke(), { valid: false })
+})
+
+t.test('toxiproxy: its proxies forward to the services, and come back with it', async (t) => {
+  const api = `http://127.0.0.1:${process.env.STACK_TOXIPROXY_PORT ?? 8474}`
+  const names = async (): Promise<string[]> => Object.keys(await (await fetch(`${api}/proxies`)).json() as object).sort()
+  t.same(await names(), ['kafka', 'mongo', 'redis'], 'one proxy per dependency')
+  const ping = async (): Promise<string> => {
+    const redis = new Redis(proxiedEnv.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    redis.on('error', () => {})
+    try {
+      await redis.connect()
+      return await redis.ping()
+    } finally {
+      redis.disconnect()
+    }
+  }
+  t.equal(await ping(), 'PONG', 'Redis answers through its proxy')
+  await stack('down', 'toxiproxy')
+  t.equal(await statusOf('toxiproxy'), 'down')
+  await t.rejects(ping(), 'nothing listens on the proxy port once it is down')
+  await stack('up', 'toxiproxy')
+  t.same(await names(), ['kafka', 'mongo', 'redis'], 'the proxies are back')
+  t.equal(await ping(), 'PONG')
 })

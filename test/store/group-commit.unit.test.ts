@@ -1,0 +1,75 @@
+// Group commit's withdrawal rule (issue 17, defect 7): a write whose signal aborts while it is queued leaves the queue
+// at once and never reaches a batch; one whose batch has started is answered by that batch.
+import t from 'tap'
+import type { Db } from 'mongodb'
+import { GroupCommit, type Waiter } from '../../src/store/group-commit.js'
+
+interface Item extends Waiter<string> { name: string }
+
+/** A queue whose batches wait for release(): what each batch held, in order. */
+function gated () {
+  const batches: string[][] = []
+  let release = (): void => {}
+  const commit = new GroupCommit<Item>(10, async (_db, _q, batch) => {
+    batches.push(batch.map((w) => w.name))
+    await new Promise<void>((resolve) => { release = resolve })
+    for (const w of batch) w.resolve(`done ${w.name}`)
+  })
+  const db = {} as Db // only a key for the queue: nothing is sent to a store
+  const add = (name: string, signal?: AbortSignal): Promise<string> =>
+    new Promise((resolve, reject) => { commit.add(db, 'q', { name, resolve, reject, signal }) })
+  return { batches, add, release: () => { release() } }
+}
+
+const tick = async (): Promise<void> => { await new Promise((resolve) => setImmediate(resolve)) }
+
+t.test('a write aborted while queued is rejected at once with its reason, and never runs', async (t) => {
+  const q = gated()
+  const first = q.add('first')
+  const leaving = new AbortController()
+  const queued = q.add('leaves', leaving.signal)
+  const stays = q.add('stays', new AbortController().signal)
+  await tick()
+  leaving.abort(new Error('client left'))
+  await t.rejects(queued, { message: 'client left' }, 'answered as soon as it aborts, without waiting for the batch ahead')
+  q.release()
+  t.equal(await first, 'done first')
+  await tick()
+  q.release()
+  t.equal(await stays, 'done stays')
+  t.same(q.batches, [['first'], ['stays']], 'the withdrawn write was in no batch')
+})
+
+t.test('a write already aborted is not queued; one aborted after its batch started is answered by the batch', async (t) => {
+  const q = gated()
+  await t.rejects(q.add('late', AbortSignal.abort(new Error('gone'))), { message: 'gone' })
+  const running = new AbortController()
+  const started = q.add('running', running.signal)
+  await tick()
+  running.abort(new Error('too late to withdraw'))
+  q.release()
+  t.equal(await started, 'done running', 'its batch had started: the outcome is the batch\'s')
+  t.same(q.batches, [['running']])
+})
+
+t.test('a requeued write aborted meanwhile does not run again', async (t) => {
+  const seen: string[][] = []
+  const leaving = new AbortController()
+  const commit = new GroupCommit<Item>(10, async (_db, _q, batch, requeue) => {
+    seen.push(batch.map((w) => w.name))
+    if (seen.length === 1) {
+      leaving.abort(new Error('left while deferred'))
+      requeue(batch)
+      return
+    }
+    for (const w of batch) w.resolve(w.name)
+  })
+  const db = {} as Db
+  const add = (name: string, signal?: AbortSignal): Promise<string> =>
+    new Promise((resolve, reject) => { commit.add(db, 'q', { name, resolve, reject, signal }) })
+  const deferred = add('deferred', leaving.signal)
+  const other = add('other')
+  await t.rejects(deferred, { message: 'left while deferred' })
+  t.equal(await other, 'other')
+  t.same(seen, [['deferred'], ['other']])
+})
