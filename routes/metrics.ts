@@ -7,6 +7,7 @@ const routes: FastifyPluginAsync = async (app) => {
   app.get('/metrics', {
     schema: {
       tags: ['ops'],
+      operationId: 'getMetrics',
       summary: 'Prometheus metrics',
       description: 'The Prometheus text exposition of the series this process\'s roles own (see docs/operations.md, Metrics).',
       response: {

@@ -12,6 +12,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/posts', {
     schema: {
       tags: ['write'],
+      operationId: 'createPost',
       summary: 'Create a post',
       description: `user_id must name an existing user (else 422); title 1-255 characters; content non-empty, at most ${MAX_CONTENT_BYTES} bytes of UTF-8.`,
       headers: IdempotencyHeaders,
@@ -32,6 +33,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     app.post(`/posts/:id/${kind}`, {
       schema: {
         tags: ['write'],
+        operationId: `${kind}Post`,
         summary: `Add one ${kind} to a post`,
         description: 'Takes no body (or {}). Answers the post after the change. Send an Idempotency-Key to make retries safe.',
         headers: IdempotencyHeaders,

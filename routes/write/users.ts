@@ -11,6 +11,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/users', {
     schema: {
       tags: ['write'],
+      operationId: 'createUser',
       summary: 'Create a user',
       description: 'Usernames are unique (1-50 characters). Send an Idempotency-Key to make retries safe.',
       headers: IdempotencyHeaders,
