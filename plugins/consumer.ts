@@ -45,7 +45,7 @@ export default fp(async (app) => {
   })
 
   app.addHook('onReady', async () => {
-    await ensureTopics(app.kafka, [eventsTopic, dlqTopic], topicPartitions)
+    await ensureTopics(app.kafka, [eventsTopic, dlqTopic], topicPartitions, app.log)
     await dlqProducer.connect()
     await consumer.connect()
     await consumer.subscribe({ topics: [eventsTopic], fromBeginning: true })

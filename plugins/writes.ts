@@ -35,7 +35,7 @@ export default fp(async (app) => {
     topic: eventsTopic,
     log: app.log,
     inlineTimeoutMs: INLINE_PUBLISH_TIMEOUT_MS,
-    prepare: async () => { await ensureTopics(app.kafka, [eventsTopic, dlqTopic], topicPartitions) },
+    prepare: async () => { await ensureTopics(app.kafka, [eventsTopic, dlqTopic], topicPartitions, app.log) },
     onPublished: async (events) => {
       await timed(metrics.mongoDuration, 'outbox_clear', async () => await runWrite(async (db) => await clearPublished(store, db, events)))
     },
