@@ -2,15 +2,13 @@
 // /docs/json. Registered before the routes so it sees them; a process documents only the routes its roles serve.
 // The transform adds what every route shares but does not declare itself: the bearer requirement on reads, the
 // errors any route can answer (500, body limits), the ETag on every answer of one entity version, and examples.
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifySchema } from 'fastify'
-import { ROLES, ROLE_MANIFEST, checksIdentity, type Role } from '../src/shared/roles.js'
+import { ROLES, ROLE_MANIFEST, checksIdentity, routeRole, type Role } from '../src/shared/roles.js'
+import { packageVersion } from '../src/shared/build-info.js'
 import { CreatePostBody, CreateUserBody, ETagHeader, ErrorBody, NotModified, Post, PostPage, Readiness, User } from '../src/shared/schemas.js'
 import { encodeCursor } from '../src/shared/cursor.js'
 
@@ -117,19 +115,6 @@ function nameSchemas (paths: unknown): { paths: unknown, schemas: Record<string,
   return { paths: out, schemas: Object.fromEntries(Object.keys(schemas).sort().map((k) => [k, schemas[k]])) }
 }
 
-function packageVersion (): string {
-  // Found by walking up: the same code runs from plugins/ (tsx) and from dist/plugins/ (the build).
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (;;) {
-    const file = join(dir, 'package.json')
-    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version
-    const parent = dirname(dir)
-    /* c8 ignore next: the package always has a package.json above this file */
-    if (parent === dir) return '0.0.0'
-    dir = parent
-  }
-}
-
 function withExample (schema: object): object {
   const example = EXAMPLES.get(schema)
   return example === undefined ? schema : { ...schema, examples: [example] }
@@ -169,9 +154,7 @@ function errorResponse (status: number, url: string): object {
 }
 
 /** The role whose routes live under the url's prefix (from the role manifest), or undefined for health, metrics, docs. */
-function roleOf (url: string): Role | undefined {
-  return ROLES.find((r) => { const prefix = ROLE_MANIFEST[r].routes?.prefix; return prefix !== undefined && url.startsWith(`${prefix}/`) })
-}
+const roleOf = (url: string): Role | undefined => routeRole(url)
 
 /** Whether a role's routes demand a bearer token: its manifest says so (for writes, only under --auth-writes). */
 function needsToken (role: Role | undefined, authWrites: boolean): boolean {

@@ -51,6 +51,8 @@ export interface Config {
     negativeVerdictSeconds: number
   }
   token: { secret: string, issuer: string, audience: string }
+  /** The commit this build was made from (BUILD_COMMIT), for `pb_build_info`; 'unknown' when not set. */
+  buildCommit: string
 }
 
 /** Flags given on the command line; each wins over its environment variable. */
@@ -129,7 +131,8 @@ export function loadConfig (flags: ConfigFlags = {}, env: Env = process.env): Co
       verdictCacheMaxSeconds: read.int('IDENTITY_CACHE_MAX_SECONDS', env.IDENTITY_CACHE_MAX_SECONDS, 300, 0, 86400),
       negativeVerdictSeconds: read.int('IDENTITY_NEGATIVE_CACHE_SECONDS', env.IDENTITY_NEGATIVE_CACHE_SECONDS, 5, 0, 3600)
     },
-    token
+    token,
+    buildCommit: read.str('BUILD_COMMIT', 'unknown')
   }
   if (config.identity.mode === 'local' && token.secret === '') throw new ConfigError(`TOKEN_SECRET: ${NO_SECRET} (IDENTITY_MODE=local verifies tokens itself)`)
   return config
