@@ -5,6 +5,7 @@ import { InvalidBody, PostNotFound } from '../../src/shared/errors.js'
 import { idempotent } from '../../src/write/idempotency.js'
 import { CreatePostBody, IdempotencyHeaders, MAX_CONTENT_BYTES, Post, PostParams, errors } from '../../src/shared/schemas.js'
 import { strictJson } from '../../src/write/strict-json.js'
+import { traceOf } from '../../plugins/tracing.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   strictJson(app)
@@ -24,7 +25,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const bytes = Buffer.byteLength(req.body.content, 'utf8')
     if (bytes > MAX_CONTENT_BYTES) throw new InvalidBody(`body/content: ${bytes} bytes of UTF-8, at most ${MAX_CONTENT_BYTES} allowed`)
     return await idempotent(app.idempotency, req, reply, 201, async () => {
-      const { data, version } = await app.writes.createPost(req.body)
+      const { data, version } = await app.writes.createPost(req.body, traceOf(req))
       return { body: data, etag: entityTag('post', data.post_id, version) }
     })
   })
@@ -43,7 +44,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     }, async (req, reply) => {
       rejectBody(req.body, kind)
       return await idempotent(app.idempotency, req, reply, 200, async () => {
-        const post = await app.writes.react(req.params.id, kind)
+        const post = await app.writes.react(req.params.id, kind, traceOf(req))
         if (post === null) throw new PostNotFound(req.params.id)
         return { body: post.data, etag: entityTag('post', post.data.post_id, post.version) }
       })

@@ -4,6 +4,7 @@ import { entityTag } from '../../src/shared/conditional.js'
 import { idempotent } from '../../src/write/idempotency.js'
 import { CreateUserBody, IdempotencyHeaders, User, errors } from '../../src/shared/schemas.js'
 import { strictJson } from '../../src/write/strict-json.js'
+import { traceOf } from '../../plugins/tracing.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   strictJson(app)
@@ -19,7 +20,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 201: User, ...errors(400, 401, 409, 413, 415, 422, 503) }
     }
   }, async (req, reply) => await idempotent(app.idempotency, req, reply, 201, async () => {
-    const { data, version } = await app.writes.createUser(req.body.username)
+    const { data, version } = await app.writes.createUser(req.body.username, traceOf(req))
     return { body: data, etag: entityTag('user', data.user_id, version) }
   }))
 }

@@ -53,6 +53,8 @@ export interface Config {
   token: { secret: string, issuer: string, audience: string }
   /** The commit this build was made from (BUILD_COMMIT), for `pb_build_info`; 'unknown' when not set. */
   buildCommit: string
+  /** Spans to an OTLP/HTTP collector (`otlp`) or none; the exporter reads its endpoint from OTEL_EXPORTER_OTLP_*. */
+  tracing: { exporter: 'otlp' | 'none', serviceName: string }
 }
 
 /** Flags given on the command line; each wins over its environment variable. */
@@ -132,7 +134,15 @@ export function loadConfig (flags: ConfigFlags = {}, env: Env = process.env): Co
       negativeVerdictSeconds: read.int('IDENTITY_NEGATIVE_CACHE_SECONDS', env.IDENTITY_NEGATIVE_CACHE_SECONDS, 5, 0, 3600)
     },
     token,
-    buildCommit: read.str('BUILD_COMMIT', 'unknown')
+    buildCommit: read.str('BUILD_COMMIT', 'unknown'),
+    tracing: {
+      // Tracing is on when the OTEL_* settings ask for an exporter: OTEL_TRACES_EXPORTER=otlp, or an OTLP endpoint.
+      exporter: read.bool('OTEL_SDK_DISABLED', false)
+        ? 'none'
+        : read.oneOf('OTEL_TRACES_EXPORTER', ['otlp', 'none'],
+          (env.OTEL_EXPORTER_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? '') !== '' ? 'otlp' : 'none'),
+      serviceName: read.str('OTEL_SERVICE_NAME', 'postboard')
+    }
   }
   if (config.identity.mode === 'local' && token.secret === '') throw new ConfigError(`TOKEN_SECRET: ${NO_SECRET} (IDENTITY_MODE=local verifies tokens itself)`)
   return config

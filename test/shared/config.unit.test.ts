@@ -72,3 +72,16 @@ t.test('passwords never appear in messages', async (t) => {
   const err = t.throws(() => loadConfig({}, { REDIS_URL: 'http://u:hunter2@h:1' })) as Error
   t.match(err.message, /^REDIS_URL: expected a redis: or rediss: URL, got http:\/\/u:\*\*\*@h:1$/)
 })
+
+t.test('tracing is on only when the OTEL_* settings ask for an exporter; BUILD_COMMIT names the build', async (t) => {
+  t.same(loadConfig({}, {}).tracing, { exporter: 'none', serviceName: 'postboard' }, 'off by default')
+  t.equal(loadConfig({}, { OTEL_TRACES_EXPORTER: 'otlp' }).tracing.exporter, 'otlp')
+  t.equal(loadConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing.exporter, 'otlp', 'an endpoint asks for it')
+  t.equal(loadConfig({}, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' }).tracing.exporter, 'otlp')
+  t.equal(loadConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_TRACES_EXPORTER: 'none' }).tracing.exporter, 'none', 'none wins')
+  t.equal(loadConfig({}, { OTEL_TRACES_EXPORTER: 'otlp', OTEL_SDK_DISABLED: 'true' }).tracing.exporter, 'none', 'the SDK switch wins')
+  t.equal(loadConfig({}, { OTEL_SERVICE_NAME: 'pb-read' }).tracing.serviceName, 'pb-read')
+  t.throws(() => loadConfig({}, { OTEL_TRACES_EXPORTER: 'jaeger' }), { message: /^OTEL_TRACES_EXPORTER/ })
+  t.equal(loadConfig({}, {}).buildCommit, 'unknown')
+  t.equal(loadConfig({}, { BUILD_COMMIT: 'abc123' }).buildCommit, 'abc123')
+})
