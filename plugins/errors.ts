@@ -59,11 +59,11 @@ export default fp(async (app) => {
   // body parsing, so a method that carries a body (QUERY, PATCH) without a content type gets its 405 too.
   const routes = new RouteMethods()
   app.addHook('onRoute', (route) => { routes.add(route.url, route.method) })
-  app.addHook('onRequest', async (req, reply) => {
-    if (!req.is404) return
-    const allowed = routes.allowed(req.url)
-    if (allowed.length === 0) return
-    return await reply.code(405).header('allow', allowed.join(', '))
+  // A callback hook, not an async one: every request passes through it, and a matched route's costs one call.
+  app.addHook('onRequest', (req, reply, done) => {
+    const allowed = req.is404 ? routes.allowed(req.url) : []
+    if (allowed.length === 0) { done(); return }
+    reply.code(405).header('allow', allowed.join(', '))
       .send(errorBody(405, `${req.method} is not allowed on ${req.url.split('?')[0] ?? ''}; allowed: ${allowed.join(', ')}`))
   })
 
