@@ -13,7 +13,7 @@ import { eventKey, type EntityEvent } from '../shared/event.js'
 import { JournalReleaser } from './journal-releaser.js'
 import { MarkClearer, type Published } from './mark-clearer.js'
 import { ROOT_CONTEXT, trace as otel, type SpanContext } from '@opentelemetry/api'
-import { SpanKind, TRACEPARENT, TRACING_OFF, endSpan, startSpan, traceparentOf, type Context, type Span, type Tracing } from '../shared/tracing.js'
+import { SpanKind, TRACEPARENT, TRACING_OFF, endSpan, formatTraceparent, startSpan, traceparentOf, type Context, type Span, type Tracing } from '../shared/tracing.js'
 
 export type PublishPath = 'inline' | 'relay'
 
@@ -227,17 +227,18 @@ export class Publisher {
   /**
    * Each message carries its trace context in a `traceparent` header: its publish span's when tracing is on (a child
    * of the write's span; a relayed event's links to the write's trace when this process left it to the relay), else
-   * the write's own.
+   * the write's own (a relayed event's: the write's that left it here, if this process did).
    */
   private message (item: Item): { message: { key: string, value: string, headers?: Record<string, string> }, span: Span | null } {
     const key = eventKey(item.event.type, item.event.id)
     const value = JSON.stringify(item.event)
-    if (!this.tracing.enabled) {
-      const traceparent = traceparentOf(item.trace)
-      return { message: traceparent === undefined ? { key, value } : { key, value, headers: { [TRACEPARENT]: traceparent } }, span: null }
-    }
     const left = item.path === 'relay' ? this.leftTraces.get(key) : undefined
     if (left !== undefined) this.leftTraces.delete(key)
+    if (!this.tracing.enabled) {
+      // No spans: the write's own context, or for a relayed event the write's that left it here, travels on.
+      const traceparent = traceparentOf(item.trace) ?? (left === undefined ? undefined : formatTraceparent(left))
+      return { message: traceparent === undefined ? { key, value } : { key, value, headers: { [TRACEPARENT]: traceparent } }, span: null }
+    }
     const { span, ctx } = startSpan(this.tracing, `${this.opts.topic} publish`, item.trace ?? ROOT_CONTEXT, {
       kind: SpanKind.PRODUCER,
       attributes: {

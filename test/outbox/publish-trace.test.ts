@@ -17,7 +17,7 @@ function event (id: number, version: number): EntityEvent {
   return { type: 'user', id, version, data: { user_id: id, username: `u${id}`, created_at: new Date().toISOString() }, occurred_at: new Date().toISOString() }
 }
 
-async function setUp (t: Tap): Promise<{ publisher: Publisher, exporter: InMemorySpanExporter, topic: string, kafka: ReturnType<typeof kafkaFor>, failNextPrepare: () => void }> {
+async function setUp (t: Tap, traced = true): Promise<{ publisher: Publisher, exporter: InMemorySpanExporter, topic: string, kafka: ReturnType<typeof kafkaFor>, failNextPrepare: () => void }> {
   const app = await build(t, { role: 'write' })
   const exporter = new InMemorySpanExporter()
   const handle = createTracer({ name: 'test', version: '0' }, exporter)
@@ -35,7 +35,7 @@ async function setUp (t: Tap): Promise<{ publisher: Publisher, exporter: InMemor
     },
     onPublished: async () => {},
     onReleased: async () => {},
-    tracing: { enabled: true, tracer: handle.tracer }
+    tracing: traced ? { enabled: true, tracer: handle.tracer } : { enabled: false }
   })
   t.teardown(async () => { await publisher.close() })
   return { publisher, exporter, topic: app.config.eventsTopic, kafka: kafkaFor(app.config), failNextPrepare: () => { fail = true } }
@@ -66,4 +66,13 @@ t.test('an event left to the relay: the relay\'s publish links to the write\'s t
   t.same(span?.links.map((l) => [l.context.traceId, l.context.spanId]), [['4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7']], 'linked to the write')
   const [got] = await readEvents(kafka, topic, (g) => g.length >= 1)
   t.equal(got?.headers.traceparent, `00-${span!.spanContext().traceId}-${span!.spanContext().spanId}-01`, 'the message carries the relay\'s publish')
+})
+
+t.test('tracing off: an event left to the relay still goes out in the write\'s trace', async (t) => {
+  const { publisher, topic, kafka, failNextPrepare } = await setUp(t, false)
+  failNextPrepare()
+  t.equal(await publisher.publish(event(3, 1), 'inline', undefined, remoteContext(WRITE)), false, 'left to the relay')
+  t.equal(await publisher.publish(event(3, 1), 'relay'), true)
+  const [got] = await readEvents(kafka, topic, (g) => g.length >= 1)
+  t.equal(got?.headers.traceparent, WRITE, 'the write\'s trace context')
 })
