@@ -31,6 +31,8 @@ export function kafkaLogLevel (level: number, message: string, extra: Record<str
     if (sendFailure !== null && RETRIED.has(sendFailure[1]!)) return 'warn'
     return 'error'
   }
+  // Said on every producer's start: the publisher limits its retries on purpose (src/outbox/publisher.ts says why).
+  if (level === logLevel.WARN && message.startsWith('Limiting retries for the idempotent producer')) return 'debug'
   return level === logLevel.WARN ? 'warn' : 'debug'
 }
 

@@ -30,6 +30,7 @@ t.test('a first start on new topics and a new group: no error-level line, throug
   const { user_id: id } = await createUser(app, 'first-boot')
   await waitFor('the first event applied', async () => (await app.inject({ url: `/get_server/users/${id}` })).statusCode === 200, 30_000)
   t.same(errors(lines), [], 'no error-level line')
+  t.same(lines.filter((l) => l.level === 40 && l.msg.startsWith('kafka:')).map((l) => l.msg), [], 'and no Kafka warning')
   const quieted = lines.filter((l) => l.level === 20 && l.msg.startsWith('kafka: Response '))
   t.comment(`kafka answers retried and logged at debug: ${quieted.length} (${[...new Set(quieted.map((l) => l.kafka?.error))].join('; ')})`)
 })

@@ -22,5 +22,6 @@ t.test('real failures stay errors', async (t) => {
   t.equal(kafkaLogLevel(ERROR, 'Crash: KafkaJSNumberOfRetriesExceeded: The group coordinator is not available', {}), 'error', 'retries run out')
   t.equal(kafkaLogLevel(ERROR, 'Failed to send messages: Connection error', {}), 'error')
   t.equal(kafkaLogLevel(WARN, 'anything', {}), 'warn')
+  t.equal(kafkaLogLevel(WARN, 'Limiting retries for the idempotent producer may invalidate EoS guarantees', {}), 'debug', 'a choice made on purpose')
   t.equal(kafkaLogLevel(INFO, 'anything', {}), 'debug')
 })
