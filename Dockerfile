@@ -20,8 +20,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+# The commit the image is built from, for pb_build_info: `docker build --build-arg BUILD_COMMIT=$(git rev-parse HEAD) .`
+ARG BUILD_COMMIT=unknown
 # Listen on every interface inside the container (the CLI's own default stays 127.0.0.1).
-ENV HOST=0.0.0.0 PORT=8080
+ENV HOST=0.0.0.0 PORT=8080 BUILD_COMMIT=${BUILD_COMMIT}
 WORKDIR /app
 COPY package.json ./
 COPY --from=prod-deps /app/node_modules ./node_modules

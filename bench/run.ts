@@ -10,6 +10,7 @@ import { benchEnv, dropNamespace, postboard, seedViaApi, token } from './lib/set
 import { drained, freshnessProbe, histogram, quantileBound, staleAudit } from './lib/freshness.js'
 import { listScale } from './lib/list-scale.js'
 import { nearCacheBytesPerEntry } from './lib/near-memory.js'
+import { otlpSink } from './lib/otlp-sink.js'
 import { copyPostsToPeer, lostLikes, PEER_DATABASE, routeTo, startPeer, type Losses } from './lib/writes.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
@@ -108,12 +109,17 @@ async function main (): Promise<void> {
   await pair('identity cost', 'GET post, IDENTITY_MODE=off', spec(readOpen, { requests: posts.map((p) => ({ path: p.path })) }),
     'GET post, identity validated (cached verdicts)', spec(readAuth, { requests: posts }),
     { target: '≥ 0.95×', met: (r) => (ratio(r) ?? 0) >= 0.95 })
-  // What each default is worth: the same reads with the near cache off, and with every request logged.
-  for (const [name, extra] of [['NEAR_CACHE_ENTRIES=0 (near cache off)', { NEAR_CACHE_ENTRIES: '0' }], ['REQUEST_LOG=all (two lines per request)', { REQUEST_LOG: 'all' }]] as const) {
+  // What each default is worth: the same reads with the near cache off, with every request logged, and with
+  // tracing on (a span per request, batched to an OTLP/HTTP collector: a local sink stands in for it).
+  const sink = await otlpSink()
+  for (const [name, extra] of [['NEAR_CACHE_ENTRIES=0 (near cache off)', { NEAR_CACHE_ENTRIES: '0' }], ['REQUEST_LOG=all (two lines per request)', { REQUEST_LOG: 'all' }],
+    ['tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)', { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url }]] as const) {
     const other = await serve(postboard('read', { ...env, ...extra }))
-    await pair(`default vs ${name}`, `--role=read, ${name}`, spec(other, { requests: posts }), '--role=read, defaults', spec(readAuth, { requests: posts }))
+    await pair(`default vs ${name}`, `--role=read, ${name}`, spec(other, { requests: posts }), '--role=read, defaults (tracing off)', spec(readAuth, { requests: posts }))
     await other.stop()
   }
+  extras.push({ name: 'OTLP exports the tracing row sent to the local sink', value: String(sink.exports()) })
+  await sink.stop()
   await pair('list pages, --role=read, defaults', 'Fastify + Redis GET (ceiling)', redisCeiling, 'GET /get_server/posts?limit=20',
     spec(readAuth, { path: '/get_server/posts?limit=20', headers: bearer }), efficient(0.5, 10))
   await allInOne.stop()

@@ -41,11 +41,12 @@ export default fp(async (app) => {
       await deadLetter(dlqProducer, dlqTopic, from, message, reason, attempts)
     },
     log: app.log,
-    metrics: app.metrics
+    metrics: app.metrics,
+    tracing: app.tracing
   })
 
   app.addHook('onReady', async () => {
-    await ensureTopics(app.kafka, [eventsTopic, dlqTopic], topicPartitions)
+    await ensureTopics(app.kafka, [eventsTopic, dlqTopic], topicPartitions, app.log)
     await dlqProducer.connect()
     await consumer.connect()
     await consumer.subscribe({ topics: [eventsTopic], fromBeginning: true })
@@ -110,4 +111,4 @@ export default fp(async (app) => {
     await consumer.disconnect() // waits for the batch in hand, commits what was resolved, leaves the group
     await dlqProducer.disconnect()
   })
-}, { name: 'consumer', dependencies: ['config', 'metrics', 'kafka', 'redis'] })
+}, { name: 'consumer', dependencies: ['config', 'metrics', 'tracing', 'kafka', 'redis'] })

@@ -2,16 +2,15 @@
 // /docs/json. Registered before the routes so it sees them; a process documents only the routes its roles serve.
 // The transform adds what every route shares but does not declare itself: the bearer requirement on reads, the
 // errors any route can answer (500, body limits), the ETag on every answer of one entity version, and examples.
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifySchema } from 'fastify'
-import { ROLES, ROLE_MANIFEST, checksIdentity, type Role } from '../src/shared/roles.js'
-import { CreatePostBody, CreateUserBody, ETagHeader, ErrorBody, NotModified, Post, PostPage, User } from '../src/shared/schemas.js'
+import { ROLES, ROLE_MANIFEST, checksIdentity, routeRole, type Role } from '../src/shared/roles.js'
+import { packageVersion } from '../src/shared/build-info.js'
+import { CreatePostBody, CreateUserBody, ETagHeader, ErrorBody, NotModified, Post, PostPage, Readiness, User } from '../src/shared/schemas.js'
+import { encodeCursor } from '../src/shared/cursor.js'
 
 const user = { user_id: 7, username: 'ada', created_at: '2025-01-31T09:15:00.000Z' }
 const post = {
@@ -24,11 +23,14 @@ const post = {
   created_at: '2025-01-31T09:16:00.000Z'
 }
 
+/** A cursor this server really issues (the page after the example post), so requests built from the examples succeed. */
+const cursor = encodeCursor(post.post_id)
+
 /** Whole-schema examples, keyed by the schema constant the routes use. */
 const EXAMPLES = new Map<object, unknown>([
   [User, user],
   [Post, post],
-  [PostPage, { items: [post], next_cursor: 'NDE' }],
+  [PostPage, { items: [post], next_cursor: cursor }],
   [CreateUserBody, { username: 'ada' }],
   [CreatePostBody, { user_id: 7, title: 'Hello, postboard', content: 'The first post.' }]
 ])
@@ -41,7 +43,7 @@ function propertyExample (name: string, url: string): unknown {
   if (name === 'id') return url.includes('/users/') ? user.user_id : post.post_id
   if (name === 'if-none-match') return exampleTag(url)
   if (name === 'min-version') return url.includes('/users/') ? '1' : '4'
-  return ({ limit: '20', cursor: 'NDE', 'idempotency-key': '0b5e6c1e-3f4a-4c1d-9a57-5d2f1e8c7b21' } as Record<string, unknown>)[name]
+  return ({ limit: '20', cursor, 'idempotency-key': '0b5e6c1e-3f4a-4c1d-9a57-5d2f1e8c7b21' } as Record<string, unknown>)[name]
 }
 
 /** Every answer of one entity version (a read by id, a create, a reaction, and a read's 304) carries its ETag. */
@@ -66,17 +68,51 @@ const ERRORS: Record<number, { description: string, message: (url: string) => st
   503: { description: 'A dependency (data store, event bus or identity validator) is unavailable; Retry-After is set', message: () => 'the data store is unavailable; try again shortly' }
 }
 
-function packageVersion (): string {
-  // Found by walking up: the same code runs from plugins/ (tsx) and from dist/plugins/ (the build).
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (;;) {
-    const file = join(dir, 'package.json')
-    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version
-    const parent = dirname(dir)
-    /* c8 ignore next: the package always has a package.json above this file */
-    if (parent === dir) return '0.0.0'
-    dir = parent
+/** The schemas the document names in components.schemas, each used by reference wherever it appears. */
+const NAMED: Record<string, object> = { User, Post, PostPage, CreateUserBody, CreatePostBody, Error: ErrorBody, Readiness }
+
+/** A schema as JSON, keys sorted, without what a use adds (description, examples, response headers): uses compare equal. */
+function shapeOf (schema: unknown): string {
+  const plain = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(plain)
+    if (value === null || typeof value !== 'object') return value
+    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, plain((value as Record<string, unknown>)[k])]))
   }
+  const { description: _d, examples: _e, headers: _h, ...rest } = JSON.parse(JSON.stringify(schema)) as Record<string, unknown>
+  return JSON.stringify(plain(rest))
+}
+
+const NAMED_SHAPES = new Map(Object.entries(NAMED).map(([name, schema]) => [shapeOf(schema), name]))
+/** Marks, in a route's schema, where a NAMED schema is used; nameSchemas turns each mark into a $ref. */
+const MARK = 'x-schema-name'
+
+function markNamed (value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(markNamed)
+  if (value === null || typeof value !== 'object') return value
+  const marked = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, markNamed(v)]))
+  const name = NAMED_SHAPES.get(shapeOf(value))
+  return name === undefined ? marked : { ...marked, [MARK]: name }
+}
+
+/**
+ * Replaces every marked schema (at any depth, as @fastify/swagger rendered it) by a $ref to components.schemas,
+ * which it returns: clients and generators see one User, one Post, one Error, not a copy per operation.
+ */
+function nameSchemas (paths: unknown): { paths: unknown, schemas: Record<string, unknown> } {
+  const schemas: Record<string, unknown> = {}
+  const walk = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(walk)
+    if (value === null || typeof value !== 'object') return value
+    const { [MARK]: name, ...rest } = value as Record<string, unknown>
+    const inner = Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, walk(v)]))
+    if (typeof name !== 'string') return inner
+    // The component is the schema itself; a use's own description (its status's meaning) stays with the response.
+    const { description: _d, ...schema } = inner
+    schemas[name] ??= schema
+    return { $ref: `#/components/schemas/${name}` }
+  }
+  const out = walk(paths)
+  return { paths: out, schemas: Object.fromEntries(Object.keys(schemas).sort().map((k) => [k, schemas[k]])) }
 }
 
 function withExample (schema: object): object {
@@ -118,9 +154,7 @@ function errorResponse (status: number, url: string): object {
 }
 
 /** The role whose routes live under the url's prefix (from the role manifest), or undefined for health, metrics, docs. */
-function roleOf (url: string): Role | undefined {
-  return ROLES.find((r) => { const prefix = ROLE_MANIFEST[r].routes?.prefix; return prefix !== undefined && url.startsWith(`${prefix}/`) })
-}
+const roleOf = (url: string): Role | undefined => routeRole(url)
 
 /** Whether a role's routes demand a bearer token: its manifest says so (for writes, only under --auth-writes). */
 function needsToken (role: Role | undefined, authWrites: boolean): boolean {
@@ -138,6 +172,12 @@ function implicitErrors (schema: FastifySchema, url: string, authWrites: boolean
   if (role !== undefined) codes.push(503)
   if (needsToken(role, authWrites)) codes.push(401, ...(role === 'write' ? [403] : []))
   return codes
+}
+
+interface OpenApiObject {
+  paths: Record<string, Record<string, { tags?: string[] }>>
+  tags: Array<{ name: string }>
+  components: Record<string, unknown>
 }
 
 export default fp(async (app) => {
@@ -186,16 +226,22 @@ export default fp(async (app) => {
         ...(schema.headers !== undefined && { headers: withPropertyExamples(schema.headers as object, url) }),
         ...(bearer(url) && { security: [{ bearer: [] }] })
       }
-      return { schema: out, url }
+      return { schema: markNamed(out) as FastifySchema, url }
     },
     transformObject: (doc) => {
       // The document is OpenAPI 3 (configured above), never Swagger 2.
-      const openapi = (doc as { openapiObject: { paths: Record<string, Record<string, { tags?: string[] }>>, tags: Array<{ name: string }> } }).openapiObject
+      const openapi = (doc as { openapiObject: OpenApiObject }).openapiObject
       // Only the tags this process's routes use, so a role's document describes that role alone. (Every route has
       // tags today; an untagged one would simply add none.)
       /* c8 ignore next */
       const used = new Set(Object.values(openapi.paths).flatMap((ops) => Object.values(ops).flatMap((op) => op.tags ?? [])))
-      return { ...openapi, tags: openapi.tags.filter((tag) => used.has(tag.name)) }
+      const named = nameSchemas(openapi.paths)
+      return {
+        ...openapi,
+        tags: openapi.tags.filter((tag) => used.has(tag.name)),
+        paths: named.paths as OpenApiObject['paths'],
+        components: { ...openapi.components, schemas: named.schemas }
+      }
     }
   })
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } })

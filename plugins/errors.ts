@@ -6,6 +6,7 @@ import type { FastifyError } from 'fastify'
 import { MongoBulkWriteError, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoNotConnectedError, MongoTopologyClosedError } from 'mongodb'
 import kafkajs from 'kafkajs'
 import { isSocketError } from '../src/shared/socket-errors.js'
+import { RouteMethods } from '../src/shared/route-methods.js'
 
 /**
  * Server replies that mean "not now" rather than "never": MongoDB's shutdown, failover and host errors (the codes its
@@ -52,6 +53,18 @@ export default fp(async (app) => {
     const message = unavailable ?? (status >= 500 && !ours ? 'something went wrong on our side; it has been logged' : err.message)
     if (status === 503) reply.header('retry-after', '1')
     return reply.code(status).send(errorBody(status, message))
+  })
+
+  // A path some route serves, asked with a method none serves there: 405 with Allow. Decided in onRequest, ahead of
+  // body parsing, so a method that carries a body (QUERY, PATCH) without a content type gets its 405 too.
+  const routes = new RouteMethods()
+  app.addHook('onRoute', (route) => { routes.add(route.url, route.method) })
+  // A callback hook, not an async one: every request passes through it, and a matched route's costs one call.
+  app.addHook('onRequest', (req, reply, done) => {
+    const allowed = req.is404 ? routes.allowed(req.url) : []
+    if (allowed.length === 0) { done(); return }
+    reply.code(405).header('allow', allowed.join(', '))
+      .send(errorBody(405, `${req.method} is not allowed on ${req.url.split('?')[0] ?? ''}; allowed: ${allowed.join(', ')}`))
   })
 
   app.setNotFoundHandler((req, reply) => {

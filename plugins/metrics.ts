@@ -5,15 +5,20 @@
 import fp from 'fastify-plugin'
 import type { onResponseHookHandler } from 'fastify'
 import { createMetrics, type Metrics } from '../src/shared/metrics.js'
+import { packageVersion } from '../src/shared/build-info.js'
+import { routeRole } from '../src/shared/roles.js'
 
 declare module 'fastify' {
   interface FastifyInstance { metrics: Metrics }
 }
 
 const UNMATCHED = 'unmatched'
+/** The role label of what no role's prefix covers: health, metrics, docs, and requests no route matched. */
+const OPS = 'ops'
 
 /** One route's onResponse hook: its series' handles bound on first use, by method and status. */
 function routeHook ({ httpRequests, httpDuration }: Metrics, route: string): onResponseHookHandler {
+  const role = routeRole(route) ?? OPS
   const handles = new Map<string, { requests: { inc: () => void }, duration: { observe: (seconds: number) => void } }>()
   return (req, reply, done) => {
     const status = reply.statusCode
@@ -21,8 +26,8 @@ function routeHook ({ httpRequests, httpDuration }: Metrics, route: string): onR
     let h = handles.get(key)
     if (h === undefined) {
       h = {
-        requests: httpRequests.bind({ method: req.method, route, status: String(status) }),
-        duration: httpDuration.bind({ method: req.method, route })
+        requests: httpRequests.bind({ role, method: req.method, route, status: String(status) }),
+        duration: httpDuration.bind({ role, method: req.method, route })
       }
       handles.set(key, h)
     }
@@ -33,7 +38,7 @@ function routeHook ({ httpRequests, httpDuration }: Metrics, route: string): onR
 }
 
 export default fp(async (app) => {
-  const metrics = createMetrics()
+  const metrics = createMetrics({ version: packageVersion(), commit: app.config.buildCommit, roles: [...app.config.roles] })
   app.decorate('metrics', metrics)
   // Each route gets its own onResponse hook holding its series' handles, so a response costs a Map lookup by status
   // and two additions: no label object, no label-key join, and no read of request.routeOptions (a getter that builds
@@ -45,8 +50,8 @@ export default fp(async (app) => {
   // What no route matched (404s, and the router's own 400/414 refusals) is counted once, as `unmatched`.
   app.addHook('onResponse', (req, reply, done) => {
     if (req.is404) {
-      metrics.httpRequests.inc({ method: req.method, route: UNMATCHED, status: String(reply.statusCode) })
-      metrics.httpDuration.observe({ method: req.method, route: UNMATCHED }, reply.elapsedTime / 1000)
+      metrics.httpRequests.inc({ role: OPS, method: req.method, route: UNMATCHED, status: String(reply.statusCode) })
+      metrics.httpDuration.observe({ role: OPS, method: req.method, route: UNMATCHED }, reply.elapsedTime / 1000)
     }
     done()
   })

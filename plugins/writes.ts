@@ -36,7 +36,8 @@ export default fp(async (app) => {
     topic: eventsTopic,
     log: app.log,
     inlineTimeoutMs: INLINE_PUBLISH_TIMEOUT_MS,
-    prepare: async () => { await ensureTopics(app.kafka, [eventsTopic, dlqTopic], topicPartitions) },
+    tracing: app.tracing,
+    prepare: async () => { await ensureTopics(app.kafka, [eventsTopic, dlqTopic], topicPartitions, app.log) },
     onPublished: async (events) => {
       await timed(metrics.mongoDuration, 'outbox_clear', async () => await runWrite(async (db) => await clearPublished(store, db, events)))
     },
@@ -71,7 +72,8 @@ export default fp(async (app) => {
     metrics,
     log: app.log,
     cacheUpdate: app.config.cacheUpdate,
-    cacheTtlSeconds: app.config.cacheTtlSeconds
+    cacheTtlSeconds: app.config.cacheTtlSeconds,
+    tracing: app.tracing
   })
   app.decorate('publisher', publisher)
   app.decorate('writes', writes)
@@ -96,4 +98,4 @@ export default fp(async (app) => {
     await relay.stop()
     await publisher.close()
   })
-}, { name: 'writes', dependencies: ['config', 'metrics', 'redis', 'mongo-write', 'store', 'kafka'] })
+}, { name: 'writes', dependencies: ['tracing', 'config', 'metrics', 'redis', 'mongo-write', 'store', 'kafka'] })

@@ -4,20 +4,8 @@
 // says what the role does meanwhile. While the server shuts down every route, ready included, answers 503.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { Readiness } from '../src/shared/schemas.js'
 import { KafkaProbe, checkDependencies, type Probes } from '../src/health/checks.js'
-
-const Check = Type.Union([Type.Literal('ok'), Type.Literal('down')])
-const Ready = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('unavailable')], {
-    description: 'ok: every dependency answers. degraded: one the role can run without is down (still 200). ' +
-      'unavailable: one it needs is down (503)'
-  }),
-  roles: Type.Array(Type.String(), { description: 'The roles this process runs' }),
-  checks: Type.Record(Type.String(), Check, { description: 'Each dependency the roles use, probed now (1.5 s bound)' }),
-  detail: Type.Optional(Type.Record(Type.String(), Type.String(), {
-    description: 'For each dependency that is down: what the roles do without it'
-  }))
-})
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   // One probe per client this process opened (the role manifest decided which): a dependency the roles do not use
@@ -37,6 +25,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/live', {
     schema: {
       tags: ['health'],
+      operationId: 'getLiveness',
       summary: 'Liveness: the process answers',
       description: 'Never probes a dependency, so an outage elsewhere cannot get a healthy process restarted.',
       response: { 200: Type.Object({ status: Type.Literal('ok') }, { description: 'Alive', examples: [{ status: 'ok' }] }) }
@@ -46,11 +35,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/ready', {
     schema: {
       tags: ['health'],
+      operationId: 'getReadiness',
       summary: 'Readiness of this role\'s dependencies',
       description: 'Route traffic here while this answers 200 (ok or degraded); stop on 503.',
       response: {
         200: {
-          ...Ready,
+          ...Readiness,
           description: 'Ready (ok, or degraded with detail)',
           examples: [{
             status: 'degraded',
@@ -60,7 +50,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           }]
         },
         503: {
-          ...Ready,
+          ...Readiness,
           description: 'Not ready: a dependency the role needs is down, or the server is shutting down',
           examples: [{
             status: 'unavailable',

@@ -7,6 +7,7 @@ const routes: FastifyPluginAsync = async (app) => {
   app.get('/metrics', {
     schema: {
       tags: ['ops'],
+      operationId: 'getMetrics',
       summary: 'Prometheus metrics',
       description: 'The Prometheus text exposition of the series this process\'s roles own (see docs/operations.md, Metrics).',
       response: {
@@ -15,9 +16,9 @@ const routes: FastifyPluginAsync = async (app) => {
           content: {
             [METRICS_CONTENT_TYPE]: {
               schema: Type.String(),
-              example: '# HELP pb_http_requests_total HTTP requests by route template and status\n' +
+              example: '# HELP pb_http_requests_total HTTP requests by role, route template and status\n' +
                 '# TYPE pb_http_requests_total counter\n' +
-                'pb_http_requests_total{method="GET",route="/get_server/posts/:id",status="200"} 42\n'
+                'pb_http_requests_total{role="read",method="GET",route="/get_server/posts/:id",status="200"} 42\n'
             }
           }
         }

@@ -3,6 +3,7 @@
 // Together with that table, this one function answers "what does --role=read start?".
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base'
 import type { Config } from './shared/config.js'
 import { lazyChildLogger } from './shared/lazy-logger.js'
 import { requestIdGenerator } from './shared/request-id.js'
@@ -11,6 +12,7 @@ import errorsPlugin, { errorBody } from '../plugins/errors.js'
 import metricsPlugin from '../plugins/metrics.js'
 import requestLogPlugin from '../plugins/request-log.js'
 import docsPlugin from '../plugins/docs.js'
+import tracingPlugin from '../plugins/tracing.js'
 import redisPlugin from '../plugins/redis.js'
 import mongoReadPlugin from '../plugins/mongo-read.js'
 import mongoWritePlugin from '../plugins/mongo-write.js'
@@ -47,6 +49,8 @@ const ROUTE_MODULES: Partial<Record<Role, FastifyPluginAsync>> = { read: readRou
 export interface BuildOptions {
   /** pino options, or false for silence (tests); defaults to JSON at config.logLevel. */
   logger?: boolean | object
+  /** Trace into this exporter whatever the OTEL_* settings say (tests: an in-memory exporter). */
+  traceExporter?: SpanExporter
 }
 
 /** The router's own refusals (a malformed %-escape, an over-long path parameter), in the API's error shape. */
@@ -87,6 +91,7 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   await app.register(configPlugin, { config })
   await app.register(errorsPlugin)
   await app.register(metricsPlugin)
+  await app.register(tracingPlugin, { exporter: opts.traceExporter })
   await app.register(requestLogPlugin)
   await app.register(docsPlugin)
   // Then what the role manifest says the chosen roles need, in its order: nothing else is opened or connected.

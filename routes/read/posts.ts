@@ -13,6 +13,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/posts/:id', {
     schema: {
       tags: ['read'],
+      operationId: 'getPost',
       summary: 'Get a post',
       params: ReadIdParams,
       headers: ReadConditionalHeaders,
@@ -30,6 +31,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/posts', {
     schema: {
       tags: ['read'],
+      operationId: 'listPosts',
       summary: 'List posts, newest first',
       querystring: ListPostsQuery,
       response: { 200: PostPage, ...errors(400, 401, 503) }

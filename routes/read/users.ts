@@ -11,6 +11,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/users/:id', {
     schema: {
       tags: ['read'],
+      operationId: 'getUser',
       summary: 'Get a user',
       params: ReadIdParams,
       headers: ReadConditionalHeaders,

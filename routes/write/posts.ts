@@ -6,6 +6,7 @@ import { idempotent } from '../../src/write/idempotency.js'
 import { CreatePostBody, IdempotencyHeaders, MAX_CONTENT_BYTES, Post, PostParams, errors } from '../../src/shared/schemas.js'
 import { strictJson } from '../../src/write/strict-json.js'
 import { writeSignal } from '../../src/write/write-signal.js'
+import { traceOf } from '../../plugins/tracing.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   strictJson(app)
@@ -13,6 +14,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/posts', {
     schema: {
       tags: ['write'],
+      operationId: 'createPost',
       summary: 'Create a post',
       description: `user_id must name an existing user (else 422); title 1-255 characters; content non-empty, at most ${MAX_CONTENT_BYTES} bytes of UTF-8.`,
       headers: IdempotencyHeaders,
@@ -24,7 +26,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const bytes = Buffer.byteLength(req.body.content, 'utf8')
     if (bytes > MAX_CONTENT_BYTES) throw new InvalidBody(`body/content: ${bytes} bytes of UTF-8, at most ${MAX_CONTENT_BYTES} allowed`)
     return await idempotent(app.idempotency, req, reply, 201, async () => {
-      const { data, version } = await app.writes.createPost(req.body, writeSignal(reply, app.config.timeouts.writeQueueMs))
+      const { data, version } = await app.writes.createPost(req.body, traceOf(req), writeSignal(reply, app.config.timeouts.writeQueueMs))
       return { body: data, etag: entityTag('post', data.post_id, version) }
     })
   })
@@ -33,6 +35,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     app.post(`/posts/:id/${kind}`, {
       schema: {
         tags: ['write'],
+        operationId: `${kind}Post`,
         summary: `Add one ${kind} to a post`,
         description: 'Takes no body (or {}). Answers the post after the change. Send an Idempotency-Key to make retries safe.',
         headers: IdempotencyHeaders,
@@ -42,7 +45,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     }, async (req, reply) => {
       rejectBody(req.body, kind)
       return await idempotent(app.idempotency, req, reply, 200, async () => {
-        const post = await app.writes.react(req.params.id, kind, writeSignal(reply, app.config.timeouts.writeQueueMs))
+        const post = await app.writes.react(req.params.id, kind, traceOf(req), writeSignal(reply, app.config.timeouts.writeQueueMs))
         if (post === null) throw new PostNotFound(req.params.id)
         return { body: post.data, etag: entityTag('post', post.data.post_id, post.version) }
       })

@@ -2,6 +2,7 @@
 // fresh broker need no manual step. Producers and consumers are created by the roles that need them.
 import kafkajs, { type Kafka, type KafkaConfig, type LogEntry, type RetryOptions, type SASLOptions } from 'kafkajs'
 import type { FastifyBaseLogger } from 'fastify'
+import { createRequire } from 'node:module'
 import type { Timeouts } from '../shared/config.js'
 import type { KafkaSecurity } from '../shared/kafka-security.js'
 // Before any client exists: stops every broker connection waking each millisecond (see the file).
@@ -26,14 +27,38 @@ export function securityOptions (security: KafkaSecurity): Pick<KafkaConfig, 'ss
   }
 }
 
+// kafkajs's table of Kafka protocol errors (the same one its retry logic reads), for the messages it retries.
+const require = createRequire(import.meta.url)
+const { errorCodes } = require('kafkajs/src/protocol/error') as { errorCodes: Array<{ message: string, retriable: boolean }> }
+const RETRIED = new Set(errorCodes.filter((e) => e.retriable).map((e) => e.message))
+
+/**
+ * The level a kafkajs log line is written at. kafkajs logs every broker answer that carries an error at error level
+ * ("Response GroupCoordinator …: The group coordinator is not available") before its own retry handles it, so a
+ * normal first start, while the broker is still loading its coordinators and leaders, printed errors that were not
+ * failures. Those answers are debug: kafkajs retries them, and if the retries run out the caller gets the error (and
+ * logs it, at error). So is a CreateTopics answer's "Topic creation errors": a topic another process (or this one's
+ * other role) created first is one, and ensureTopics itself logs any other failure at error. A retried send's
+ * retriable failure is a warning; every other error stays an error.
+ */
+export function kafkaLogLevel (level: number, message: string, extra: Record<string, unknown>): 'error' | 'warn' | 'debug' {
+  if (level === logLevel.ERROR) {
+    const error = typeof extra.error === 'string' ? extra.error : ''
+    if (message.startsWith('Response ') && (RETRIED.has(error) || (message.startsWith('Response CreateTopics') && error === 'Topic creation errors'))) return 'debug'
+    const sendFailure = /^Failed to send messages: (.*)$/.exec(message)
+    if (sendFailure !== null && RETRIED.has(sendFailure[1]!)) return 'warn'
+    return 'error'
+  }
+  // Said on every producer's start: the publisher limits its retries on purpose (src/outbox/publisher.ts says why).
+  if (level === logLevel.WARN && message.startsWith('Limiting retries for the idempotent producer')) return 'debug'
+  return level === logLevel.WARN ? 'warn' : 'debug'
+}
+
 // kafkajs logs through its own logger; route it into pino so every line has the same shape and level control.
 function logCreator (log: FastifyBaseLogger) {
   return () => ({ level, log: entry }: LogEntry) => {
     const { message, ...extra } = entry
-    const fields = { kafka: extra }
-    if (level === logLevel.ERROR) log.error(fields, `kafka: ${message}`)
-    else if (level === logLevel.WARN) log.warn(fields, `kafka: ${message}`)
-    else log.debug(fields, `kafka: ${message}`)
+    log[kafkaLogLevel(level, message, extra)]({ kafka: extra }, `kafka: ${message}`)
   }
 }
 
@@ -57,11 +82,14 @@ export function createKafka (settings: KafkaSettings, log: FastifyBaseLogger, re
   })
 }
 
-/** Creates the topics that are missing, with `partitions` partitions each. */
-export async function ensureTopics (kafka: Kafka, topics: string[], partitions: number): Promise<void> {
+/**
+ * Creates the topics that are missing, with `partitions` partitions each. A topic created meanwhile by another
+ * process is no failure (kafkajs takes "already exists" as done); any other failure is logged here, at error.
+ */
+export async function ensureTopics (kafka: Kafka, topics: string[], partitions: number, log: FastifyBaseLogger): Promise<void> {
   const admin = kafka.admin()
-  await admin.connect()
   try {
+    await admin.connect()
     const existing = new Set(await admin.listTopics())
     const missing = topics.filter((t) => !existing.has(t))
     if (missing.length > 0) {
@@ -70,6 +98,9 @@ export async function ensureTopics (kafka: Kafka, topics: string[], partitions: 
         topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: -1 }))
       })
     }
+  } catch (err) {
+    log.error({ err, topics }, 'kafka: could not create the topics')
+    throw err
   } finally {
     await admin.disconnect()
   }

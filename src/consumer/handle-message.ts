@@ -10,6 +10,7 @@ import { isRedisUnavailable } from '../cache/redis-errors.js'
 import { PoisonEvent, parseEvent, type EntityEvent } from '../shared/event.js'
 import type { Metrics } from '../shared/metrics.js'
 import { applyEvent, applyEvents } from '../cache/apply.js'
+import { SpanKind, TRACEPARENT, TRACING_OFF, endSpan, remoteContext, startSpan, type Span, type Tracing } from '../shared/tracing.js'
 
 export interface RetryPolicy {
   /** Tries for a message that fails for its own reasons (bad JSON, unknown type, refused by Redis) before the DLQ. */
@@ -30,7 +31,12 @@ export interface HandlerDeps {
   log: FastifyBaseLogger
   metrics: Pick<Metrics, 'casRejections' | 'consumerApplied' | 'consumerApplyDuration' | 'consumerFreshness' | 'dlqMessages'>
   retry?: RetryPolicy
+  /** Spans for each apply, under the trace its message's `traceparent` header names (off by default). */
+  tracing?: Tracing
 }
+
+/** One message's apply span and its Redis CAS span below it (both null when tracing is off). */
+interface ApplySpans { apply: Span | null, cas: Span | null }
 
 export interface MessageSource { topic: string, partition: number }
 
@@ -63,16 +69,39 @@ export function createMessageHandler (deps: HandlerDeps): MessageHandler {
   const { redis, ttlSeconds, deadLetter, log } = deps
   const { casRejections, consumerApplied, consumerApplyDuration, consumerFreshness, dlqMessages } = deps.metrics
   const retry = deps.retry ?? DEFAULT_RETRY
+  const tracing = deps.tracing ?? TRACING_OFF
   let redisDownSince: number | null = null
 
-  function counted (event: EntityEvent, landed: boolean): 'applied' | 'stale' {
+  function spansFor (message: KafkaMessage, event: EntityEvent): ApplySpans {
+    if (!tracing.enabled) return { apply: null, cas: null }
+    const { span: apply, ctx } = startSpan(tracing, 'apply event', remoteContext(message.headers?.[TRACEPARENT]), {
+      kind: SpanKind.CONSUMER,
+      attributes: { 'messaging.system': 'kafka', 'messaging.operation.type': 'process', 'messaging.kafka.offset': message.offset, 'postboard.entity': `${event.type}:${event.id}`, 'postboard.version': event.version }
+    })
+    const { span: cas } = startSpan(tracing, 'redis cas', ctx, { kind: SpanKind.CLIENT, attributes: { 'db.system.name': 'redis', 'db.operation.name': 'cas' } })
+    return { apply, cas }
+  }
+
+  /** Counts an applied event; its freshness lag is a metric and an attribute of its apply span. */
+  function counted (event: EntityEvent, landed: boolean, spans?: ApplySpans): 'applied' | 'stale' {
+    const result = landed ? 'applied' : 'stale'
+    spans?.apply?.setAttribute('postboard.result', result)
     if (!landed) {
       casRejections.inc({ source: 'consumer' })
       return 'stale'
     }
     const age = (Date.now() - Date.parse(event.occurred_at)) / 1000
-    if (Number.isFinite(age)) consumerFreshness.observe(Math.max(0, age))
+    if (Number.isFinite(age)) {
+      consumerFreshness.observe(Math.max(0, age))
+      spans?.apply?.setAttribute('postboard.freshness_seconds', Math.max(0, age))
+    }
     return 'applied'
+  }
+
+  function endSpans (spans: ApplySpans | undefined, err?: unknown): void {
+    if (spans === undefined) return
+    endSpan(spans.cas, err)
+    endSpan(spans.apply, err)
   }
 
   async function applyLeading (messages: KafkaMessage[]): Promise<number> {
@@ -87,11 +116,14 @@ export function createMessageHandler (deps: HandlerDeps): MessageHandler {
       }
     }
     if (events.length === 0) return 0
+    // One span pair per message, all sharing the run's one round trip (spans only when tracing is on).
+    const spans = tracing.enabled ? events.map((event, i) => spansFor(messages[i]!, event)) : undefined
     const started = performance.now()
     let results: Array<boolean | Error>
     try {
       results = await applyEvents(redis, events, ttlSeconds)
-    } catch {
+    } catch (err) {
+      for (const s of spans ?? []) endSpans(s, err)
       return 0 // Redis unreachable: handle() waits it out
     }
     const seconds = (performance.now() - started) / 1000
@@ -99,9 +131,12 @@ export function createMessageHandler (deps: HandlerDeps): MessageHandler {
     for (const [i, result] of results.entries()) {
       if (result instanceof Error) break
       consumerApplyDuration.observe(seconds)
-      consumerApplied.inc({ result: counted(events[i]!, result) })
+      consumerApplied.inc({ result: counted(events[i]!, result, spans?.[i]) })
+      endSpans(spans?.[i])
       done++
     }
+    // Messages after the first that failed are handled again on their own, with spans of their own.
+    for (const s of spans?.slice(done) ?? []) endSpans(s, 'not applied in this run')
     return done
   }
 
@@ -115,6 +150,7 @@ export function createMessageHandler (deps: HandlerDeps): MessageHandler {
       throw err
     }
     const end = consumerApplyDuration.startTimer()
+    const spans = spansFor(message, event)
     try {
       const landed = await applyEvent(redis, event, ttlSeconds)
       end()
@@ -122,8 +158,11 @@ export function createMessageHandler (deps: HandlerDeps): MessageHandler {
         log.info({ downMs: Date.now() - redisDownSince }, 'consumer: redis is back; applying again')
         redisDownSince = null
       }
-      return { done: counted(event, landed) }
+      const done = counted(event, landed, spans)
+      endSpans(spans)
+      return { done }
     } catch (err) {
+      endSpans(spans, err)
       if (isRedisUnavailable(err)) return { redisDown: err as Error }
       return { failed: `redis refused the event: ${(err as Error).message}` }
     }

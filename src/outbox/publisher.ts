@@ -12,6 +12,8 @@ import type { JournalEntry } from '../store/journal.js'
 import { eventKey, type EntityEvent } from '../shared/event.js'
 import { JournalReleaser } from './journal-releaser.js'
 import { MarkClearer, type Published } from './mark-clearer.js'
+import { ROOT_CONTEXT, trace as otel, type SpanContext } from '@opentelemetry/api'
+import { SpanKind, TRACEPARENT, TRACING_OFF, endSpan, formatTraceparent, startSpan, traceparentOf, type Context, type Span, type Tracing } from '../shared/tracing.js'
 
 export type PublishPath = 'inline' | 'relay'
 
@@ -31,10 +33,12 @@ export interface PublisherOptions {
   onReleased: (entries: ObjectId[]) => Promise<void>
   /** How long a request waits for its event's acknowledgement before leaving it to the relay. */
   inlineTimeoutMs?: number
+  /** Spans for each publish (off by default: the messages still carry their write's trace context). */
+  tracing?: Tracing
 }
 
 /** `marked`: the event's document carries a pending mark to clear once it is acknowledged (a journaled create does not). */
-interface Item { event: EntityEvent, path: PublishPath, marked: boolean, resolve: (ok: boolean) => void }
+interface Item { event: EntityEvent, path: PublishPath, marked: boolean, trace: Context | undefined, resolve: (ok: boolean) => void }
 
 /** Events per produce request; a bigger backlog goes out in several. */
 const MAX_BATCH = 500
@@ -48,6 +52,8 @@ const RESUME_WINDOW_MS = 15_000
 const DISCONNECT_BUDGET_MS = 2000
 /** Entities whose newest acknowledged version is remembered (least recently published out): see `acked`. */
 const ACKED_KEYS = 10_000
+/** Traces of events left to the relay, remembered (newest kept) so its republish can link to the write's trace. */
+const MAX_LEFT_TRACES = 10_000
 
 export class Publisher {
   private readonly queue: Item[] = []
@@ -74,9 +80,13 @@ export class Publisher {
   private readonly inlineTimeoutMs: number
   private readonly clearer: MarkClearer
   private readonly releaser: JournalReleaser
+  private readonly tracing: Tracing
+  /** Per key, the trace of the write whose event was left to the relay here (see MAX_LEFT_TRACES). */
+  private readonly leftTraces = new Map<string, SpanContext>()
 
   constructor (private readonly opts: PublisherOptions) {
     this.inlineTimeoutMs = opts.inlineTimeoutMs ?? 1000
+    this.tracing = opts.tracing ?? TRACING_OFF
     this.clearer = new MarkClearer(opts.onPublished, opts.log)
     this.releaser = new JournalReleaser(opts.onReleased, opts.log)
   }
@@ -113,8 +123,11 @@ export class Publisher {
    * A create's event comes with its batch's journal entry (and its document has no mark): the entry is counted down
    * when the event is acknowledged, and deleted in the background at zero.
    */
-  publish (event: EntityEvent, path: PublishPath, entry?: JournalEntry): Promise<boolean> {
-    if (this.closed || (path === 'inline' && this.down) || this.queue.length >= MAX_QUEUE) return Promise.resolve(false)
+  publish (event: EntityEvent, path: PublishPath, entry?: JournalEntry, trace?: Context): Promise<boolean> {
+    if (this.closed || (path === 'inline' && this.down) || this.queue.length >= MAX_QUEUE) {
+      this.leftToRelay(event, trace)
+      return Promise.resolve(false)
+    }
     const key = eventKey(event.type, event.id)
     const newer = this.queued.get(key)
     let done: Promise<boolean>
@@ -126,13 +139,23 @@ export class Publisher {
     } else if (newer !== undefined && newer.version >= event.version) {
       done = newer.done
     } else {
-      done = new Promise<boolean>((resolve) => { this.queue.push({ event, path, marked: entry === undefined, resolve }) })
+      done = new Promise<boolean>((resolve) => { this.queue.push({ event, path, marked: entry === undefined, trace, resolve }) })
       this.queued.set(key, { version: event.version, done })
       this.kick()
     }
     // `done` never rejects (a failed send resolves false), so this chain needs no catch.
     if (entry !== undefined) done.then((ok) => { if (ok && --entry.unacked === 0 && entry.keep !== true) this.release(entry.id) }, undefined)
     return done
+  }
+
+  /** Remembers the trace of a write whose event the relay will carry, so the relay's publish links to it. */
+  private leftToRelay (event: EntityEvent, trace: Context | undefined): void {
+    const sc = trace === undefined ? undefined : otel.getSpanContext(trace)
+    if (sc === undefined) return
+    const key = eventKey(event.type, event.id)
+    this.leftTraces.delete(key)
+    this.leftTraces.set(key, sc)
+    if (this.leftTraces.size > MAX_LEFT_TRACES) this.leftTraces.delete(this.leftTraces.keys().next().value!)
   }
 
   /** Deletes a journal entry in the background (nothing of it is left to publish). */
@@ -194,16 +217,18 @@ export class Publisher {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_BATCH)
       const ok = await this.send(batch)
-      for (const { event, resolve } of batch) {
+      for (const { event, trace, resolve } of batch) {
         const key = eventKey(event.type, event.id)
         if (this.queued.get(key)?.version === event.version) this.queued.delete(key)
         if (ok) this.remember(key, event.version)
+        else this.leftToRelay(event, trace)
         resolve(ok)
       }
       if (!ok) {
         // Kafka is down: fail the rest now rather than make each wait out its own retries. All of it is pending.
-        for (const { event, resolve } of this.queue.splice(0)) {
+        for (const { event, trace, resolve } of this.queue.splice(0)) {
           this.queued.delete(eventKey(event.type, event.id))
+          this.leftToRelay(event, trace)
           resolve(false)
         }
         return
@@ -222,15 +247,43 @@ export class Publisher {
     if (this.acked.size > ACKED_KEYS) this.acked.delete(this.acked.keys().next().value as string)
   }
 
+  /**
+   * Each message carries its trace context in a `traceparent` header: its publish span's when tracing is on (a child
+   * of the write's span; a relayed event's links to the write's trace when this process left it to the relay), else
+   * the write's own (a relayed event's: the write's that left it here, if this process did).
+   */
+  private message (item: Item): { message: { key: string, value: string, headers?: Record<string, string> }, span: Span | null } {
+    const key = eventKey(item.event.type, item.event.id)
+    const value = JSON.stringify(item.event)
+    const left = item.path === 'relay' ? this.leftTraces.get(key) : undefined
+    if (left !== undefined) this.leftTraces.delete(key)
+    if (!this.tracing.enabled) {
+      // No spans: the write's own context, or for a relayed event the write's that left it here, travels on.
+      const traceparent = traceparentOf(item.trace) ?? (left === undefined ? undefined : formatTraceparent(left))
+      return { message: traceparent === undefined ? { key, value } : { key, value, headers: { [TRACEPARENT]: traceparent } }, span: null }
+    }
+    const { span, ctx } = startSpan(this.tracing, `${this.opts.topic} publish`, item.trace ?? ROOT_CONTEXT, {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': 'kafka',
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': this.opts.topic,
+        'messaging.kafka.message.key': key,
+        'postboard.publish.path': item.path
+      },
+      links: left === undefined ? [] : [{ context: left, attributes: { 'postboard.link': 'the write this event was left to the relay by' } }]
+    })
+    return { message: { key, value, headers: { [TRACEPARENT]: traceparentOf(ctx)! } }, span }
+  }
+
   private async send (batch: Item[]): Promise<boolean> {
+    const built = batch.map((item) => this.message(item))
     try {
       const producer = await this.connected()
-      await producer.send({
-        topic: this.opts.topic,
-        acks: -1,
-        messages: batch.map(({ event }) => ({ key: eventKey(event.type, event.id), value: JSON.stringify(event) }))
-      })
+      await producer.send({ topic: this.opts.topic, acks: -1, messages: built.map((b) => b.message) })
+      for (const { span } of built) endSpan(span)
     } catch (err) {
+      for (const { span } of built) endSpan(span, err)
       this.opts.metrics.producerErrors.inc()
       if (!this.failureLogged) this.opts.log.warn({ err }, 'kafka: publish failed; events stay pending and the relay publishes them once Kafka is back')
       this.failureLogged = true

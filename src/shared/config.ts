@@ -82,6 +82,10 @@ export interface Config {
     queueMax: number
   }
   token: { secret: string, issuer: string, audience: string }
+  /** The commit this build was made from (BUILD_COMMIT), for `pb_build_info`; 'unknown' when not set. */
+  buildCommit: string
+  /** Spans to an OTLP/HTTP collector (`otlp`) or none; the exporter reads its endpoint from OTEL_EXPORTER_OTLP_*. */
+  tracing: { exporter: 'otlp' | 'none', serviceName: string }
 }
 
 /** Flags given on the command line; each wins over its environment variable. */
@@ -173,7 +177,16 @@ export function loadConfig (flags: ConfigFlags = {}, given: Env = process.env): 
       queuePerClient: read.int('IDENTITY_QUEUE_PER_CLIENT', env.IDENTITY_QUEUE_PER_CLIENT, 32, 1, 100_000),
       queueMax: read.int('IDENTITY_QUEUE_MAX', env.IDENTITY_QUEUE_MAX, 256, 1, 1_000_000)
     },
-    token
+    token,
+    buildCommit: read.str('BUILD_COMMIT', 'unknown'),
+    tracing: {
+      // Tracing is on when the OTEL_* settings ask for an exporter: OTEL_TRACES_EXPORTER=otlp, or an OTLP endpoint.
+      exporter: read.bool('OTEL_SDK_DISABLED', false)
+        ? 'none'
+        : read.oneOf('OTEL_TRACES_EXPORTER', ['otlp', 'none'],
+          (env.OTEL_EXPORTER_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? '') !== '' ? 'otlp' : 'none'),
+      serviceName: read.str('OTEL_SERVICE_NAME', 'postboard')
+    }
   }
   if (config.identity.mode === 'local' && token.secret === '') throw new ConfigError(`TOKEN_SECRET: ${NO_SECRET} (IDENTITY_MODE=local verifies tokens itself)`)
   return config

@@ -6,7 +6,9 @@ import { Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import { FastCounter as Counter, FastHistogram as Histogram } from './fast-metrics.js'
 import { seriesOwners, type Role } from './roles.js'
 
-const LATENCY = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+// Up to 30 s: an outage answer takes seconds (a write waits 1 s for Kafka, a busy document up to 8 s, a MongoDB
+// server selection or the identity validator's timeout longer), and those are what a latency alert must see.
+const LATENCY = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 const FRESHNESS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
 let processMetrics: Registry | undefined
@@ -15,20 +17,28 @@ let processMetrics: Registry | undefined
 function processRegistry (): Registry {
   if (processMetrics === undefined) {
     processMetrics = new Registry()
-    collectDefaultMetrics({ register: processMetrics, prefix: 'pb_process_' })
+    // Under their standard names (process_cpu_seconds_total, nodejs_eventloop_lag_seconds, ...), which every
+    // Node.js dashboard and alert expects.
+    collectDefaultMetrics({ register: processMetrics })
   }
   return processMetrics
 }
 
+/** What `pb_build_info` says about this process. */
+export interface BuildInfo { version: string, commit: string, roles: readonly string[] }
+
 /** One app's series, each registered in the app's own registry. */
-export function createMetrics () {
+export function createMetrics (build: BuildInfo = { version: '0.0.0', commit: 'unknown', roles: [] }) {
   const registry = new Registry()
   const registers = [registry]
+  const buildInfo = new Gauge({ name: 'pb_build_info', help: 'Always 1; the labels say which build this process runs (version, commit, Node.js version) and its roles', labelNames: ['version', 'commit', 'node_version', 'roles'] as const, registers })
+  buildInfo.set({ version: build.version, commit: build.commit, node_version: process.version, roles: build.roles.join(',') }, 1)
   return {
     registry,
-    // HTTP, by route template (bounded cardinality).
-    httpRequests: new Counter({ name: 'pb_http_requests_total', help: 'HTTP requests by route template and status', labelNames: ['method', 'route', 'status'] as const, registers }),
-    httpDuration: new Histogram({ name: 'pb_http_request_duration_seconds', help: 'HTTP request duration by route template', labelNames: ['method', 'route'] as const, buckets: LATENCY, registers }),
+    buildInfo,
+    // HTTP, by route template (bounded cardinality) and the role serving it (read, write, or ops: health, metrics, docs).
+    httpRequests: new Counter({ name: 'pb_http_requests_total', help: 'HTTP requests by role, route template and status', labelNames: ['role', 'method', 'route', 'status'] as const, registers }),
+    httpDuration: new Histogram({ name: 'pb_http_request_duration_seconds', help: 'HTTP request duration by role and route template', labelNames: ['role', 'method', 'route'] as const, buckets: LATENCY, registers }),
 
     // Read path cache.
     cacheLookups: new Counter({ name: 'pb_cache_lookups_total', help: 'Cache lookups: near_hit, hit, miss, negative_hit (known-absent id), stale (older than the Min-Version asked; read past to MongoDB) or error (Redis unavailable)', labelNames: ['entity', 'result'] as const, registers }),

@@ -77,6 +77,11 @@ export function checksIdentity (roles: ReadonlySet<Role>, authWrites: boolean): 
   return [...roles].some((r) => ROLE_MANIFEST[r].identity === 'always' || (authWrites && ROLE_MANIFEST[r].identity === 'auth-writes'))
 }
 
+/** The role whose routes live under a url's prefix (the manifest's `routes.prefix`); undefined for health, metrics, docs. */
+export function routeRole (url: string): Role | undefined {
+  return ROLES.find((r) => { const prefix = ROLE_MANIFEST[r].routes?.prefix; return prefix !== undefined && url.startsWith(`${prefix}/`) })
+}
+
 /** The roles that own a metric series (by name prefix); none for the series every role serves (HTTP, latency). */
 export function seriesOwners (name: string): Role[] {
   return ROLES.filter((r) => ROLE_MANIFEST[r].series.some((prefix) => name.startsWith(prefix)))

@@ -24,15 +24,23 @@ export type Post = Static<typeof Post>
 
 export const MAX_CONTENT_BYTES = 64 * 1024
 
+/**
+ * A text field's form, so the schema (and the OpenAPI document) says what the write path refuses: at least one
+ * non-space character and no U+0000 (src/write/strict-json.ts says why the store needs that). Leading spaces, the
+ * first visible character, then any: one way to match each step, so it runs in linear time. Lone surrogates are
+ * refused too, which a pattern cannot say portably (not every regex engine can hold one).
+ */
+const TEXT = '^\\s*[^\\s\\u0000][^\\u0000]*$'
+
 export const CreateUserBody = Type.Object({
-  username: Type.String({ minLength: 1, maxLength: 50, pattern: '\\S', description: 'Unique, 1-50 characters' })
+  username: Type.String({ minLength: 1, maxLength: 50, pattern: TEXT, description: 'Unique, 1-50 characters' })
 }, { additionalProperties: false })
 export type CreateUserBody = Static<typeof CreateUserBody>
 
 export const CreatePostBody = Type.Object({
   user_id: Id,
-  title: Type.String({ minLength: 1, maxLength: 255, pattern: '\\S' }),
-  content: Type.String({ minLength: 1, maxLength: MAX_CONTENT_BYTES, pattern: '\\S' })
+  title: Type.String({ minLength: 1, maxLength: 255, pattern: TEXT }),
+  content: Type.String({ minLength: 1, maxLength: MAX_CONTENT_BYTES, pattern: TEXT })
 }, { additionalProperties: false })
 export type CreatePostBody = Static<typeof CreatePostBody>
 
@@ -95,6 +103,24 @@ export const ReadConditionalHeaders = Type.Object({
 export const ETagHeader = Type.String({
   description: 'Strong entity tag of the version answered, "p<id>-v<version>" for a post, "u<id>-v<version>" for a user; ' +
     'the same on every replica. Send it back as If-None-Match, or its version as Min-Version.'
+})
+
+/** /health/ready's answer: the roles' dependencies, probed now, and what the roles do without those that are down. */
+export const Readiness = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('unavailable')], {
+    description: 'ok: every dependency answers. degraded: one the role can run without is down (still 200). ' +
+      'unavailable: one it needs is down (503)'
+  }),
+  roles: Type.Array(Type.String(), { description: 'The roles this process runs' }),
+  // Maps written as additionalProperties (not Type.Record's patternProperties), as OpenAPI shows them.
+  checks: Type.Object({}, {
+    additionalProperties: Type.Union([Type.Literal('ok'), Type.Literal('down')]),
+    description: 'Each dependency the roles use, probed now (1.5 s bound)'
+  }),
+  detail: Type.Optional(Type.Object({}, {
+    additionalProperties: Type.String(),
+    description: 'For each dependency that is down: what the roles do without it'
+  }))
 })
 
 /** A 304: no body; the ETag names the version the client already holds. */

@@ -47,6 +47,10 @@ const compileStrict: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => 
       if (unstorable === null) return { value }
       return { error: [unstorable] as FastifySchemaValidationError[] }
     }
+    // The text fields' pattern refuses U+0000 too: a field holding one is named for that, not as a pattern mismatch.
+    // (Only the body's own fields: bodies are flat objects, and a failed body may be nested arbitrarily deep.)
+    const unstorable = httpPart === 'body' ? unstorableField(value) : null
+    if (unstorable !== null) return { error: [unstorable] as FastifySchemaValidationError[] }
     return { error: [...check.Errors(value)].map((e) => ({ message: e.message, instancePath: e.path })) as FastifySchemaValidationError[] }
   }
 }
@@ -114,6 +118,16 @@ function unstorableString (value: unknown, path: string): { message: string, ins
   if (value === null || typeof value !== 'object') return null
   for (const [key, v] of Object.entries(value)) {
     const found = unstorableString(v, `${path}/${key}`)
+    if (found !== null) return found
+  }
+  return null
+}
+
+/** The first of a body object's own string fields the store could not keep; null when none (or not an object). */
+function unstorableField (value: unknown): { message: string, instancePath: string } | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null
+  for (const [key, v] of Object.entries(value)) {
+    const found = typeof v === 'string' ? unstorableString(v, `/${key}`) : null
     if (found !== null) return found
   }
   return null

@@ -23,11 +23,12 @@ import type { Versioned } from '../store/read.js'
 import type { StoreState } from '../store/state.js'
 import { createUser } from '../store/users.js'
 import type { RunWrite } from '../store/connections.js'
+import { SpanKind, hopContext, inSpan, type Context, type Tracing } from '../shared/tracing.js'
 
 /** Where events go: the outbox publisher (src/outbox/publisher.ts) has this shape. */
 export interface EventSink {
   /** Queues an event; resolves true once Kafka acknowledged it, false when it is left to the relay. */
-  publish: (event: EntityEvent, path: 'inline', entry: JournalEntry) => Promise<boolean>
+  publish: (event: EntityEvent, path: 'inline', entry: JournalEntry, trace?: Context) => Promise<boolean>
   /** Waits for a publish a bounded time. */
   settleInline: (done: Promise<boolean>) => Promise<boolean>
   /** Whether Kafka is down or came back so lately that consumers may not be fetching yet. */
@@ -43,6 +44,7 @@ export interface WritesDeps {
   log: FastifyBaseLogger
   cacheUpdate: CacheUpdate
   cacheTtlSeconds: number
+  tracing: Tracing
 }
 
 export class Writes {
@@ -52,18 +54,20 @@ export class Writes {
   constructor (private readonly deps: WritesDeps) {}
 
   // Each write answers the entity with the version it produced: the route sends that version as the ETag, which a
-  // client passes back as Min-Version to read its own write on any replica. A write whose signal aborts before its
-  // batch starts (its client left, or it waited for the batch too long: write-signal.ts) does not run.
+  // client passes back as Min-Version to read its own write on any replica. `trace` is the request's trace context
+  // (a new trace when none is given): the MongoDB write's span hangs below it, and the event carries it to Kafka. A
+  // write whose signal aborts before its batch starts (its client left, or it waited for the batch too long:
+  // write-signal.ts) does not run.
 
-  async createUser (username: string, signal?: AbortSignal): Promise<Versioned<User>> {
-    const { doc, entry } = await this.timed('create_user', async (db) => await createUser(this.deps.store, db, username, signal))
-    await this.finish('user', doc, entry)
+  async createUser (username: string, trace: Context = hopContext(undefined), signal?: AbortSignal): Promise<Versioned<User>> {
+    const { doc, entry } = await this.timed('create_user', trace, async (db) => await createUser(this.deps.store, db, username, signal))
+    await this.finish('user', doc, entry, trace)
     return { data: toUser(doc), version: doc.version }
   }
 
-  async createPost (body: CreatePostBody, signal?: AbortSignal): Promise<Versioned<Post>> {
-    const { doc, entry } = await this.timed('create_post', async (db) => await createPost(this.deps.store, db, body, signal))
-    await this.finish('post', doc, entry)
+  async createPost (body: CreatePostBody, trace: Context = hopContext(undefined), signal?: AbortSignal): Promise<Versioned<Post>> {
+    const { doc, entry } = await this.timed('create_post', trace, async (db) => await createPost(this.deps.store, db, body, signal))
+    await this.finish('post', doc, entry, trace)
     return { data: toPost(doc), version: doc.version }
   }
 
@@ -71,31 +75,33 @@ export class Writes {
    * Lands a create whose first insert went unconfirmed (src/store/outcome.ts): created now, or found already there,
    * once either way; answered as it was first created, and published as it is now.
    */
-  async resumeCreate (pending: PendingCreate): Promise<{ type: EntityType, data: User | Post, version: number }> {
+  async resumeCreate (pending: PendingCreate, trace: Context = hopContext(undefined)): Promise<{ type: EntityType, data: User | Post, version: number }> {
     const type = ENTITY_TYPE[pending.collection]
     let landed: Awaited<ReturnType<typeof insertPending>>
     try {
-      landed = await this.timed('resume_create', async (db) => await insertPending(db, pending))
+      landed = await this.timed('resume_create', trace, async (db) => await insertPending(db, pending))
     } catch (err) {
       if (isDuplicateKey(err) && type === 'user') throw new UsernameTaken((pending.doc as UserDoc).username)
       throw err
     }
-    await this.finish(type, landed.doc, landed.entry)
+    await this.finish(type, landed.doc, landed.entry, trace)
     const data = type === 'user' ? toUser(pending.doc as UserDoc) : toPost(pending.doc as PostDoc)
     return { type, data, version: pending.doc.version }
   }
 
   /** The post as one more like or dislike left it, or null when it does not exist. */
-  async react (id: number, kind: Reaction, signal?: AbortSignal): Promise<Versioned<Post> | null> {
-    const changed = await this.timed(`post_${kind}`, async (db) => await this.deps.store.reactions.react(db, id, kind, signal))
+  async react (id: number, kind: Reaction, trace: Context = hopContext(undefined), signal?: AbortSignal): Promise<Versioned<Post> | null> {
+    const changed = await this.timed(`post_${kind}`, trace, async (db) => await this.deps.store.reactions.react(db, id, kind, signal))
     if (changed === null) return null
     // Its batch's latest state goes out: one event carries every reaction of the batch (see reaction-batcher.ts).
-    await this.finish('post', changed.latest, changed.entry)
+    await this.finish('post', changed.latest, changed.entry, trace)
     return { data: toPost(changed.doc), version: changed.doc.version }
   }
 
-  private async timed<T> (op: string, write: (db: Db) => Promise<T>): Promise<T> {
-    return await timed(this.deps.metrics.mongoDuration, op, async () => await this.deps.runWrite(write))
+  private async timed<T> (op: string, trace: Context, write: (db: Db) => Promise<T>): Promise<T> {
+    const span = { kind: SpanKind.CLIENT, attributes: { 'db.system.name': 'mongodb', 'db.operation.name': op } }
+    return await inSpan(this.deps.tracing, `mongodb ${op}`, trace, span, async () =>
+      await timed(this.deps.metrics.mongoDuration, op, async () => await this.deps.runWrite(write)))
   }
 
   /**
@@ -106,9 +112,9 @@ export class Writes {
    * membership's session), so the cache stays current through an outage and right after it.
    * The event itself still reaches Kafka (inline, or through the relay); the consumer's later apply is a no-op.
    */
-  private async finish (type: EntityType, doc: EntityDoc, entry: JournalEntry): Promise<void> {
+  private async finish (type: EntityType, doc: EntityDoc, entry: JournalEntry, trace: Context): Promise<void> {
     const event = eventOf(type, doc)
-    const published = this.deps.events.publish(event, 'inline', entry)
+    const published = this.deps.events.publish(event, 'inline', entry, trace)
     if (this.deps.cacheUpdate === 'write-through') {
       await Promise.all([this.writeThrough(event), this.deps.events.settleInline(published)])
     } else if (!await this.deps.events.settleInline(published) || this.deps.events.resuming) {

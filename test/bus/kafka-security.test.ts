@@ -29,7 +29,7 @@ function capturingLog (): { log: pino.Logger, lines: string[] } {
 async function roundTrip (t: Tap & Pick<typeof tap, 'equal'>, config: Config, log: pino.Logger): Promise<string> {
   t.teardown(async () => { await dropNamespace(config) })
   const kafka = createKafka(config, log)
-  await ensureTopics(kafka, [config.eventsTopic], 1)
+  await ensureTopics(kafka, [config.eventsTopic], 1, log)
   const value = uniqueName('hello-')
   const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: kafkajs.Partitioners.DefaultPartitioner })
   await producer.connect()

@@ -44,7 +44,7 @@ export async function waitCaughtUp (kafka: Kafka, groupId: string, topic: string
   }
 }
 
-export interface Received { key: string, partition: number, event: EntityEvent }
+export interface Received { key: string, partition: number, event: EntityEvent, headers: Record<string, string> }
 
 /**
  * Reads the events topic from the beginning with a consumer group of its own until `done` says it has seen enough or
@@ -61,7 +61,8 @@ export async function readEvents (kafka: Kafka, topic: string, done: (got: Recei
     await consumer.subscribe({ topics: [topic], fromBeginning: true })
     await consumer.run({
       eachMessage: async ({ message, partition }) => {
-        got.push({ key: String(message.key), partition, event: parseEvent(message.value) })
+        const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]))
+        got.push({ key: String(message.key), partition, event: parseEvent(message.value), headers })
         if (done(got)) finish()
       }
     })

@@ -30,7 +30,7 @@ t.test('per-request write connections reach the same database', async (t) => {
 t.test('kafka round trip through app.kafka', async (t) => {
   const app = await build(t, { role: 'write' })
   const topic = uniqueName('pbtest.roundtrip.')
-  await ensureTopics(app.kafka, [topic], 1)
+  await ensureTopics(app.kafka, [topic], 1, app.log)
   const admin = app.kafka.admin()
   await admin.connect()
   t.teardown(async () => {
@@ -38,7 +38,7 @@ t.test('kafka round trip through app.kafka', async (t) => {
     await admin.disconnect()
   })
   t.ok((await admin.listTopics()).includes(topic), 'ensureTopics created the topic')
-  await ensureTopics(app.kafka, [topic], 1) // idempotent
+  await ensureTopics(app.kafka, [topic], 1, app.log) // idempotent
 
   const producer = app.kafka.producer()
   await producer.connect()

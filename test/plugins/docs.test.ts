@@ -2,11 +2,14 @@
 // endpoints, each with its success and every error it can answer, examples, and the bearer requirement on reads;
 // the ETag on every entity answer, and GET by id's conditional headers with their 304 and 412.
 import t from 'tap'
+import { readFileSync } from 'node:fs'
 import type { FastifyInstance, HTTPMethods } from 'fastify'
-import { build } from '../helper/index.js'
+import { ROOT, build } from '../helper/index.js'
 
-interface Media { schema: { properties?: Record<string, unknown> }, example?: unknown }
+interface Schema { $ref?: string, properties?: Record<string, unknown> }
+interface Media { schema: Schema, example?: unknown }
 interface Operation {
+  operationId?: string
   tags?: string[]
   security?: Array<Record<string, string[]>>
   parameters?: Array<{ name: string, in: string, example?: unknown }>
@@ -17,7 +20,7 @@ interface OpenApi {
   openapi: string
   info: { title: string, version: string }
   tags: Array<{ name: string }>
-  components: { securitySchemes: Record<string, { type: string, scheme: string }> }
+  components: { securitySchemes: Record<string, { type: string, scheme: string }>, schemas: Record<string, Schema> }
   paths: Record<string, Record<string, Operation>>
 }
 
@@ -46,6 +49,12 @@ async function docOf (app: FastifyInstance): Promise<OpenApi> {
   const res = await app.inject('/docs/json')
   if (res.statusCode !== 200) throw new Error(`/docs/json answered ${res.statusCode}`)
   return res.json<OpenApi>()
+}
+
+/** A schema, or the named component schema it refers to. */
+function resolve (doc: OpenApi, schema: Schema | undefined): Schema | undefined {
+  const name = schema?.$ref?.replace('#/components/schemas/', '')
+  return name === undefined ? schema : doc.components.schemas[name]
 }
 
 function operations (doc: OpenApi): Map<string, Operation> {
@@ -79,9 +88,11 @@ for (const role of ['read', 'write', 'consumer'] as const) {
         t.match(res?.description, /\w+/, `${key} ${code}: described`)
         if (key === 'GET /health/ready' && code === 503) continue // answers its own readiness body
         const media = res?.content?.['application/json']
-        t.same(Object.keys(media?.schema.properties ?? {}).sort(), ['error', 'message', 'statusCode'], `${key} ${code}: the error body`)
+        t.same(media?.schema, { $ref: '#/components/schemas/Error' }, `${key} ${code}: the named error body`)
+        t.same(Object.keys(resolve(doc, media?.schema)?.properties ?? {}).sort(), ['error', 'message', 'statusCode'], `${key} ${code}: the error body`)
         t.match(media?.example, { statusCode: code, error: String, message: String }, `${key} ${code}: an example body`)
       }
+      t.match(op.operationId, /^[a-z][A-Za-z]+$/, `${key}: an operationId`)
       t.equal(op.security !== undefined, path.startsWith('/get_server/'), `${key}: bearer only on reads`)
       if (op.security !== undefined) t.same(op.security, [{ bearer: [] }])
       for (const p of op.parameters ?? []) t.not(p.example, undefined, `${key}: parameter ${p.name} has an example`)
@@ -145,4 +156,33 @@ t.test('--auth-writes: writes need the bearer token too, and document 401 and 40
     t.same(op.security, [{ bearer: [] }], `${key}: bearer`)
     t.ok(op.responses['401'] !== undefined && op.responses['403'] !== undefined, `${key}: 401 and 403`)
   }
+})
+
+t.test('operationIds are unique; entities, bodies, pages and errors are named component schemas', async (t) => {
+  const app = await build(t, { role: 'all' }, { IDENTITY_MODE: 'off' })
+  const doc = await docOf(app)
+  const ids = [...operations(doc).values()].map((op) => op.operationId)
+  t.equal(new Set(ids).size, ids.length, 'unique operationIds')
+  t.same(Object.keys(doc.components.schemas).sort(), ['CreatePostBody', 'CreateUserBody', 'Error', 'Post', 'PostPage', 'Readiness', 'User'])
+  const ops = operations(doc)
+  t.same(ops.get('GET /get_server/posts/{id}')?.responses['200']?.content?.['application/json']?.schema, { $ref: '#/components/schemas/Post' })
+  t.same(ops.get('POST /post_server/users')?.requestBody?.content['application/json']?.schema, { $ref: '#/components/schemas/CreateUserBody' })
+  t.match(doc.components.schemas.PostPage, { properties: { items: { items: { $ref: '#/components/schemas/Post' } } } }, 'a page\'s items are Posts')
+  // No schema names another that does not exist.
+  const refs = JSON.stringify(doc).match(/#\/components\/schemas\/\w+/g) ?? []
+  for (const ref of new Set(refs)) t.ok(doc.components.schemas[ref.split('/').pop()!], `${ref} exists`)
+})
+
+t.test('the examples are answers the API really gives: the list example cursor is one this server issues', async (t) => {
+  const app = await build(t, { role: 'all' }, { IDENTITY_MODE: 'off' })
+  const op = operations(await docOf(app)).get('GET /get_server/posts')!
+  const cursor = op.parameters?.find((p) => p.name === 'cursor')?.example
+  const res = await app.inject({ url: `/get_server/posts?cursor=${String(cursor)}` })
+  t.equal(res.statusCode, 200, `cursor ${String(cursor)} is accepted`)
+})
+
+t.test('the committed openapi.json is the live document (regenerate it with `npm run openapi`)', async (t) => {
+  const app = await build(t, { role: 'all' }, { IDENTITY_MODE: 'off' })
+  const committed = JSON.parse(readFileSync(`${ROOT}/openapi.json`, 'utf8')) as unknown
+  t.strictSame(await docOf(app), committed, 'openapi.json is up to date')
 })

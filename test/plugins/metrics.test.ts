@@ -29,7 +29,9 @@ interface Call { method: HTTPMethods, url: string, route: string, status: number
 async function throughEveryRoute (t: Assert, app: FastifyInstance, calls: Call[]): Promise<void> {
   const headers = await bearer(app)
   for (const c of calls) {
-    const labels = { method: c.method, route: c.route }
+    // The role label: the role whose prefix the route is under; ops for health, metrics, docs and the unmatched.
+    const role = c.route.startsWith('/get_server/') ? 'read' : c.route.startsWith('/post_server/') ? 'write' : 'ops'
+    const labels = { role, method: c.method, route: c.route }
     const before = await metricValue('pb_http_requests_total', { ...labels, status: String(c.status) }, app)
     const timed = await metricValue('pb_http_request_duration_seconds', labels, app)
     const res = await app.inject({ method: c.method, url: c.url, ...(c.body !== undefined && { payload: c.body }), ...(c.auth === true && { headers }) })
@@ -55,7 +57,9 @@ const OWN: Record<string, { has: string[], hasNot: string[] }> = {
   write: { has: ['pb_events_published_total', 'pb_outbox_pending', 'pb_producer_errors_total'], hasNot: ['pb_cache_lookups_total', 'pb_consumer_events_total'] },
   consumer: { has: ['pb_consumer_events_total', 'pb_consumer_lag_messages', 'pb_dlq_messages_total'], hasNot: ['pb_cache_lookups_total', 'pb_outbox_pending'] }
 }
-const SHARED = ['pb_http_requests_total', 'pb_http_request_duration_seconds', 'pb_mongo_duration_seconds', 'pb_redis_duration_seconds', 'pb_process_process_cpu_seconds_total']
+const SHARED = ['pb_http_requests_total', 'pb_http_request_duration_seconds', 'pb_mongo_duration_seconds', 'pb_redis_duration_seconds', 'pb_build_info',
+  // prom-client's process metrics, under their standard names.
+  'process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_gc_duration_seconds']
 
 async function checkExposition (t: Assert, app: FastifyInstance, role: string): Promise<void> {
   const res = await app.inject('/metrics')
@@ -63,6 +67,9 @@ async function checkExposition (t: Assert, app: FastifyInstance, role: string): 
   t.notMatch(res.body, /^"/, 'served as text, not as a JSON string')
   for (const name of [...SHARED, ...OWN[role]!.has]) t.match(res.body, new RegExp(`^# TYPE ${name} `, 'm'), `${role} exposes ${name}`)
   for (const name of OWN[role]!.hasNot) t.notMatch(res.body, new RegExp(`^# TYPE ${name} `, 'm'), `${role} does not expose ${name}`)
+  t.notMatch(res.body, /pb_process_/, 'no prefixed copy of the process metrics')
+  t.match(res.body, new RegExp(`^pb_build_info\\{version="\\d+\\.\\d+\\.\\d+[^"]*",commit="[^"]+",node_version="${process.version}",roles="${role === 'all' ? 'read,write,consumer' : role}"\\} 1$`, 'm'), 'build info: version, commit, Node.js, roles')
+  t.match(res.body, /^pb_http_request_duration_seconds_bucket\{le="30",/m, 'latency buckets reach 30 s')
   t.match(res.body, /route="unmatched"/)
   t.notMatch(res.body, /31337/, 'no raw URL, id or path in any label')
 }

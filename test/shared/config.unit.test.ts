@@ -106,3 +106,16 @@ t.test('the configuration table in docs/operations.md lists every variable the c
   t.ok(named.size > 40, `found the settings in the sources (${named.size})`)
   for (const name of named) t.ok(table.some((row) => row.includes(`\`${name}\``)), `${name} has a row`)
 })
+
+t.test('tracing is on only when the OTEL_* settings ask for an exporter; BUILD_COMMIT names the build', async (t) => {
+  t.same(loadConfig({}, {}).tracing, { exporter: 'none', serviceName: 'postboard' }, 'off by default')
+  t.equal(loadConfig({}, { OTEL_TRACES_EXPORTER: 'otlp' }).tracing.exporter, 'otlp')
+  t.equal(loadConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing.exporter, 'otlp', 'an endpoint asks for it')
+  t.equal(loadConfig({}, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' }).tracing.exporter, 'otlp')
+  t.equal(loadConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_TRACES_EXPORTER: 'none' }).tracing.exporter, 'none', 'none wins')
+  t.equal(loadConfig({}, { OTEL_TRACES_EXPORTER: 'otlp', OTEL_SDK_DISABLED: 'true' }).tracing.exporter, 'none', 'the SDK switch wins')
+  t.equal(loadConfig({}, { OTEL_SERVICE_NAME: 'pb-read' }).tracing.serviceName, 'pb-read')
+  t.throws(() => loadConfig({}, { OTEL_TRACES_EXPORTER: 'jaeger' }), { message: /^OTEL_TRACES_EXPORTER/ })
+  t.equal(loadConfig({}, {}).buildCommit, 'unknown')
+  t.equal(loadConfig({}, { BUILD_COMMIT: 'abc123' }).buildCommit, 'abc123')
+})

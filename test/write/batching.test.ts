@@ -99,7 +99,7 @@ async function ownPublisher (t: Test, options: (app: FastifyInstance) => Partial
     metrics: app.metrics,
     topic: config.eventsTopic,
     log: silent,
-    prepare: async () => { await ensureTopics(app.kafka, [config.eventsTopic], 1) },
+    prepare: async () => { await ensureTopics(app.kafka, [config.eventsTopic], 1, app.log) },
     onPublished: async () => {},
     onReleased: async () => {},
     ...options(app)

@@ -1,0 +1,78 @@
+// The publish span: a child of the write's trace, its context in the message's `traceparent` header; and an event
+// the relay carries after Kafka refused it links back to the write's trace (remembered by the replica that left it).
+import t from 'tap'
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base'
+import { SpanKind } from '@opentelemetry/api'
+import pino from 'pino'
+import { Publisher } from '../../src/outbox/publisher.js'
+import { ensureTopics } from '../../src/bus/kafka.js'
+import { createTracer } from '../../src/shared/tracing-sdk.js'
+import { remoteContext } from '../../src/shared/tracing.js'
+import { build, kafkaFor, readEvents, type Tap } from '../helper/index.js'
+import type { EntityEvent } from '../../src/shared/event.js'
+
+const WRITE = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+
+function event (id: number, version: number): EntityEvent {
+  return { type: 'user', id, version, data: { user_id: id, username: `u${id}`, created_at: new Date().toISOString() }, occurred_at: new Date().toISOString() }
+}
+
+async function setUp (t: Tap, traced = true): Promise<{ publisher: Publisher, exporter: InMemorySpanExporter, topic: string, kafka: ReturnType<typeof kafkaFor>, failNextPrepare: () => void }> {
+  const app = await build(t, { role: 'write' })
+  const exporter = new InMemorySpanExporter()
+  const handle = createTracer({ name: 'test', version: '0' }, exporter)
+  t.teardown(async () => { await handle.shutdown() })
+  let fail = false
+  const publisher = new Publisher({
+    kafka: app.kafka,
+    metrics: app.metrics,
+    topic: app.config.eventsTopic,
+    log: pino({ level: 'silent' }),
+    // A prepare that fails stands in for Kafka refusing a send: the event is left to the relay.
+    prepare: async () => {
+      if (fail) { fail = false; throw new Error('kafka is down (test)') }
+      await ensureTopics(app.kafka, [app.config.eventsTopic], 1, app.log)
+    },
+    onPublished: async () => {},
+    onReleased: async () => {},
+    tracing: traced ? { enabled: true, tracer: handle.tracer } : { enabled: false }
+  })
+  t.teardown(async () => { await publisher.close() })
+  return { publisher, exporter, topic: app.config.eventsTopic, kafka: kafkaFor(app.config), failNextPrepare: () => { fail = true } }
+}
+
+t.test('an inline publish: a producer span under the write, its context in the header', async (t) => {
+  const { publisher, exporter, topic, kafka } = await setUp(t)
+  t.equal(await publisher.publish(event(1, 1), 'inline', undefined, remoteContext(WRITE)), true)
+  const [span] = exporter.getFinishedSpans()
+  t.equal(span?.kind, SpanKind.PRODUCER)
+  t.equal(span?.parentSpanContext?.spanId, '00f067aa0ba902b7', 'under the write')
+  t.equal(span?.attributes['postboard.publish.path'], 'inline')
+  const [got] = await readEvents(kafka, topic, (g) => g.length >= 1)
+  t.equal(got?.headers.traceparent, `00-${span!.spanContext().traceId}-${span!.spanContext().spanId}-01`)
+})
+
+t.test('an event left to the relay: the relay\'s publish links to the write\'s trace', async (t) => {
+  const { publisher, exporter, topic, kafka, failNextPrepare } = await setUp(t)
+  failNextPrepare()
+  t.equal(await publisher.publish(event(2, 1), 'inline', undefined, remoteContext(WRITE)), false, 'Kafka refused it: left to the relay')
+  t.equal(exporter.getFinishedSpans()[0]?.status.code, 2, 'the failed publish span is an error')
+  exporter.reset()
+  // The relay publishes it (it has no trace of its own to give: it found the document in MongoDB).
+  t.equal(await publisher.publish(event(2, 1), 'relay'), true)
+  const [span] = exporter.getFinishedSpans()
+  t.equal(span?.attributes['postboard.publish.path'], 'relay')
+  t.equal(span?.parentSpanContext, undefined, 'a trace of its own')
+  t.same(span?.links.map((l) => [l.context.traceId, l.context.spanId]), [['4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7']], 'linked to the write')
+  const [got] = await readEvents(kafka, topic, (g) => g.length >= 1)
+  t.equal(got?.headers.traceparent, `00-${span!.spanContext().traceId}-${span!.spanContext().spanId}-01`, 'the message carries the relay\'s publish')
+})
+
+t.test('tracing off: an event left to the relay still goes out in the write\'s trace', async (t) => {
+  const { publisher, topic, kafka, failNextPrepare } = await setUp(t, false)
+  failNextPrepare()
+  t.equal(await publisher.publish(event(3, 1), 'inline', undefined, remoteContext(WRITE)), false, 'left to the relay')
+  t.equal(await publisher.publish(event(3, 1), 'relay'), true)
+  const [got] = await readEvents(kafka, topic, (g) => g.length >= 1)
+  t.equal(got?.headers.traceparent, WRITE, 'the write\'s trace context')
+})
