@@ -113,8 +113,6 @@ t.test('several relays at once: every latest version published, no mark lost', a
   // As if every replica had stopped between its writes and their publishes: all of it is overdue at once, and both
   // relays go for it while new likes keep changing half of the same documents through both replicas. The other half
   // only the relays can publish.
-  const relayed = async (): Promise<number> => await metricValue(a.metrics.eventsPublished, { path: 'relay' }) + await metricValue(b.metrics.eventsPublished, { path: 'relay' })
-  const relayedBefore = await relayed()
   await postsOf(a).updateMany({}, { $set: { pending: true, pending_since: new Date(Date.now() - 60_000) } })
   const liked = ids.slice(0, 5)
   const likes = await Promise.all(Array.from({ length: 40 }, async (_, i) => await post(i % 2 === 0 ? a : b, `/posts/${liked[i % liked.length]}/like`)))
@@ -133,7 +131,11 @@ t.test('several relays at once: every latest version published, no mark lost', a
   // On the local FerretDB this holds across replicas because a lease in Redis orders each document's updates (likes
   // and mark clears alike): without it, 10-20% of these likes were lost.
   t.equal(docs.reduce((sum, d) => sum + d.like_count, 0), 40, 'every like is stored')
-  t.ok(await relayed() >= relayedBefore + 5, 'the untouched posts went out through a relay')
+  // Only a relay can have cleared the untouched posts' marks. It sends a version again unless its own replica already
+  // had Kafka acknowledge it, and which of the two relays takes which post is up to them, so how many events went
+  // out through a relay is not fixed; that the latest event of every post is its stored state is checked above.
+  const untouched = docs.filter((d) => !liked.includes(d._id))
+  t.same(untouched.filter((d) => (d as { pending?: boolean }).pending === true).map((d) => d._id), [], 'the untouched posts\' marks were cleared by a relay')
 })
 
 t.test('a mark is cleared only for the version that was published', async (t) => {
