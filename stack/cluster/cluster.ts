@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Command } from 'commander'
-import { composeCounts, parseCount, parsePort, plan, type Replica, type Role } from './plan.js'
+import { composeCounts, composeFlags, parseCount, parsePort, plan, type Replica, type Role } from './plan.js'
 import { Replicas } from './replicas.js'
 import { alive, router } from './router.js'
 
@@ -36,7 +36,7 @@ async function up (opts: { read?: string, write?: string, consumer?: string, por
   const port = parsePort(opts.port ?? '8080')
   const counts = { read: count('read', 1), write: count('write', 1), consumer: count('consumer', 0) }
   mkdirSync(DIR, { recursive: true })
-  const wanted = plan(port, counts)
+  const wanted = plan(port, counts, composeFlags(ROOT))
   const procs = new Replicas(ROOT, DIR)
   // A cluster already up on other counts: replicas it no longer wants stop first.
   if (existsSync(STATE)) {

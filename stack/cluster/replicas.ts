@@ -1,4 +1,4 @@
-// The replicas' processes: each started detached on its own port (`postboard --role=<role> --port <port>`), its pid
+// The replicas' processes: each started detached on its own port (`postboard --role=<role> --port <port> <flags>`), its pid
 // and log in the cluster's folder, so any later command (status, kill, start, logs, down) finds it.
 import { spawn } from 'node:child_process'
 import { existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -28,7 +28,7 @@ export class Replicas {
     const running = this.pidOf(r)
     if (running !== null) return running
     const log = openSync(this.logOf(r), 'a')
-    const child = spawn(process.execPath, ['dist/src/cli.js', `--role=${r.role}`, '--port', String(r.port)], {
+    const child = spawn(process.execPath, ['dist/src/cli.js', `--role=${r.role}`, '--port', String(r.port), ...(r.flags ?? [])], {
       cwd: this.root,
       env: { ...process.env, POSTBOARD_REPLICA: r.name },
       detached: true,

@@ -1,11 +1,13 @@
 // `npm run cluster`: the compose topology as local processes behind the real router (nginx, from compose's own
-// routing file), brought up once with two replicas of every role (near caches on), then the rules that must hold
+// routing file, each role run with compose's flags: writes need a token, as there), brought up once with two replicas
+// of every role (near caches on; tokens checked in-process, IDENTITY_MODE=local), then the rules that must hold
 // across replicas: reactions exact over two write replicas; an Idempotency-Key replayed by the other write replica; a
 // write replica SIGKILLed in the middle of a burst of creates loses no acknowledged create; a consumer killed and
 // started again mid-stream leaves no stale key; read replicas converge; then down.
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
+import { mintToken } from '../../src/identity/token.js'
 import { ROOT, converged, dropNamespace, figure, isolatedEnv, loop, sleep, stores, testConfig, waitFor } from '../helper/index.js'
 
 const exec = promisify(execFile)
@@ -15,10 +17,13 @@ const BASE = `http://127.0.0.1:${PORT}`
 
 interface Reply { status: number, json: any, headers: Headers }
 
+/** The token every request carries (set once the test's user exists); a request can override or drop it. */
+let bearer: Record<string, string> = {}
+
 /** One request; a connection the router or a replica dropped is status 0 (not acknowledged). */
 async function call (base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
   try {
-    const res = await fetch(base + path, { method, headers: { ...headers, ...(body !== undefined && { 'content-type': 'application/json' }) }, ...(body !== undefined && { body: JSON.stringify(body) }) })
+    const res = await fetch(base + path, { method, headers: { ...bearer, ...headers, ...(body !== undefined && { 'content-type': 'application/json' }) }, ...(body !== undefined && { body: JSON.stringify(body) }) })
     return { status: res.status, json: await res.json(), headers: res.headers }
   } catch {
     return { status: 0, json: null, headers: new Headers() }
@@ -27,7 +32,7 @@ async function call (base: string, method: string, path: string, body?: unknown,
 
 t.test('a cluster of two replicas per role behind the router', async (t) => {
   // The replicas' logs say when they are ready; near caches on, so read replicas must converge through them too.
-  const env = isolatedEnv({ LOG_LEVEL: 'info', NEAR_CACHE_ENTRIES: '10000' })
+  const env = isolatedEnv({ LOG_LEVEL: 'info', NEAR_CACHE_ENTRIES: '10000', IDENTITY_MODE: 'local' })
   const config = testConfig({}, env)
   const cluster = async (...args: string[]): Promise<string> =>
     (await exec('npm', ['run', '--silent', 'cluster', '--', ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 240_000, maxBuffer: 256 * 1024 * 1024 })).stdout
@@ -46,9 +51,14 @@ t.test('a cluster of two replicas per role behind the router', async (t) => {
   const urls = Object.fromEntries(lines.map((l) => [l.split(' ')[0]!, l.split(' ')[2]!]))
   t.match(await cluster('up', '--read', '2', '--write', '2', '--consumer', '2', '--port', String(PORT)), /write\.2 ready/, 'up again is harmless')
 
+  const tokenFor = async (subject: string): Promise<string> => `Bearer ${await mintToken(config.token, subject, 3600)}`
+  t.equal((await call(BASE, 'POST', '/post_server/users', { username: 'nobody' })).status, 401, 'a write without a token is refused, as compose runs it')
+  bearer = { authorization: await tokenFor('cluster-admin') }
   const user = await call(BASE, 'POST', '/post_server/users', { username: 'cluster' })
   t.equal(user.status, 201)
   const uid: number = user.json.user_id
+  t.equal((await call(BASE, 'POST', '/post_server/posts', { user_id: uid, title: 'not mine', content: 'c' })).status, 403, 'nor can a post be made as someone else')
+  bearer = { authorization: await tokenFor(String(uid)) }
   const created = await call(BASE, 'POST', '/post_server/posts', { user_id: uid, title: 'hot', content: 'liked through two write replicas' })
   t.equal(created.status, 201)
   const hot: number = created.json.post_id

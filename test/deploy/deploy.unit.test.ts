@@ -11,7 +11,7 @@ import { parse } from 'yaml'
 import { ROOT } from '../helper/index.js'
 import { loadConfig } from '../../src/shared/config.js'
 import { SHUTDOWN_GRACE_MS } from '../../src/server.js'
-import { composeCounts, plan, ROLES as CLUSTER_ROLES } from '../../stack/cluster/plan.js'
+import { composeCounts, composeFlags, plan, ROLES as CLUSTER_ROLES } from '../../stack/cluster/plan.js'
 import { routerConfig } from '../../stack/cluster/router.js'
 
 const read = (file: string): string => readFileSync(join(ROOT, file), 'utf8')
@@ -378,10 +378,16 @@ t.test('the router: :8080, /get_server to the read replicas, /post_server to the
 
 // ---- the cluster on one machine ----------------------------------------------------------------------------------
 
-t.test('npm run cluster runs what compose runs: the same roles, replica counts and routing file', async (t) => {
+t.test('npm run cluster runs what compose runs: the same roles, flags, replica counts and routing file', async (t) => {
   const appServices = Object.entries(services).filter(([, s]) => s.build?.dockerfile === 'Dockerfile').map(([name]) => name)
   t.same([...appServices].sort(), [...CLUSTER_ROLES].sort(), 'compose\'s postboard services are the cluster\'s roles')
   t.same(composeCounts(ROOT), Object.fromEntries(CLUSTER_ROLES.map((r) => [r, services[r]!.deploy?.replicas ?? 1])), 'replica counts from compose.yaml')
+  const flags = composeFlags(ROOT)
+  for (const role of CLUSTER_ROLES) {
+    t.same([`--role=${role}`, ...flags[role]], services[role]!.command, `${role}: compose's command, flags and all`)
+  }
+  t.same(flags.write, ['--auth-writes'], 'so the cluster\'s write replicas require a token, as compose\'s do')
+  t.ok(plan(18080, composeCounts(ROOT), flags).filter((r) => r.role === 'write').every((r) => r.flags?.includes('--auth-writes')), 'on every write replica')
   // The cluster's router rewrites deploy/nginx.conf (stack/cluster/router.ts): the very file compose mounts.
   const [mounted = ''] = services.router!.volumes!.find((v) => v.includes('/etc/nginx/'))!.split(':')
   const replicas = plan(18080, composeCounts(ROOT))
