@@ -65,7 +65,9 @@ export class NearCache {
   }
 
   async stop (): Promise<void> {
-    this.lose('closing')
+    // A shutdown is no loss worth a warning: off and empty, quietly.
+    this.tracking = false
+    this.clear()
     this.sub?.disconnect()
   }
 

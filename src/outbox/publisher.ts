@@ -121,7 +121,8 @@ export class Publisher {
    * acknowledged goes out and consumers drop it (version CAS). Inline events skip the queue while Kafka is known to be
    * down; the relay's always go, which makes the relay the probe that finds Kafka back.
    * A create's event comes with its batch's journal entry (and its document has no mark): the entry is counted down
-   * when the event is acknowledged, and deleted in the background at zero.
+   * when the event is acknowledged, and deleted in the background at zero. `trace` is the write's context: the parent
+   * of an inline publish, and for the relay's the write its journal entry names, which the publish links to.
    */
   publish (event: EntityEvent, path: PublishPath, entry?: JournalEntry, trace?: Context): Promise<boolean> {
     if (this.closed || (path === 'inline' && this.down) || this.queue.length >= MAX_QUEUE) {
@@ -255,14 +256,19 @@ export class Publisher {
   private message (item: Item): { message: { key: string, value: string, headers?: Record<string, string> }, span: Span | null } {
     const key = eventKey(item.event.type, item.event.id)
     const value = JSON.stringify(item.event)
-    const left = item.path === 'relay' ? this.leftTraces.get(key) : undefined
-    if (left !== undefined) this.leftTraces.delete(key)
+    // A relayed event's write: the one this process left to the relay, else the one its journal entry names (the
+    // relay's `trace`, written by whichever replica made the write). Linked to, never a parent: the relay's publish is
+    // work of its own, maybe much later.
+    const remembered = item.path === 'relay' ? this.leftTraces.get(key) : undefined
+    if (remembered !== undefined) this.leftTraces.delete(key)
+    const left = item.path === 'relay' ? remembered ?? (item.trace === undefined ? undefined : otel.getSpanContext(item.trace)) : undefined
+    const parent = item.path === 'relay' ? ROOT_CONTEXT : item.trace ?? ROOT_CONTEXT
     if (!this.tracing.enabled) {
-      // No spans: the write's own context, or for a relayed event the write's that left it here, travels on.
-      const traceparent = traceparentOf(item.trace) ?? (left === undefined ? undefined : formatTraceparent(left))
+      // No spans: the write's own context, or for a relayed event the write's it was left by, travels on.
+      const traceparent = item.path === 'relay' ? (left === undefined ? undefined : formatTraceparent(left)) : traceparentOf(item.trace)
       return { message: traceparent === undefined ? { key, value } : { key, value, headers: { [TRACEPARENT]: traceparent } }, span: null }
     }
-    const { span, ctx } = startSpan(this.tracing, `${this.opts.topic} publish`, item.trace ?? ROOT_CONTEXT, {
+    const { span, ctx } = startSpan(this.tracing, `${this.opts.topic} publish`, parent, {
       kind: SpanKind.PRODUCER,
       attributes: {
         'messaging.system': 'kafka',

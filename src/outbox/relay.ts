@@ -12,9 +12,10 @@ import kafkajs from 'kafkajs'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Metrics } from '../shared/metrics.js'
 import { timed } from '../shared/timed.js'
+import { remoteContext, type Context } from '../shared/tracing.js'
 import type { RunWrite } from '../store/connections.js'
 import { countPending, entities, eventOf, pendingDocs, type EntityDoc } from '../store/outbox.js'
-import { countJournaled, ENTITY_TYPE, entryIds, overdueEntries, type JournalDoc, type JournalEntry, type JournalPosition } from '../store/journal.js'
+import { countJournaled, ENTITY_TYPE, entryIds, overdueEntries, traceOfEntry, type JournalDoc, type JournalEntry, type JournalPosition } from '../store/journal.js'
 import type { EntityType } from '../shared/event.js'
 import type { Publisher } from './publisher.js'
 
@@ -181,7 +182,7 @@ export class Relay {
     const complete = missing === 0 || doc.changed !== undefined || giveUpAt <= Date.now()
     const due = found.filter((d) => d.pending !== true)
     const entry: JournalEntry = complete ? { id: doc._id, unacked: due.length } : { id: doc._id, unacked: due.length, keep: true }
-    const outcomes = await Promise.all(due.map(async (d) => await publisher.publish(eventOf(type, d, doc.since), 'relay', entry)))
+    const outcomes = await Promise.all(due.map(async (d) => await publisher.publish(eventOf(type, d, doc.since), 'relay', entry, writeOf(doc, d._id))))
     const ok = !outcomes.includes(false)
     if (complete && due.length === 0) publisher.release(doc._id)
     // Only once what landed is on Kafka: after a refusal the next pass tries the entry again.
@@ -235,4 +236,10 @@ export class Relay {
     })
     this.wake = null
   }
+}
+
+/** The trace of the write behind one of an entry's documents, as its entry recorded it (whichever replica wrote it). */
+function writeOf (entry: JournalDoc, id: number): Context | undefined {
+  const traceparent = traceOfEntry(entry, id)
+  return traceparent === undefined ? undefined : remoteContext(traceparent)
 }

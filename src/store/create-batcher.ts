@@ -37,9 +37,9 @@ export class CreateBatcher {
    * and is retried with a fresh id; any other duplicate (the username index) is rethrown, as a MongoServerError with
    * code 11000, for the caller to explain. A signal that aborts before the batch starts withdraws it (group-commit.ts).
    */
-  async insert<T extends { _id: number }> (db: Db, name: EntityCollection, build: (id: number) => T, signal?: AbortSignal): Promise<Created<T>> {
+  async insert<T extends { _id: number }> (db: Db, name: EntityCollection, build: (id: number) => T, signal?: AbortSignal, traceparent?: string): Promise<Created<T>> {
     return await new Promise<Created<T>>((resolve, reject) => {
-      this.batches.add(db, name, { build, resolve: resolve as Waiter['resolve'], reject, attempts: 0, signal })
+      this.batches.add(db, name, { build, resolve: resolve as Waiter['resolve'], reject, attempts: 0, signal, traceparent })
     })
   }
 
@@ -72,7 +72,7 @@ export class CreateBatcher {
     const first = await this.ids.take(counter, batch.length, async (count) => await this.reserveIds(db, name, count))
     const docs = batch.map((w, i) => w.build(first + i))
     // Before the insert: if the insert fails midway (or its answer is lost), the entry still names whatever landed.
-    const entryId = await openEntry(db, name, first, docs.length)
+    const entryId = await openEntry(db, name, first, docs.length, batch.map((w) => w.traceparent ?? ''))
     const failed = new Map<number, WriteError>()
     try {
       await db.collection<{ _id: number }>(name).insertMany(docs, { ordered: false })

@@ -12,6 +12,8 @@ export interface Waiter<R> {
   resolve: (result: R) => void
   reject: (err: unknown) => void
   signal?: AbortSignal
+  /** The W3C traceparent of the request behind the write, recorded in the batch's journal entry. */
+  traceparent?: string
 }
 
 /**

@@ -22,6 +22,11 @@ export interface JournalDoc {
    * batch, so one missing was never there (a like of an unknown post), where a create's may still be landing.
    */
   changed?: number[]
+  /**
+   * The W3C `traceparent` of the write behind each id (in the order of the ids above; '' for none), so whichever
+   * replica's relay publishes the batch links its publish to the write's trace.
+   */
+  traces?: string[]
   /** When the batch was written: the relay's grace period runs from here. */
   since: Date
 }
@@ -42,13 +47,25 @@ export const ENTITY_TYPE = { users: 'user', posts: 'post' } as const satisfies R
 export const journal = (db: Db) => db.collection<JournalDoc>('create_journal')
 
 /** Writes a batch's entry; must land before the batch's insert, so no inserted document is ever outside the outbox. */
-export async function openEntry (db: Db, collection: EntityCollection, first: number, count: number): Promise<ObjectId> {
-  return await insertEntry(db, { collection, first, count })
+export async function openEntry (db: Db, collection: EntityCollection, first: number, count: number, traces?: string[]): Promise<ObjectId> {
+  return await insertEntry(db, { collection, first, count, ...withTraces(traces) })
 }
 
 /** Writes a reaction batch's entry; must land before the batch's updates, for the same reason. */
-export async function openChangeEntry (db: Db, collection: EntityCollection, ids: number[]): Promise<ObjectId> {
-  return await insertEntry(db, { collection, first: ids[0]!, count: ids.length, changed: ids })
+export async function openChangeEntry (db: Db, collection: EntityCollection, ids: number[], traces?: string[]): Promise<ObjectId> {
+  return await insertEntry(db, { collection, first: ids[0]!, count: ids.length, changed: ids, ...withTraces(traces) })
+}
+
+/** Traces are kept only when some write had one. */
+function withTraces (traces: string[] | undefined): { traces?: string[] } {
+  return traces?.some((tp) => tp !== '') === true ? { traces } : {}
+}
+
+/** The `traceparent` of the write behind one of an entry's ids, if it recorded one. */
+export function traceOfEntry (entry: Pick<JournalDoc, 'first' | 'changed' | 'traces'>, id: number): string | undefined {
+  const i = entry.changed === undefined ? id - entry.first : entry.changed.indexOf(id)
+  const tp = i < 0 ? undefined : entry.traces?.[i]
+  return tp === undefined || tp === '' ? undefined : tp
 }
 
 async function insertEntry (db: Db, entry: Omit<JournalDoc, '_id' | 'since'>): Promise<ObjectId> {

@@ -8,7 +8,7 @@ import type { StoreState } from './state.js'
 import { userExists } from './users.js'
 
 /** Creates a post at version 1, journaled with its batch (see journal.ts). */
-export async function createPost (store: StoreState, db: Db, body: CreatePostBody, signal?: AbortSignal): Promise<Created<PostDoc>> {
+export async function createPost (store: StoreState, db: Db, body: CreatePostBody, signal?: AbortSignal, traceparent?: string): Promise<Created<PostDoc>> {
   // Users are never deleted, so an author that exists now still exists when the insert lands.
   if (!await userExists(store, db, body.user_id)) throw new UnknownAuthor(body.user_id)
   const now = new Date()
@@ -21,7 +21,7 @@ export async function createPost (store: StoreState, db: Db, body: CreatePostBod
     dislike_count: 0,
     created_at: now,
     version: 1
-  }), signal)
+  }), signal, traceparent)
 }
 
 /** Newest first, keyset-paged on the id (ids grow with creation), so a page costs the same at any depth. */

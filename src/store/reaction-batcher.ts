@@ -46,8 +46,8 @@ export class ReactionBatcher {
    * Adds one like or dislike; answers the post as it left it, or null when the post does not exist. A signal that
    * aborts before its batch starts withdraws it (group-commit.ts).
    */
-  async react (db: Db, id: number, kind: Reaction, signal?: AbortSignal): Promise<Changed<PostDoc> | null> {
-    return await new Promise((resolve, reject) => { this.batches.add(db, 'posts', { id, kind, since: Date.now(), resolve, reject, signal }) })
+  async react (db: Db, id: number, kind: Reaction, signal?: AbortSignal, traceparent?: string): Promise<Changed<PostDoc> | null> {
+    return await new Promise((resolve, reject) => { this.batches.add(db, 'posts', { id, kind, since: Date.now(), resolve, reject, signal, traceparent }) })
   }
 
   private async commit (db: Db, batch: Waiter[], requeue: (waiters: Waiter[]) => void): Promise<void> {
@@ -88,7 +88,8 @@ export class ReactionBatcher {
   /** One journal entry, then one update per post, each post's reactions answered in arrival order. */
   private async change (db: Db, byPost: Map<number, Waiter[]>): Promise<void> {
     // Before the updates: if one fails midway (or its answer is lost), the entry still names what may have changed.
-    const entryId = await openChangeEntry(db, 'posts', [...byPost.keys()])
+    // Each post's last reaction names the write its event links to, wherever the relay publishes it.
+    const entryId = await openChangeEntry(db, 'posts', [...byPost.keys()], [...byPost.values()].map((ws) => ws.at(-1)?.traceparent ?? ''))
     const outcomes = await Promise.allSettled([...byPost].map(async ([id, waiters]) => await update(db, id, waiters)))
     let unacked = 0
     for (const [i, [, waiters]] of [...byPost].entries()) {

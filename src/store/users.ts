@@ -9,12 +9,12 @@ import type { StoreState } from './state.js'
  * Creates a user at version 1, journaled with its batch (see journal.ts). A taken name is a 409, decided by the unique
  * index when two requests race for it.
  */
-export async function createUser (store: StoreState, db: Db, username: string, signal?: AbortSignal): Promise<Created<UserDoc>> {
+export async function createUser (store: StoreState, db: Db, username: string, signal?: AbortSignal, traceparent?: string): Promise<Created<UserDoc>> {
   // Checked first so a taken name costs no id; the unique index below is what actually decides a race.
   if (await users(db).countDocuments({ username }, { limit: 1 }) > 0) throw new UsernameTaken(username)
   const now = new Date()
   try {
-    const created = await store.creates.insert<UserDoc>(db, 'users', (id) => ({ _id: id, username, created_at: now, version: 1 }), signal)
+    const created = await store.creates.insert<UserDoc>(db, 'users', (id) => ({ _id: id, username, created_at: now, version: 1 }), signal, traceparent)
     store.knownUsers.remember(db.databaseName, created.doc._id)
     return created
   } catch (err) {

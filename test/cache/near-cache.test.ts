@@ -9,6 +9,7 @@ import type { PostPage } from '../../src/shared/schemas.js'
 import { NearCache } from '../../src/cache/near-cache.js'
 import type { EntityText } from '../../src/cache/entity-json.js'
 import { applyEvent } from '../../src/cache/apply.js'
+import pino from 'pino'
 
 const NEAR = { ...NO_IDENTITY, NEAR_CACHE_ENTRIES: '3', NEAR_CACHE_MAX_AGE_MS: '600000' }
 
@@ -143,4 +144,17 @@ t.test('a list page fills the near cache, so the next one costs no entity lookup
   await applyEvent(app.redis, eventOf({ ...docs[1]!, like_count: 1, version: 2 }), 3600)
   await invalidated(near, seen)
   t.same(await page(), [0, 1, 0], 'a new version of one post shows on the next page')
+})
+
+t.test('a shutdown stops tracking without a warning: only a lost connection is worth one', async (t) => {
+  const app = await build(t, { role: 'read' }, NEAR)
+  const near = await nearOf(t, app)
+  const lines: string[] = []
+  const quiet = new NearCache({ maxEntries: 3, maxAgeMs: 600_000, log: pino({ level: 'warn' }, { write: (l: string) => { lines.push(l) } }) })
+  quiet.start(app.redis, [fullKey(app, 0).replace(/0$/, '')])
+  await waitFor('its tracking set up', async () => quiet.active)
+  await quiet.stop()
+  t.notOk(quiet.active, 'off once stopped')
+  t.same(lines, [], 'and nothing logged at warn')
+  t.ok(near.active, 'the app\'s own near cache is untouched')
 })

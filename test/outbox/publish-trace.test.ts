@@ -1,5 +1,6 @@
 // The publish span: a child of the write's trace, its context in the message's `traceparent` header; and an event
-// the relay carries after Kafka refused it links back to the write's trace (remembered by the replica that left it).
+// the relay carries after Kafka refused it links back to the write's trace: remembered by the replica that left it,
+// or read from the batch's journal entry by another replica's relay.
 import t from 'tap'
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base'
 import { SpanKind } from '@opentelemetry/api'
@@ -8,7 +9,8 @@ import { Publisher } from '../../src/outbox/publisher.js'
 import { ensureTopics } from '../../src/bus/kafka.js'
 import { createTracer } from '../../src/shared/tracing-sdk.js'
 import { remoteContext } from '../../src/shared/tracing.js'
-import { build, kafkaFor, readEvents, type Tap } from '../helper/index.js'
+import { buildApp } from '../../src/app.js'
+import { build, dropNamespace, kafkaFor, readEvents, testConfig, waitFor, type Tap } from '../helper/index.js'
 import type { EntityEvent } from '../../src/shared/event.js'
 
 const WRITE = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
@@ -75,4 +77,28 @@ t.test('tracing off: an event left to the relay still goes out in the write\'s t
   t.equal(await publisher.publish(event(3, 1), 'relay'), true)
   const [got] = await readEvents(kafka, topic, (g) => g.length >= 1)
   t.equal(got?.headers.traceparent, WRITE, 'the write\'s trace context')
+})
+
+t.test('another replica\'s relay: its publish links to the write\'s trace, which the journal entry kept', async (t) => {
+  const config = testConfig({ role: 'write' }, { RELAY_INTERVAL_MS: '200' })
+  t.teardown(async () => { await dropNamespace(config) })
+  // The writer cannot reach Kafka (a closed port): its write is acknowledged and its event left in the journal, as
+  // when a replica dies before publishing. Tracing is off there; the write's context still goes into the entry.
+  const writer = await build(t, { ...config, kafkaBrokers: ['127.0.0.1:1'] })
+  const exporter = new InMemorySpanExporter()
+  const relayer = await buildApp(config, { logger: false, traceExporter: exporter })
+  t.teardown(async () => { await relayer.close() })
+  await relayer.ready()
+
+  const res = await writer.inject({ method: 'POST', url: '/post_server/users', payload: { username: 'relayed' }, headers: { traceparent: WRITE } })
+  t.equal(res.statusCode, 201)
+  const id = res.json<{ user_id: number }>().user_id
+  const relayed = (): ReturnType<InMemorySpanExporter['getFinishedSpans']> => exporter.getFinishedSpans()
+    .filter((s) => s.attributes['postboard.publish.path'] === 'relay' && s.attributes['messaging.kafka.message.key'] === `user:${id}`)
+  await waitFor('the other replica\'s relay to publish it', async () => relayed().length > 0, 20_000)
+  const [span] = relayed()
+  t.equal(span?.parentSpanContext, undefined, 'a trace of its own')
+  t.same(span?.links.map((l) => l.context.traceId), ['4bf92f3577b34da6a3ce929d0e0e4736'], 'linked to the write\'s trace')
+  const [got] = await readEvents(kafkaFor(config), config.eventsTopic, (g) => g.some((r) => r.key === `user:${id}`))
+  t.equal(got?.headers.traceparent, `00-${span!.spanContext().traceId}-${span!.spanContext().spanId}-01`, 'the message carries the relay\'s publish')
 })
