@@ -27,7 +27,7 @@ export interface IdempotencyDeps {
   resume: (pending: PendingCreate) => Promise<Tagged<unknown>>
 }
 
-/** How long a key whose write's outcome is unknown keeps trying to say so, when the store refuses that too. */
+/** How long a key's bookkeeping after a failed write (holding it, releasing it) keeps trying, when the store refuses it. */
 const HOLD_RETRY_MS = 1000
 const HOLD_ATTEMPTS = 30
 
@@ -81,9 +81,8 @@ export async function idempotent<T> (deps: IdempotencyDeps, req: FastifyRequest,
       await hold(deps, req, id, claim.lockedAt, err.pending)
     /* c8 ignore next 5 -- needs MongoDB (or a bug) to fail the write after the key was claimed */
     } else {
-      await runWrite((db) => releaseKey(db, id, claim.lockedAt)).catch((releaseErr: unknown) => {
-        req.log.error({ err: releaseErr }, 'idempotency: could not release the key')
-      })
+      await persist(req, 'release the key', 'a key could not be released; retries with it answer 409 until its lease ends',
+        async () => await runWrite((db) => releaseKey(db, id, claim.lockedAt)))
     }
     throw err
   }
@@ -140,15 +139,26 @@ async function resolveUnknown (deps: IdempotencyDeps, req: FastifyRequest, reply
  * key would count as abandoned); the request is answered meanwhile.
  */
 async function hold (deps: IdempotencyDeps, req: FastifyRequest, id: string, lockedAt: Date, pending?: PendingCreate): Promise<void> {
+  await persist(req, 'mark the key as held with an unknown outcome', 'a key whose write has an unknown outcome could not be held; once its lease ends a retry runs again',
+    async () => await deps.runWrite((db) => holdUnknown(db, id, lockedAt, pending)))
+}
+
+/**
+ * A key's bookkeeping after its write failed (holding it, or releasing it), which the store that just failed the
+ * write may refuse too: tried now, then every HOLD_RETRY_MS in the background, HOLD_ATTEMPTS times, so a store back
+ * within seconds does not leave the key claimed (retries answered 409) for the rest of its lease. Both writes are
+ * conditional on this claim, so a late one never touches a newer claim.
+ */
+async function persist (req: FastifyRequest, what: string, givenUp: string, write: () => Promise<unknown>): Promise<void> {
   let failures = 0
   const attempt = async (): Promise<boolean> => {
     try {
-      await deps.runWrite((db) => holdUnknown(db, id, lockedAt, pending))
+      await write()
       return true
-    /* c8 ignore next 5 -- needs MongoDB to refuse the hold too, right after it lost the write's answer */
+    /* c8 ignore next 5 -- needs MongoDB to refuse this too, right after it failed the write */
     } catch (err) {
       // Logged once, not every second.
-      if (failures++ === 0) req.log.warn({ err }, 'idempotency: could not mark the key as held with an unknown outcome; trying again')
+      if (failures++ === 0) req.log.warn({ err }, `idempotency: could not ${what}; trying again`)
       return false
     }
   }
@@ -160,7 +170,7 @@ async function hold (deps: IdempotencyDeps, req: FastifyRequest, id: string, loc
       attempt().then((ok) => {
         if (ok) return
         if (--left > 0) retry()
-        else req.log.error('idempotency: a key whose write has an unknown outcome could not be held; once its lease ends a retry runs again')
+        else req.log.error(`idempotency: ${givenUp}`)
       }, /* c8 ignore next -- attempt catches everything */ () => {})
     }, HOLD_RETRY_MS).unref()
   }
