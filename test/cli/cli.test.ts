@@ -1,7 +1,8 @@
 // The executable as a real process against the stack: a role serves only its routes over the network, and SIGTERM
 // exits cleanly. (Bad settings and `token`, which connect nowhere, are in cli.unit.test.ts.)
 import t from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { promisify } from 'node:util'
 import { once } from 'node:events'
 import { dropNamespace, isolatedEnv, ROOT, type Tap } from '../helper/index.js'
 import { loadConfig } from '../../src/shared/config.js'
@@ -46,4 +47,10 @@ t.test('--role=write over the network: writes answer, reads 404; SIGTERM exits c
   child.kill('SIGTERM')
   const [code] = await once(child, 'exit') as [number | null]
   t.equal(code, 0, 'graceful shutdown exits 0')
+})
+
+t.test('npx postboard, as the README runs it: the built executable mints a token', async (t) => {
+  // npm runs a package's own bin file directly (its shebang), so the build leaves it executable.
+  const { stdout } = await promisify(execFile)('npx', ['--no-install', 'postboard', 'token', '--user', '1', '--ttl', '1h'], { cwd: ROOT })
+  t.match(stdout.trim(), /^[\w-]+\.[\w-]+\.[\w-]+$/, 'one token, nothing else')
 })
