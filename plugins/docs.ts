@@ -153,9 +153,6 @@ function errorResponse (status: number, url: string): object {
   }
 }
 
-/** The role whose routes live under the url's prefix (from the role manifest), or undefined for health, metrics, docs. */
-const roleOf = (url: string): Role | undefined => routeRole(url)
-
 /** Whether a role's routes demand a bearer token: its manifest says so (for writes, only under --auth-writes). */
 function needsToken (role: Role | undefined, authWrites: boolean): boolean {
   return role !== undefined && checksIdentity(new Set([role]), authWrites)
@@ -168,7 +165,7 @@ function implicitErrors (schema: FastifySchema, url: string, authWrites: boolean
   if (schema.params !== undefined || schema.querystring !== undefined || schema.headers !== undefined) codes.push(400)
   // A role's routes answer 503 when a dependency is out, and 401 (identity fails closed, 503 too) when they need a
   // token; a write needing a token also answers 403 for a post made as someone else.
-  const role = roleOf(url)
+  const role = routeRole(url)
   if (role !== undefined) codes.push(503)
   if (needsToken(role, authWrites)) codes.push(401, ...(role === 'write' ? [403] : []))
   return codes
@@ -182,7 +179,7 @@ interface OpenApiObject {
 
 export default fp(async (app) => {
   const { authWrites, roles } = app.config
-  const bearer = (url: string): boolean => needsToken(roleOf(url), authWrites)
+  const bearer = (url: string): boolean => needsToken(routeRole(url), authWrites)
 
   await app.register(swagger, {
     openapi: {
