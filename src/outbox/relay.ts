@@ -167,16 +167,11 @@ export class Relay {
    * Kafka refused, and settled false when the entry must wait.
    */
   private async republish (doc: JournalDoc): Promise<{ published: number, ok: boolean, settled: boolean }> {
-    const { runWrite, publisher } = this.opts
+    const { publisher } = this.opts
     const type = ENTITY_TYPE[doc.collection]
-    const ids = entryIds(doc)
-    const found: EntityDoc[] = []
-    let missing = 0
-    for (let i = 0; i < ids.length; i += READ_CONCURRENCY) {
-      const docs = await runWrite(async (db) => await Promise.all(ids.slice(i, i + READ_CONCURRENCY).map(async (id) =>
-        await entities(db, type).findOne({ _id: id }))))
-      for (const d of docs) if (d === null) missing++; else found.push(d)
-    }
+    const read = await this.read(type, entryIds(doc))
+    const found = read.filter((d): d is EntityDoc => d !== null)
+    const missing = read.length - found.length
     const giveUpAt = doc.since.getTime() + (this.opts.abandonMs ?? 5 * 60_000)
     // A reaction batch's posts existed before it: one missing was never there, and nothing of it is still landing.
     const complete = missing === 0 || doc.changed !== undefined || giveUpAt <= Date.now()
@@ -190,15 +185,19 @@ export class Relay {
     return { published: outcomes.filter(Boolean).length, ok, settled: complete }
   }
 
-  /** The documents as they are now, those still marked, by _id (equalities the store serves from its index). */
+  /** The documents as they are now, those still marked. */
   private async current (type: EntityType, docs: EntityDoc[]): Promise<EntityDoc[]> {
-    const now: EntityDoc[] = []
-    for (let i = 0; i < docs.length; i += READ_CONCURRENCY) {
-      const read = await this.opts.runWrite(async (db) => await Promise.all(docs.slice(i, i + READ_CONCURRENCY).map(async (doc) =>
-        await entities(db, type).findOne({ _id: doc._id }))))
-      for (const d of read) if (d !== null && d.pending === true) now.push(d)
+    return (await this.read(type, docs.map((doc) => doc._id))).filter((d): d is EntityDoc => d !== null && d.pending === true)
+  }
+
+  /** Documents by _id (equalities the store serves from its index), READ_CONCURRENCY at a time; null where missing. */
+  private async read (type: EntityType, ids: number[]): Promise<Array<EntityDoc | null>> {
+    const docs: Array<EntityDoc | null> = []
+    for (let i = 0; i < ids.length; i += READ_CONCURRENCY) {
+      docs.push(...await this.opts.runWrite(async (db) => await Promise.all(ids.slice(i, i + READ_CONCURRENCY).map(async (id) =>
+        await entities(db, type).findOne({ _id: id })))))
     }
-    return now
+    return docs
   }
 
   private async loop (): Promise<void> {
