@@ -114,6 +114,21 @@ status_service() {
 # Hash of the files an artefact is built from, so a changed source rebuilds and an unchanged one is reused.
 stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
 
+# Builds a Go command from the module proxy (`go install <package>@<version>`) to $1, a path in the cache: through a
+# scratch GOBIN, then renamed into place, so a concurrent or interrupted build never leaves a half-written binary.
+# Modules go to Go's own download cache. Usage: go_install_cached <binary path> <package@version> <service>
+go_install_cached() {
+  local bin=$1 pkg=$2 what=$3 gobin name
+  command -v go >/dev/null || die "$what: Go is needed to build it (apt-get install golang, or put go on PATH)"
+  gobin=$(mktemp -d)
+  if ! CGO_ENABLED=0 GOBIN="$gobin" go install -trimpath "$pkg"; then rm -rf "$gobin"; die "$what: building $pkg failed"; fi
+  name=${pkg%@*}
+  name=${name##*/} # go install names the binary after the package's last path element
+  mkdir -p "$(dirname "$bin")"
+  mv "$gobin/$name" "$bin.tmp.$$" && mv "$bin.tmp.$$" "$bin"
+  rm -rf "$gobin"
+}
+
 # The token secret of this machine's stack: generated once (48 random bytes), kept in the git-ignored stack folder,
 # read by the local identity function, `postboard token` and the app (src/shared/config.ts). Never in the repository.
 ensure_token_secret() {

@@ -21,23 +21,12 @@ project_node() {
 
 provision_lambda() {
   [ -x "$ROOT/node_modules/.bin/tsx" ] || die "lambda: run 'npm install' first (the bootstrap runs with tsx)"
-  local bin dir
+  local bin
   bin=$(lambda_emulator)
   [ -x "$bin" ] && return 0
   [ -n "${AWS_LAMBDA_RIE_BIN:-}" ] && die "lambda: AWS_LAMBDA_RIE_BIN='$bin' is not an executable file"
-  command -v go >/dev/null || die "lambda: Go is needed to build the emulator"
   say "lambda: building aws-lambda-rie $RIE_VERSION (first time only; about 30-50 s cold)"
-  # go install puts the binary in GOBIN: a scratch folder beside the cached one, renamed into place when complete so
-  # a concurrent or interrupted build never leaves a half-written emulator. Modules go to Go's own download cache.
-  dir=$(dirname "$bin")
-  rm -rf "$dir.tmp.$$"
-  mkdir -p "$dir.tmp.$$"
-  (CGO_ENABLED=0 GOBIN="$dir.tmp.$$" go install -trimpath "$RIE_MODULE/cmd/aws-lambda-rie@$RIE_VERSION") ||
-    { rm -rf "$dir.tmp.$$"; die "lambda: building aws-lambda-rie failed"; }
-  if ! mv -T "$dir.tmp.$$" "$dir" 2>/dev/null; then
-    rm -rf "$dir.tmp.$$"
-    [ -x "$bin" ] || die "lambda: could not move the emulator into $dir"
-  fi
+  go_install_cached "$bin" "$RIE_MODULE/cmd/aws-lambda-rie@$RIE_VERSION" lambda
 }
 
 # The bootstrap is one executable path, as on Lambda: the emulator parses its whole command line with go-flags

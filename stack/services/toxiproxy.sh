@@ -12,17 +12,11 @@ url_toxiproxy() { echo "http://127.0.0.1:$TOXIPROXY_PORT"; }
 toxiproxy_bin() { echo "$CACHE_DIR/toxiproxy-$TOXIPROXY_VERSION/toxiproxy-server"; }
 
 provision_toxiproxy() {
-  local bin gobin
+  local bin
   bin=$(toxiproxy_bin)
   [ -x "$bin" ] && return 0
-  command -v go >/dev/null || die "toxiproxy: Go is needed to build it (apt-get install golang, or put go on PATH)"
   say "toxiproxy: building toxiproxy $TOXIPROXY_VERSION (first time only)"
-  gobin=$(mktemp -d)
-  CGO_ENABLED=0 GOBIN=$gobin go install -trimpath "github.com/Shopify/toxiproxy/v2/cmd/server@v$TOXIPROXY_VERSION" ||
-    die "toxiproxy: build failed"
-  mkdir -p "$(dirname "$bin")"
-  mv "$gobin/server" "$bin.tmp" && mv "$bin.tmp" "$bin"
-  rm -rf "$gobin"
+  go_install_cached "$bin" "github.com/Shopify/toxiproxy/v2/cmd/server@v$TOXIPROXY_VERSION" toxiproxy
 }
 
 # One proxy per dependency: name, where it listens, where it forwards (Kafka: the broker's proxied listener).
