@@ -12,8 +12,8 @@ import type { JournalEntry } from '../store/journal.js'
 import { eventKey, type EntityEvent } from '../shared/event.js'
 import { JournalReleaser } from './journal-releaser.js'
 import { MarkClearer, type Published } from './mark-clearer.js'
-import { ROOT_CONTEXT, trace as otel, type SpanContext } from '@opentelemetry/api'
-import { SpanKind, TRACEPARENT, TRACING_OFF, endSpan, formatTraceparent, startSpan, traceparentOf, type Context, type Span, type Tracing } from '../shared/tracing.js'
+import { ROOT_CONTEXT, trace as otel } from '@opentelemetry/api'
+import { SpanKind, TRACEPARENT, TRACING_OFF, endSpan, startSpan, traceparentOf, type Context, type Span, type Tracing } from '../shared/tracing.js'
 
 export type PublishPath = 'inline' | 'relay'
 
@@ -52,8 +52,6 @@ const RESUME_WINDOW_MS = 15_000
 const DISCONNECT_BUDGET_MS = 2000
 /** Entities whose newest acknowledged version is remembered (least recently published out): see `acked`. */
 const ACKED_KEYS = 10_000
-/** Traces of events left to the relay, remembered (newest kept) so its republish can link to the write's trace. */
-const MAX_LEFT_TRACES = 10_000
 
 export class Publisher {
   private readonly queue: Item[] = []
@@ -81,8 +79,6 @@ export class Publisher {
   private readonly clearer: MarkClearer
   private readonly releaser: JournalReleaser
   private readonly tracing: Tracing
-  /** Per key, the trace of the write whose event was left to the relay here (see MAX_LEFT_TRACES). */
-  private readonly leftTraces = new Map<string, SpanContext>()
 
   constructor (private readonly opts: PublisherOptions) {
     this.inlineTimeoutMs = opts.inlineTimeoutMs ?? 1000
@@ -125,10 +121,7 @@ export class Publisher {
    * of an inline publish, and for the relay's the write its journal entry names, which the publish links to.
    */
   publish (event: EntityEvent, path: PublishPath, entry?: JournalEntry, trace?: Context): Promise<boolean> {
-    if (this.closed || (path === 'inline' && this.down) || this.queue.length >= MAX_QUEUE) {
-      this.leftToRelay(event, trace)
-      return Promise.resolve(false)
-    }
+    if (this.closed || (path === 'inline' && this.down) || this.queue.length >= MAX_QUEUE) return Promise.resolve(false)
     const key = eventKey(event.type, event.id)
     const newer = this.queued.get(key)
     let done: Promise<boolean>
@@ -147,16 +140,6 @@ export class Publisher {
     // `done` never rejects (a failed send resolves false), so this chain needs no catch.
     if (entry !== undefined) done.then((ok) => { if (ok && --entry.unacked === 0 && entry.keep !== true) this.release(entry.id) }, undefined)
     return done
-  }
-
-  /** Remembers the trace of a write whose event the relay will carry, so the relay's publish links to it. */
-  private leftToRelay (event: EntityEvent, trace: Context | undefined): void {
-    const sc = trace === undefined ? undefined : otel.getSpanContext(trace)
-    if (sc === undefined) return
-    const key = eventKey(event.type, event.id)
-    this.leftTraces.delete(key)
-    this.leftTraces.set(key, sc)
-    if (this.leftTraces.size > MAX_LEFT_TRACES) this.leftTraces.delete(this.leftTraces.keys().next().value!)
   }
 
   /** Deletes a journal entry in the background (nothing of it is left to publish). */
@@ -218,18 +201,16 @@ export class Publisher {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_BATCH)
       const ok = await this.send(batch)
-      for (const { event, trace, resolve } of batch) {
+      for (const { event, resolve } of batch) {
         const key = eventKey(event.type, event.id)
         if (this.queued.get(key)?.version === event.version) this.queued.delete(key)
         if (ok) this.remember(key, event.version)
-        else this.leftToRelay(event, trace)
         resolve(ok)
       }
       if (!ok) {
         // Kafka is down: fail the rest now rather than make each wait out its own retries. All of it is pending.
-        for (const { event, trace, resolve } of this.queue.splice(0)) {
+        for (const { event, resolve } of this.queue.splice(0)) {
           this.queued.delete(eventKey(event.type, event.id))
-          this.leftToRelay(event, trace)
           resolve(false)
         }
         return
@@ -250,22 +231,19 @@ export class Publisher {
 
   /**
    * Each message carries its trace context in a `traceparent` header: its publish span's when tracing is on (a child
-   * of the write's span; a relayed event's links to the write's trace when this process left it to the relay), else
-   * the write's own (a relayed event's: the write's that left it here, if this process did).
+   * of the write's span; a relayed event's links to the write's trace), else the write's own.
    */
   private message (item: Item): { message: { key: string, value: string, headers?: Record<string, string> }, span: Span | null } {
     const key = eventKey(item.event.type, item.event.id)
     const value = JSON.stringify(item.event)
-    // A relayed event's write: the one this process left to the relay, else the one its journal entry names (the
-    // relay's `trace`, written by whichever replica made the write). Linked to, never a parent: the relay's publish is
-    // work of its own, maybe much later.
-    const remembered = item.path === 'relay' ? this.leftTraces.get(key) : undefined
-    if (remembered !== undefined) this.leftTraces.delete(key)
-    const left = item.path === 'relay' ? remembered ?? (item.trace === undefined ? undefined : otel.getSpanContext(item.trace)) : undefined
-    const parent = item.path === 'relay' ? ROOT_CONTEXT : item.trace ?? ROOT_CONTEXT
+    // A relayed event's write, as its journal entry names it (whichever replica made it): linked to, never a parent,
+    // since the relay's publish is work of its own, maybe much later.
+    const relayed = item.path === 'relay'
+    const left = relayed && item.trace !== undefined ? otel.getSpanContext(item.trace) : undefined
+    const parent = relayed ? ROOT_CONTEXT : item.trace ?? ROOT_CONTEXT
     if (!this.tracing.enabled) {
-      // No spans: the write's own context, or for a relayed event the write's it was left by, travels on.
-      const traceparent = item.path === 'relay' ? (left === undefined ? undefined : formatTraceparent(left)) : traceparentOf(item.trace)
+      // No spans: the write's own context travels on.
+      const traceparent = traceparentOf(item.trace)
       return { message: traceparent === undefined ? { key, value } : { key, value, headers: { [TRACEPARENT]: traceparent } }, span: null }
     }
     const { span, ctx } = startSpan(this.tracing, `${this.opts.topic} publish`, parent, {

@@ -1,6 +1,6 @@
 // The publish span: a child of the write's trace, its context in the message's `traceparent` header; and an event
-// the relay carries after Kafka refused it links back to the write's trace: remembered by the replica that left it,
-// or read from the batch's journal entry by another replica's relay.
+// the relay carries after Kafka refused it links back to the write's trace, which the batch's journal entry recorded,
+// whichever replica's relay carries it.
 import t from 'tap'
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base'
 import { SpanKind } from '@opentelemetry/api'
@@ -60,8 +60,8 @@ t.test('an event left to the relay: the relay\'s publish links to the write\'s t
   t.equal(await publisher.publish(event(2, 1), 'inline', undefined, remoteContext(WRITE)), false, 'Kafka refused it: left to the relay')
   t.equal(exporter.getFinishedSpans()[0]?.status.code, 2, 'the failed publish span is an error')
   exporter.reset()
-  // The relay publishes it (it has no trace of its own to give: it found the document in MongoDB).
-  t.equal(await publisher.publish(event(2, 1), 'relay'), true)
+  // The relay publishes it, with the write's trace context as the batch's journal entry recorded it (src/outbox/relay.ts).
+  t.equal(await publisher.publish(event(2, 1), 'relay', undefined, remoteContext(WRITE)), true)
   const [span] = exporter.getFinishedSpans()
   t.equal(span?.attributes['postboard.publish.path'], 'relay')
   t.equal(span?.parentSpanContext, undefined, 'a trace of its own')
@@ -74,7 +74,7 @@ t.test('tracing off: an event left to the relay still goes out in the write\'s t
   const { publisher, topic, kafka, failNextPrepare } = await setUp(t, false)
   failNextPrepare()
   t.equal(await publisher.publish(event(3, 1), 'inline', undefined, remoteContext(WRITE)), false, 'left to the relay')
-  t.equal(await publisher.publish(event(3, 1), 'relay'), true)
+  t.equal(await publisher.publish(event(3, 1), 'relay', undefined, remoteContext(WRITE)), true)
   const [got] = await readEvents(kafka, topic, (g) => g.length >= 1)
   t.equal(got?.headers.traceparent, WRITE, 'the write\'s trace context')
 })
