@@ -2,6 +2,8 @@
 // /docs/json. Registered before the routes so it sees them; a process documents only the routes its roles serve.
 // The transform adds what every route shares but does not declare itself: the bearer requirement on reads, the
 // errors any route can answer (500, body limits), the ETag on every answer of one entity version, and examples.
+// Longer than most files: the examples, the schema naming and the shared-error transform are each small, and exist
+// only to shape this one document.
 import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'

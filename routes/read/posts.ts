@@ -1,31 +1,22 @@
 // GET /get_server/posts/{id} and the newest-first list, both served from Redis with MongoDB behind it.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { sendJsonText } from '../../src/cache/entity-json.js'
-import { minVersionOf } from '../../src/shared/conditional.js'
 import { decodeCursor } from '../../src/shared/cursor.js'
 import { BadCursor, PostNotFound } from '../../src/shared/errors.js'
-import { ListPostsQuery, NotModified, Post, PostPage, ReadConditionalHeaders, ReadIdParams, errors } from '../../src/shared/schemas.js'
-import { answerEntity } from './by-id.js'
+import { ListPostsQuery, Post, PostPage, errors } from '../../src/shared/schemas.js'
+import { getById } from './by-id.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { posts, list } = app.reads
 
-  app.get('/posts/:id', {
-    schema: {
-      tags: ['read'],
-      operationId: 'getPost',
-      summary: 'Get a post',
-      params: ReadIdParams,
-      headers: ReadConditionalHeaders,
-      response: { 200: Post, 304: NotModified, ...errors(400, 401, 404, 412, 503) }
-    }
-  }, async (req, reply) => {
-    const id = Number(req.params.id)
-    const minVersion = minVersionOf(req.headers['min-version'])
-    // The cached text is the response body as it is (see entity-json.ts): no parse, no serialization on a hit.
-    const found = await posts.getJson(id, minVersion)
-    if (found === null) throw new PostNotFound(id)
-    return answerEntity(reply, 'post', id, found, minVersion, req.headers['if-none-match'])
+  getById(app, {
+    type: 'post',
+    path: '/posts/:id',
+    operationId: 'getPost',
+    summary: 'Get a post',
+    entity: Post,
+    lookup: posts.getJson.bind(posts),
+    notFound: (id) => new PostNotFound(id)
   })
 
   app.get('/posts', {

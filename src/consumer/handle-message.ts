@@ -2,6 +2,8 @@
 // (not the message's fault), retry any other failure a bounded number of times with backoff, then dead-letter it so
 // the partition moves on. Runs of messages that apply cleanly go to Redis together, one round trip per run
 // (applyLeading); the first message that does not is handled on its own, with all of the above.
+// Slightly longer than most files: the fast path (a run applied at once) and the slow path (one message with its
+// retries and dead letter) must agree on offsets, so they stay side by side.
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'

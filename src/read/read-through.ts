@@ -1,6 +1,8 @@
 // Read-through cache for one entity type: Redis first; on a miss one MongoDB read per key per process (single
 // flight), then a version-CAS fill. While Redis is unreachable every read goes to MongoDB (design invariant 3).
 // A GET by id may ask for at least a version (Min-Version): an older cached entry is then read past to MongoDB.
+// Longer than most files: the lookup, the single flight, the fill and the Redis-down bypass share one state per
+// entity type (what is in flight, whether Redis answered); split apart each would need all of it.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { EntityType } from '../shared/event.js'

@@ -1,5 +1,7 @@
 // Configuration: every setting read once at boot from flags and environment, validated, and exposed as one typed
 // object. A bad value stops the process with one line naming the setting, before anything connects.
+// Longer than most files: every setting, its default and its check sit in one table-like loader, so an operator's
+// question "what does X accept?" has one place to look (docs/operations.md mirrors it).
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseRoles, type Role } from './roles.js'
