@@ -1,8 +1,8 @@
 // The write role's model, decorated as `writes` (src/write/writes.ts), with its outbox: `publisher` (the idempotent
 // producer behind a queue) and the relay that publishes whatever is still pending. The producer connects when the
 // server is ready without waiting for Kafka (a write role without Kafka still takes writes); in onClose the relay
-// stops, then the queue is flushed and the producer leaves. An error the relay cannot recover from ends the process
-// through the same close path (rethrown out of band).
+// stops, the open id blocks close (so their journal entries can go), then the queue is flushed and the producer
+// leaves. An error the relay cannot recover from ends the process through the same close path (rethrown out of band).
 import fp from 'fastify-plugin'
 import { ensureTopics } from '../src/bus/kafka.js'
 import { Publisher } from '../src/outbox/publisher.js'
@@ -96,6 +96,7 @@ export default fp(async (app) => {
 
   app.addHook('onClose', async () => {
     await relay.stop()
+    store.creates.closeBlocks()
     await publisher.close()
   })
 }, { name: 'writes', dependencies: ['tracing', 'config', 'metrics', 'redis', 'mongo-write', 'store', 'kafka'] })

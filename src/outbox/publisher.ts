@@ -8,7 +8,7 @@ import kafkajs, { type Kafka, type Producer } from 'kafkajs'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ObjectId } from 'mongodb'
 import type { Metrics } from '../shared/metrics.js'
-import type { JournalEntry } from '../store/journal.js'
+import { settle, type JournalEntry } from '../store/journal.js'
 import { eventKey, type EntityEvent } from '../shared/event.js'
 import { JournalReleaser } from './journal-releaser.js'
 import { MarkClearer, type Published } from './mark-clearer.js'
@@ -121,6 +121,8 @@ export class Publisher {
    * of an inline publish, and for the relay's the write its journal entry names, which the publish links to.
    */
   publish (event: EntityEvent, path: PublishPath, entry?: JournalEntry, trace?: Context): Promise<boolean> {
+    // Whoever lets the entry's last hold go (an acknowledgement here, or its create block closing) releases it here.
+    if (entry !== undefined) entry.release ??= this.releaseEntry
     if (this.closed || (path === 'inline' && this.down) || this.queue.length >= MAX_QUEUE) return Promise.resolve(false)
     const key = eventKey(event.type, event.id)
     const newer = this.queued.get(key)
@@ -138,7 +140,7 @@ export class Publisher {
       this.kick()
     }
     // `done` never rejects (a failed send resolves false), so this chain needs no catch.
-    if (entry !== undefined) done.then((ok) => { if (ok && --entry.unacked === 0 && entry.keep !== true) this.release(entry.id) }, undefined)
+    if (entry !== undefined) done.then((ok) => { if (ok) settle(entry) }, undefined)
     return done
   }
 
@@ -146,6 +148,8 @@ export class Publisher {
   release (entry: ObjectId): void {
     this.releaser.add([entry])
   }
+
+  private readonly releaseEntry = (entry: ObjectId): void => { this.release(entry) }
 
   /** Waits for an inline publish at most inlineTimeoutMs. A timeout counts as Kafka being down (see healthy). */
   async settleInline (done: Promise<boolean>): Promise<boolean> {

@@ -177,7 +177,7 @@ export class Relay {
     const complete = missing === 0 || doc.changed !== undefined || giveUpAt <= Date.now()
     const due = found.filter((d) => d.pending !== true)
     const entry: JournalEntry = complete ? { id: doc._id, unacked: due.length } : { id: doc._id, unacked: due.length, keep: true }
-    const outcomes = await Promise.all(due.map(async (d) => await publisher.publish(eventOf(type, d, doc.since), 'relay', entry, writeOf(doc, d._id))))
+    const outcomes = await Promise.all(due.map(async (d) => await publisher.publish(eventOf(type, d, doc.since), 'relay', entry, writeOf(doc, d))))
     const ok = !outcomes.includes(false)
     if (complete && due.length === 0) publisher.release(doc._id)
     // Only once what landed is on Kafka: after a refusal the next pass tries the entry again.
@@ -237,8 +237,11 @@ export class Relay {
   }
 }
 
-/** The trace of the write behind one of an entry's documents, as its entry recorded it (whichever replica wrote it). */
-function writeOf (entry: JournalDoc, id: number): Context | undefined {
-  const traceparent = traceOfEntry(entry, id)
+/**
+ * The trace of the write behind one of an entry's documents (whichever replica wrote it): a create's document carries
+ * it, a reaction batch's entry records it per post.
+ */
+function writeOf (entry: JournalDoc, doc: EntityDoc): Context | undefined {
+  const traceparent = entry.changed === undefined ? doc.traceparent : traceOfEntry(entry, doc._id)
   return traceparent === undefined ? undefined : remoteContext(traceparent)
 }

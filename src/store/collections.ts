@@ -2,7 +2,7 @@
 // Documents keep the integer id as _id (unique, indexed for free), a version that grows by one on every change, and,
 // while a change's version is not yet on Kafka, a pending mark (FerretDB has no transactions, so the mark is set by
 // the same single-document write that makes the change). Creates are covered by the create journal instead
-// (journal.ts): a batch's entry is written before its insert.
+// (journal.ts): a block's entry is written before any of its ids is inserted.
 import { MongoServerError, type Db } from 'mongodb'
 import type { Post, User } from '../shared/schemas.js'
 
@@ -12,6 +12,8 @@ export interface Versioned {
   pending?: true
   /** Set with `pending`: when the oldest unpublished change happened. */
   pending_since?: Date
+  /** The W3C traceparent of the request that created the document, if it came with one: the relay's link to it. */
+  traceparent?: string
 }
 
 export interface UserDoc extends Versioned {

@@ -1,14 +1,18 @@
 // Group commit for creates (see group-commit.ts): concurrent creates of one collection share one insertMany instead of
-// paying a round trip each, with ids from a block of the counter (see id-blocks.ts) in the order the creates arrived. Each batch
-// writes one create-journal entry before its insert (see journal.ts): that is the whole outbox cost of a batch.
+// paying a round trip each, with ids from a block of the counter (see id-blocks.ts) in the order the creates arrived.
+// Each block writes one create-journal entry before any of its ids is handed out (see journal.ts), so a batch's whole
+// store cost is its insert. A document created under a trace carries the write's `traceparent`, for the relay's link.
 import { MongoBulkWriteError, MongoServerError, type Db, type WriteError } from 'mongodb'
 import type { StoreCapabilities } from './capabilities.js'
 import { counters, isDuplicateKey, type EntityCollection, type PendingCreate } from './collections.js'
 import { docKey, type DocLocks } from './doc-lock.js'
 import { GroupCommit, type Waiter as Queued } from './group-commit.js'
-import { IdBlocks } from './id-blocks.js'
-import { deleteEntries, openEntry, type JournalEntry } from './journal.js'
+import { IdBlocks, type BlockSource } from './id-blocks.js'
+import { deleteEntries, openEntry, settle, shortenEntry, type JournalEntry } from './journal.js'
 import { mayHaveLanded, outcomeUnknown } from './outcome.js'
+
+/** A block's journal entry, and how many ids it names (cut when the block closes with some unused). */
+type BlockEntry = JournalEntry & { readonly count: number }
 
 /** A new document and the journal entry its event releases once Kafka has it. */
 export interface Created<T> { doc: T, entry: JournalEntry }
@@ -44,6 +48,14 @@ export class CreateBatcher {
   }
 
   /**
+   * Closes the open id blocks (shutdown, once no request is left to take ids): their journal entries are then released
+   * by their last acknowledgement, rather than left for another replica's relay to publish again.
+   */
+  closeBlocks (): void {
+    this.ids.closeAll()
+  }
+
+  /**
    * Reserves `count` consecutive ids with one $inc upsert on the collection's counter and returns the first, so ids
    * only grow and are never handed out twice, and a batch costs one counter update instead of one per create.
    */
@@ -67,35 +79,59 @@ export class CreateBatcher {
     })
   }
 
+  /** Blocks of a collection's ids, each journaled (its entry holds itself open until the block closes). */
+  private source (db: Db, name: EntityCollection): BlockSource<BlockEntry> {
+    return {
+      reserve: async (count) => await this.reserveIds(db, name, count),
+      open: async (first, count) => ({ id: await openEntry(db, name, first, count), unacked: 1, count }),
+      close: (entry, used) => {
+        // The relay reads an unreleased entry's ids: ones never handed out are cut off rather than waited for. Best
+        // effort (a failure leaves the relay to wait them out), and not needed when the entry goes now.
+        if (entry.unacked > 1 && used < entry.count) shortenEntry(db, entry.id, used).catch(() => {})
+        this.letGo(db, entry)
+      }
+    }
+  }
+
+  /**
+   * Lets one hold of an entry go. At zero it is released by the publisher of its events; with none published (nothing
+   * of the block landed), nothing else would release it, so it is deleted here (best effort: else the relay's work).
+   */
+  private letGo (db: Db, entry: JournalEntry): void {
+    settle(entry)
+    if (entry.unacked === 0 && entry.release === undefined && entry.keep !== true) deleteEntries(db, [entry.id]).catch(() => 0)
+  }
+
   private async insertBatch (db: Db, name: EntityCollection, batch: Waiter[], requeue: (waiters: Waiter[]) => void): Promise<void> {
     const counter = docKey(db.databaseName, 'counters', name)
-    const first = await this.ids.take(counter, batch.length, async (count) => await this.reserveIds(db, name, count))
-    const docs = batch.map((w, i) => w.build(first + i))
-    // Before the insert: if the insert fails midway (or its answer is lost), the entry still names whatever landed.
-    const entryId = await openEntry(db, name, first, docs.length, batch.map((w) => w.traceparent ?? ''))
+    const { first, ticket: entry } = await this.ids.take(counter, batch.length, this.source(db, name))
+    // Held while this batch inserts, so its block closing meanwhile cannot release the entry before its documents count.
+    entry.unacked++
+    const docs = batch.map((w, i) => withTrace(w.build(first + i), w.traceparent))
     const failed = new Map<number, WriteError>()
     try {
       await db.collection<{ _id: number }>(name).insertMany(docs, { ordered: false })
     } catch (err) {
       // Unordered: every document without a write error of its own was inserted.
       const writeErrors = err instanceof MongoBulkWriteError ? [err.writeErrors].flat() : []
-      if (writeErrors.length === 0 && !mayHaveLanded(err)) throw err
+      if (writeErrors.length === 0 && !mayHaveLanded(err)) {
+        this.letGo(db, entry)
+        throw err
+      }
       if (writeErrors.length === 0) {
-        // No answer at all: any of the documents may have landed (the entry, left for the relay, publishes those that
-        // did). Each request learns that its outcome is unknown, with its document as sent, so a retry under the same
-        // Idempotency-Key lands it once (outcome.ts) rather than create it a second time.
+        // No answer at all: any of the documents may have landed. The entry is kept for the relay, which publishes
+        // those that did. Each request learns that its outcome is unknown, with its document as sent, so a retry under
+        // the same Idempotency-Key lands it once (outcome.ts) rather than create it a second time.
+        entry.keep = true
         for (const [i, w] of batch.entries()) w.reject(outcomeUnknown(err, { collection: name, doc: docs[i] as PendingCreate['doc'] }))
         return
       }
       for (const we of writeErrors) failed.set(we.index, we)
     }
     // Counted before any request is answered (and so before any event is queued), so an acknowledgement cannot
-    // bring it to zero early.
-    const entry: JournalEntry = { id: entryId, unacked: docs.length - failed.size }
-    // Nothing landed (every name taken, say): nothing to publish, so the entry goes now rather than wait for the relay.
-    // Best effort: an entry left behind only costs the relay a look when it is overdue and one when it is abandoned (see
-    // Relay), and must not fail the requests below, which each have their own answer.
-    if (entry.unacked === 0) await deleteEntries(db, [entryId]).catch(() => 0)
+    // bring it to zero early; then the batch's own hold goes.
+    entry.unacked += docs.length - failed.size
+    this.letGo(db, entry)
     const retry: Waiter[] = []
     for (const [i, doc] of docs.entries()) {
       const w = batch[i]!
@@ -126,4 +162,9 @@ export class CreateBatcher {
     if (this.caps.namesDuplicateKeyIndex && keyPattern !== undefined) return '_id' in keyPattern
     return await db.collection<{ _id: number }>(name).countDocuments({ _id: id }, { limit: 1 }) > 0
   }
+}
+
+/** The document with the trace of the write that created it, when there is one. */
+function withTrace<T extends { _id: number }> (doc: T, traceparent: string | undefined): T {
+  return traceparent === undefined || traceparent === '' ? doc : { ...doc, traceparent }
 }

@@ -1,8 +1,9 @@
-// The journal: the outbox of creates and reactions. A batch of creates writes one entry naming its ids before it inserts
-// them, and the entry is deleted once every inserted document's event is on Kafka (in bulk, coalesced, in the
-// background). So a create costs no write of its own to the outbox and none to clear it: per batch, one insert and a
-// share of one delete, where a pending mark in each document cost one update per create to clear (on FerretDB an
-// update is a query plus a write, and those clears were what capped the create rate). Changes to existing documents
+// The journal: the outbox of creates and reactions. Creates take their ids from blocks reserved from the counter
+// (id-blocks.ts); each block writes one entry naming its ids before any of them is handed out, and the entry is deleted
+// once the block is closed and every inserted document's event is on Kafka (in bulk, coalesced, in the background). So
+// a create costs no write of its own to the outbox and none to clear it: per block (a few per second under load), one
+// insert and a share of one delete, where an entry per batch cost two more store round trips per batch, and a pending
+// mark in each document one update per create to clear (on FerretDB an update is a query plus a write). Changes to existing documents
 // (reactions) batch the same way (reaction-batcher.ts): one entry naming the batch's posts, written before their
 // updates. Pending marks in documents (outbox.ts) are only what earlier releases wrote; the relay still publishes them.
 // An entry outliving its grace period means a publish failed, timed out, or its replica stopped: the relay publishes
@@ -14,7 +15,10 @@ import type { EntityCollection } from './collections.js'
 export interface JournalDoc {
   _id: ObjectId
   collection: EntityCollection
-  /** A create batch's ids: first, first + 1, ..., first + count - 1 (reserved together, see reserveIds). */
+  /**
+   * A create block's ids: first, first + 1, ..., first + count - 1 (reserved together, see reserveIds). Some may never
+   * be handed out (a block that expired); the count is cut to those that were when the block closes.
+   */
   first: number
   count: number
   /**
@@ -23,8 +27,8 @@ export interface JournalDoc {
    */
   changed?: number[]
   /**
-   * The W3C `traceparent` of the write behind each id (in the order of the ids above; '' for none), so whichever
-   * replica's relay publishes the batch links its publish to the write's trace.
+   * A reaction batch's W3C `traceparent` per post (in the order of `changed`; '' for none), so whichever replica's relay
+   * publishes the batch links its publish to the write's trace. A create's is in its document (`traceparent`).
    */
   traces?: string[]
   /** When the batch was written: the relay's grace period runs from here. */
@@ -32,23 +36,40 @@ export interface JournalDoc {
 }
 
 /**
- * One entry in memory: how many of its inserted documents still wait for Kafka's acknowledgement. The publisher
- * counts it down, and releases the entry (deletes it) at zero, unless `keep` says documents it names may still land.
+ * One entry in memory: how many of its inserted documents still wait for Kafka's acknowledgement, plus one hold per
+ * reason it must not go yet (a create block still handing out ids, a batch still inserting). The publisher counts it
+ * down, and it is released (deleted) at zero, unless `keep` says documents it names may still land.
  */
 export interface JournalEntry {
   readonly id: ObjectId
   unacked: number
-  /** Set by the relay for an entry whose missing documents may still land: acknowledgements never release it. */
-  readonly keep?: true
+  /**
+   * Set by the relay for an entry whose missing documents may still land, and by a create batch whose insert went
+   * unanswered: acknowledgements never release it; the relay does, after its grace period.
+   */
+  keep?: true
+  /** How the entry is deleted at zero: the publisher's coalesced delete, set by the first publish that counts it. */
+  release?: (id: ObjectId) => void
+}
+
+/** Counts n off an entry (an acknowledged event, a hold let go); at zero, unless kept, it is released. */
+export function settle (entry: JournalEntry, n = 1): void {
+  entry.unacked -= n
+  if (entry.unacked === 0 && entry.keep !== true) entry.release?.(entry.id)
 }
 
 export const ENTITY_TYPE = { users: 'user', posts: 'post' } as const satisfies Record<EntityCollection, EntityType>
 
 export const journal = (db: Db) => db.collection<JournalDoc>('create_journal')
 
-/** Writes a batch's entry; must land before the batch's insert, so no inserted document is ever outside the outbox. */
-export async function openEntry (db: Db, collection: EntityCollection, first: number, count: number, traces?: string[]): Promise<ObjectId> {
-  return await insertEntry(db, { collection, first, count, ...withTraces(traces) })
+/** Writes a create block's entry; must land before any of its ids is inserted, so no document is outside the outbox. */
+export async function openEntry (db: Db, collection: EntityCollection, first: number, count: number): Promise<ObjectId> {
+  return await insertEntry(db, { collection, first, count })
+}
+
+/** Cuts a closed block's entry to the ids it handed out, so the relay does not wait for the rest to land. */
+export async function shortenEntry (db: Db, id: ObjectId, count: number): Promise<void> {
+  await journal(db).updateOne({ _id: id }, { $set: { count } })
 }
 
 /** Writes a reaction batch's entry; must land before the batch's updates, for the same reason. */
@@ -61,9 +82,9 @@ function withTraces (traces: string[] | undefined): { traces?: string[] } {
   return traces?.some((tp) => tp !== '') === true ? { traces } : {}
 }
 
-/** The `traceparent` of the write behind one of an entry's ids, if it recorded one. */
-export function traceOfEntry (entry: Pick<JournalDoc, 'first' | 'changed' | 'traces'>, id: number): string | undefined {
-  const i = entry.changed === undefined ? id - entry.first : entry.changed.indexOf(id)
+/** The `traceparent` of the write behind one of a reaction entry's posts, if it recorded one. */
+export function traceOfEntry (entry: Pick<JournalDoc, 'changed' | 'traces'>, id: number): string | undefined {
+  const i = entry.changed === undefined ? -1 : entry.changed.indexOf(id)
   const tp = i < 0 ? undefined : entry.traces?.[i]
   return tp === undefined || tp === '' ? undefined : tp
 }

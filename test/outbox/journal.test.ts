@@ -1,5 +1,5 @@
-// The create journal (src/store/journal.ts): creates mark nothing in their documents; each batch's entry is written
-// before its insert and deleted once the batch is on Kafka; an entry left behind (a replica stopped between its insert
+// The create journal (src/store/journal.ts): creates mark nothing in their documents; each id block's entry is written
+// before any of its ids is inserted and deleted once the block is closed and its creates are on Kafka; an entry left behind (a replica stopped between its insert
 // and its publish) is published again by the relay, which gives up only on documents that never landed.
 // (JournalReleaser alone: journal.unit.test.ts.)
 import t from 'tap'
@@ -16,7 +16,7 @@ function postDoc (id: number, extra: Partial<PostDoc> = {}): PostDoc {
   return { _id: id, user_id: 1, title: `t${id}`, content: 'c', like_count: 0, dislike_count: 0, created_at: new Date(), version: 1, ...extra }
 }
 
-t.test('creates mark nothing in their documents, and their journal entries go once the batch is on Kafka', async (t) => {
+t.test('creates mark nothing in their documents, and their journal entries go once their block is closed and on Kafka', async (t) => {
   const app = await build(t, { role: 'write' }, { RELAY_INTERVAL_MS: '600000' })
   const { user_id: uid } = await createUser(app, 'journaled')
   const results = await Promise.all(Array.from({ length: 50 }, async (_, i) => await post(app, '/posts', { user_id: uid, title: `j${i}`, content: 'c' })))
@@ -24,9 +24,30 @@ t.test('creates mark nothing in their documents, and their journal entries go on
   const docs = await dbOf(app).collection<PostDoc>('posts').find().toArray()
   t.equal(docs.length, 50)
   t.ok(docs.every((d) => d.pending === undefined && d.pending_since === undefined), 'no create carries a pending mark')
-  await app.publisher.cleared()
-  t.equal(await countJournaled(dbOf(app)), 0, 'every entry was deleted once its events were acknowledged')
-  t.equal(await journal(dbOf(app)).countDocuments(), 0)
+  // A block closes when used up or BLOCK_TTL_MS after it was reserved; its entry goes once that and the last
+  // acknowledgement have both happened.
+  await waitFor('every entry to be deleted', async () => await journal(dbOf(app)).countDocuments() === 0, 5000)
+  t.ok(await journal(dbOf(app)).countDocuments({}, { limit: 1 }) === 0, 'every entry was deleted once its events were acknowledged')
+})
+
+t.test('Kafka unreachable: the entries of the id blocks name every created id exactly once, and nothing else', async (t) => {
+  const app = await build(t, { role: 'write' }, { RELAY_INTERVAL_MS: '600000', KAFKA_BROKERS: '127.0.0.1:1' })
+  const db = dbOf(app)
+  const { user_id: uid } = await createUser(app, 'blocks')
+  const ids = [uid]
+  // Waves of concurrent creates: batches of different sizes, blocks that are used up, outgrown and left to expire.
+  for (let wave = 0; wave < 6; wave++) {
+    const answers = await Promise.all(Array.from({ length: 1 + wave * 3 }, async (_, i) => await post(app, '/posts', { user_id: uid, title: `w${wave}.${i}`, content: 'c' })))
+    t.ok(answers.every((r) => r.statusCode === 201), `wave ${wave}: all 201 with Kafka unreachable`)
+    ids.push(...answers.map((r) => r.json<{ post_id: number }>().post_id))
+    if (wave % 2 === 1) await new Promise((resolve) => setTimeout(resolve, 150)) // past BLOCK_TTL_MS: the block expires
+  }
+  // Every block closes BLOCK_TTL_MS after it was reserved at the latest, and its entry is then cut to the ids used.
+  const named = async (): Promise<string[]> => (await journal(db).find().toArray()).flatMap((e) => Array.from({ length: e.count }, (_, i) => `${e.collection}:${e.first + i}`)).sort()
+  const expected = [`users:${uid}`, ...ids.slice(1).map((id) => `posts:${id}`)].sort()
+  await waitFor('every block to close and be cut to what it handed out', async () => JSON.stringify(await named()) === JSON.stringify(expected), 5000)
+  t.same(await named(), expected, 'each created id is in exactly one entry; no unused id is left in one')
+  t.equal(await unpublished(db), ids.length, 'the outbox counts exactly the unpublished creates')
 })
 
 t.test('a batch inserted but never published (its replica stopped) is published by the relay, then its entry goes', async (t) => {
@@ -91,7 +112,7 @@ t.test('a journaled document that changed since (and carries a mark) is left to 
   t.pass('the mark was cleared and the entry deleted')
 })
 
-t.test('a batch where nothing landed deletes its own entry', async (t) => {
+t.test('a block where nothing landed deletes its own entry once it closes', async (t) => {
   const app = await build(t, { role: 'write' }, { RELAY_INTERVAL_MS: '600000' })
   await createUser(app, 'taken')
   await app.publisher.cleared()
@@ -99,6 +120,7 @@ t.test('a batch where nothing landed deletes its own entry', async (t) => {
   const attempts = await Promise.allSettled([1, 2, 3].map(async () => await app.runWrite(async (db) =>
     await app.store.creates.insert<UserDoc>(db, 'users', (id) => ({ _id: id, username: 'taken', created_at: new Date(), version: 1 })))))
   t.same(attempts.map((a) => a.status === 'rejected' && isDuplicateKey(a.reason)), [true, true, true], 'each insert hit the unique name')
+  await waitFor('the block to close and its entry to go', async () => await countJournaled(dbOf(app)) === 0, 5000)
   t.equal(await countJournaled(dbOf(app)), 0, 'no entry is left for the relay to look at')
 })
 

@@ -1,5 +1,5 @@
 // The publish span: a child of the write's trace, its context in the message's `traceparent` header; and an event
-// the relay carries after Kafka refused it links back to the write's trace, which the batch's journal entry recorded,
+// the relay carries after Kafka refused it links back to the write's trace, which the created document carries,
 // whichever replica's relay carries it.
 import t from 'tap'
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base'
@@ -79,7 +79,7 @@ t.test('tracing off: an event left to the relay still goes out in the write\'s t
   t.equal(got?.headers.traceparent, WRITE, 'the write\'s trace context')
 })
 
-t.test('another replica\'s relay: its publish links to the write\'s trace, which the journal entry kept', async (t) => {
+t.test('another replica\'s relay: its publish links to the write\'s trace, which the created document kept', async (t) => {
   const config = testConfig({ role: 'write' }, { RELAY_INTERVAL_MS: '200' })
   t.teardown(async () => { await dropNamespace(config) })
   // The writer cannot reach Kafka (a closed port): its write is acknowledged and its event left in the journal, as

@@ -29,7 +29,8 @@ t.test('concurrent reactions: one entry per batch, no marks, each answered as it
   t.same(docs.map((d) => [d.like_count + d.dislike_count, d.version]), [[30, 31], [30, 31], [30, 31]], 'every reaction stored, one version each')
   const got = await readEvents(app.kafka, app.config.eventsTopic, (g) => ids.every((id) => latestByKey(g).get(`post:${id}`)?.version === 31))
   for (const id of ids) t.ok((versionsByKey(got).get(`post:${id}`)?.length ?? 0) < 31, `post ${id}: fewer events than reactions (batched)`)
-  await app.publisher.cleared()
+  // The create blocks' entries go too, once their blocks close (BLOCK_TTL_MS).
+  await waitFor('every entry to be deleted', async () => await countJournaled(dbOf(app)) === 0, 5000)
   t.equal(await countJournaled(dbOf(app)), 0, 'every entry was deleted once its events were acknowledged')
 })
 
@@ -38,7 +39,7 @@ t.test('a reaction batch never published (its replica stopped) is published by t
   const db = dbOf(app)
   const { user_id: uid } = await createUser(app, 'orphaned')
   const ids = [(await createPost(app, uid)).post_id, (await createPost(app, uid)).post_id]
-  await app.publisher.cleared()
+  await waitFor('the creates\' entries to go (their blocks closed)', async () => await journal(db).countDocuments() === 0, 5000)
   // As a replica that stopped right after its updates would leave them: changed posts and their entry, no event.
   const changed = await app.runWrite(async (wdb) => await Promise.all([...ids, 999_999].map(async (id) => await app.store.reactions.react(wdb, id, 'like'))))
   t.same(changed.map((c) => c?.latest.like_count ?? null), [1, 1, null], 'two posts liked, the unknown one answered null (a 404)')
