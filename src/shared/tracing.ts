@@ -2,8 +2,8 @@
 // `traceparent`, or a new trace) from the request through MongoDB to the Kafka message's headers and on to the
 // consumer; spans are made only when tracing is on (plugins/tracing.ts loads the SDK then), so with it off a write
 // pays for one header and a read for nothing.
-import { randomBytes } from 'node:crypto'
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Attributes, type Context, type Link, type Span, type SpanContext, type Tracer } from '@opentelemetry/api'
+import { randomFillSync } from 'node:crypto'
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, createContextKey, trace, type Attributes, type Context, type Link, type Span, type SpanContext, type Tracer } from '@opentelemetry/api'
 
 export { SpanKind, type Context, type Span }
 
@@ -42,6 +42,21 @@ export function remoteContext (value: unknown): Context {
   return parent === null ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent)
 }
 
+/** Marks a context whose trace this process made up (no caller sent one): see keptTraceparent. */
+const INVENTED = createContextKey('postboard: a trace made up for this hop')
+
+/** Random bytes for ids, drawn from one refill of a pool instead of a call per id (writes make two ids each). */
+const POOL = Buffer.allocUnsafe(4096)
+let poolAt = POOL.length
+function randomHex (bytes: number): string {
+  if (poolAt + bytes > POOL.length) {
+    randomFillSync(POOL)
+    poolAt = 0
+  }
+  poolAt += bytes
+  return POOL.toString('hex', poolAt - bytes, poolAt)
+}
+
 /**
  * With tracing off: a context standing for this process's hop, so what it sends on carries the caller's trace (or a
  * new one): the caller's trace id, a span id of our own. Sampled, so a collector behind us keeps the trace.
@@ -49,11 +64,21 @@ export function remoteContext (value: unknown): Context {
 export function hopContext (value: unknown): Context {
   const parent = parseTraceparent(value)
   const sc: SpanContext = {
-    traceId: parent?.traceId ?? randomBytes(16).toString('hex'),
-    spanId: randomBytes(8).toString('hex'),
+    traceId: parent?.traceId ?? randomHex(16),
+    spanId: randomHex(8),
     traceFlags: parent?.traceFlags ?? TraceFlags.SAMPLED
   }
-  return trace.setSpanContext(ROOT_CONTEXT, sc)
+  const ctx = trace.setSpanContext(ROOT_CONTEXT, sc)
+  return parent === null ? ctx.setValue(INVENTED, true) : ctx
+}
+
+/**
+ * The `traceparent` worth storing with the data a write leaves (a created document, for the relay's link): the
+ * caller's trace, or ours while tracing is on; not one made up for a hop that nobody traces.
+ */
+export function keptTraceparent (tracing: Tracing, ctx: Context): string | undefined {
+  if (!tracing.enabled && ctx.getValue(INVENTED) === true) return undefined
+  return traceparentOf(ctx)
 }
 
 export interface SpanOptions { kind: SpanKind, attributes?: Attributes, links?: Link[] }

@@ -23,7 +23,7 @@ import type { Versioned } from '../store/read.js'
 import type { StoreState } from '../store/state.js'
 import { createUser } from '../store/users.js'
 import type { RunWrite } from '../store/connections.js'
-import { SpanKind, hopContext, inSpan, traceparentOf, type Context, type Tracing } from '../shared/tracing.js'
+import { SpanKind, hopContext, inSpan, keptTraceparent, type Context, type Tracing } from '../shared/tracing.js'
 
 /** Where events go: the outbox publisher (src/outbox/publisher.ts) has this shape. */
 export interface EventSink {
@@ -60,13 +60,13 @@ export class Writes {
   // write-signal.ts) does not run.
 
   async createUser (username: string, trace: Context = hopContext(undefined), signal?: AbortSignal): Promise<Versioned<User>> {
-    const { doc, entry } = await this.timed('create_user', trace, async (db) => await createUser(this.deps.store, db, username, signal, traceparentOf(trace)))
+    const { doc, entry } = await this.timed('create_user', trace, async (db) => await createUser(this.deps.store, db, username, signal, keptTraceparent(this.deps.tracing, trace)))
     await this.finish('user', doc, entry, trace)
     return { data: toUser(doc), version: doc.version }
   }
 
   async createPost (body: CreatePostBody, trace: Context = hopContext(undefined), signal?: AbortSignal): Promise<Versioned<Post>> {
-    const { doc, entry } = await this.timed('create_post', trace, async (db) => await createPost(this.deps.store, db, body, signal, traceparentOf(trace)))
+    const { doc, entry } = await this.timed('create_post', trace, async (db) => await createPost(this.deps.store, db, body, signal, keptTraceparent(this.deps.tracing, trace)))
     await this.finish('post', doc, entry, trace)
     return { data: toPost(doc), version: doc.version }
   }
@@ -91,7 +91,7 @@ export class Writes {
 
   /** The post as one more like or dislike left it, or null when it does not exist. */
   async react (id: number, kind: Reaction, trace: Context = hopContext(undefined), signal?: AbortSignal): Promise<Versioned<Post> | null> {
-    const changed = await this.timed(`post_${kind}`, trace, async (db) => await this.deps.store.reactions.react(db, id, kind, signal, traceparentOf(trace)))
+    const changed = await this.timed(`post_${kind}`, trace, async (db) => await this.deps.store.reactions.react(db, id, kind, signal, keptTraceparent(this.deps.tracing, trace)))
     if (changed === null) return null
     // Its batch's latest state goes out: one event carries every reaction of the batch (see reaction-batcher.ts).
     await this.finish('post', changed.latest, changed.entry, trace)
