@@ -116,9 +116,9 @@ export class Publisher {
    * queued or in flight waits for the newer one, which carries its change too; one arriving after the newer one was
    * acknowledged goes out and consumers drop it (version CAS). Inline events skip the queue while Kafka is known to be
    * down; the relay's always go, which makes the relay the probe that finds Kafka back.
-   * A create's event comes with its batch's journal entry (and its document has no mark): the entry is counted down
-   * when the event is acknowledged, and deleted in the background at zero. `trace` is the write's context: the parent
-   * of an inline publish, and for the relay's the write its journal entry names, which the publish links to.
+   * A create's event comes with its id block's journal entry (and its document has no mark): the entry is counted
+   * down when the event is acknowledged, and deleted in the background at zero. `trace` is the write's context: the
+   * parent of an inline publish, and for the relay's the write the document or entry recorded, which the publish links to.
    */
   publish (event: EntityEvent, path: PublishPath, entry?: JournalEntry, trace?: Context): Promise<boolean> {
     // Whoever lets the entry's last hold go (an acknowledgement here, or its create block closing) releases it here.

@@ -35,8 +35,8 @@ export class CreateBatcher {
   constructor (private readonly caps: StoreCapabilities, private readonly locks: DocLocks) {}
 
   /**
-   * Inserts a new entity under the next id, and answers it with its batch's journal entry, which the publisher
-   * deletes once every event of the batch is acknowledged (an entry nobody releases is left to the relay).
+   * Inserts a new entity under the next id, and answers it with its id block's journal entry, which the publisher
+   * deletes once the block is closed and every event of it acknowledged (an entry nobody releases is left to the relay).
    * A duplicate key on _id means a counter race between replicas on a store without atomic updates (see reserveIds)
    * and is retried with a fresh id; any other duplicate (the username index) is rethrown, as a MongoServerError with
    * code 11000, for the caller to explain. A signal that aborts before the batch starts withdraws it (group-commit.ts).

@@ -12,7 +12,7 @@ export interface Waiter<R> {
   resolve: (result: R) => void
   reject: (err: unknown) => void
   signal?: AbortSignal
-  /** The W3C traceparent of the request behind the write, recorded in the batch's journal entry. */
+  /** The W3C traceparent of the request behind the write, kept with what it writes (a created document, a reaction entry). */
   traceparent?: string
 }
 
