@@ -80,6 +80,11 @@ export class NearCache {
     return undefined
   }
 
+  /** Whether the key was invalidated while a lookup of it is in flight (that lookup's answer may predate the change). */
+  changedInFlight (key: string): boolean {
+    return this.inflight.get(key)?.spoiled === true
+  }
+
   /** Before a lookup in Redis: the ticket that may store its result. Null while tracking is off. */
   begin (key: string): Ticket | null {
     if (!this.tracking) return null

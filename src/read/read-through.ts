@@ -13,7 +13,7 @@ import { ABSENT_VERSION, casSet, jitteredTtl } from '../cache/cas.js'
 import { entityJson, isEntityJson, type EntityText } from '../cache/entity-json.js'
 import { entityKey } from '../cache/keys.js'
 import { defineReadScripts } from '../cache/read-scripts.js'
-import type { NearCache, Ticket } from '../cache/near-cache.js'
+import type { NearCache } from '../cache/near-cache.js'
 import { SingleFlight } from '../shared/single-flight.js'
 import { timed } from '../shared/timed.js'
 
@@ -48,6 +48,12 @@ type Found<T> = { data: T, json: string, version: number } | null
 
 export class ReadThrough<T> {
   private readonly flight = new SingleFlight<number, Found<T>>()
+  /**
+   * Redis lookups of near-cache misses, one per key at a time: when a hot entry reaches its age limit, the burst of
+   * requests for it (up to one per connection) shares one lookup instead of each asking Redis (measured: 6-25% of
+   * cached GETs went to Redis with 200-500 hot posts, at 1-2 µs per request; 0 with the herd joined).
+   */
+  private readonly nearMisses = new SingleFlight<number, Lookup>()
   private readonly write: CacheWrite
 
   // Bound metric handles: every lookup counts into one of these series, so none is looked up per request.
@@ -77,19 +83,15 @@ export class ReadThrough<T> {
     // Any MongoDB read begun after this point sees every write acknowledged before the request (see fresh).
     const since = minVersion > 0 ? this.flight.mark() : 0
     const near = this.opts.near
-    let ticket: Ticket | null = null
     if (near !== undefined) {
-      const key = near.keyPrefix + entityKey(this.opts.type, id)
-      const cached = near.cache.get(key)
+      const cached = near.cache.get(near.keyPrefix + entityKey(this.opts.type, id))
       if (cached !== undefined && cached.version >= minVersion) {
         this.counted.near_hit.inc()
         return cached
       }
-      ticket = near.cache.begin(key)
     }
-    const entry = await this.lookupOne(id)
+    const entry = near === undefined ? await this.lookupOne(id) : await this.nearMiss(near, id)
     const hit = entry.state === 'hit' ? entry : undefined
-    if (ticket !== null) near?.cache.end(ticket, hit)
     if (hit !== undefined && hit.version >= minVersion) {
       this.counted.hit.inc()
       return hit
@@ -174,6 +176,25 @@ export class ReadThrough<T> {
    * One id's entry in one HMGET of its version and text (every GET by id): no pipeline object, no timer closure, and
    * a plain promise chain rather than an async body (one promise and one suspension less per GET).
    */
+  /**
+   * A near-cache miss's Redis lookup: joins the one in flight for the key, unless the key changed since that one began
+   * (its answer may predate the change this request must see: then a lookup of its own). A joined lookup may still be
+   * older than a Min-Version, which getJson then reads past.
+   */
+  private async nearMiss (near: { cache: NearCache, keyPrefix: string }, id: number): Promise<Lookup> {
+    const key = near.keyPrefix + entityKey(this.opts.type, id)
+    if (near.cache.changedInFlight(key)) return await this.lookupOne(id)
+    return await this.nearMisses.do(id, async () => await this.lookupAndKeep(near.cache, key, id))
+  }
+
+  /** A Redis lookup whose hit the near cache keeps, unless the key was invalidated while it was in flight. */
+  private async lookupAndKeep (near: NearCache, key: string, id: number): Promise<Lookup> {
+    const ticket = near.begin(key)
+    const entry = await this.lookupOne(id)
+    if (ticket !== null) near.end(ticket, entry.state === 'hit' ? entry : undefined)
+    return entry
+  }
+
   private lookupOne (id: number): Promise<Lookup> {
     const { redis, type, log } = this.opts
     const started = performance.now()

@@ -73,6 +73,33 @@ t.test('a lookup whose key changes while it is in flight stores nothing', async 
   t.equal(near.get(key)?.json, 'read after the change', 'a clean ticket stores')
 })
 
+t.test('a burst of reads of a key not near shares one Redis lookup; after a change, a read asks afresh', async (t) => {
+  const app = await build(t, { role: 'read' }, { ...NEAR, NEAR_CACHE_MAX_AGE_MS: '100' })
+  const near = await nearOf(t, app)
+  await insertPosts(dbOf(app), [postDoc(7, 1)])
+  t.equal((await app.inject('/get_server/posts/7')).statusCode, 200, 'a miss: MongoDB, then the fill')
+  t.equal((await app.inject('/get_server/posts/7')).statusCode, 200, 'a Redis hit, kept near')
+  // Past its age limit: every connection's next read of the entry misses the near cache at once.
+  await new Promise((resolve) => setTimeout(resolve, 150))
+  const lookups = await metricValue(app.metrics.redisDuration, { op: 'lookup' })
+  const burst = await Promise.all(Array.from({ length: 20 }, async () => await app.inject('/get_server/posts/7')))
+  t.ok(burst.every((r) => r.statusCode === 200 && r.json<{ like_count: number }>().like_count === 0), '20 answers, all 200')
+  t.equal(await metricValue(app.metrics.redisDuration, { op: 'lookup' }), lookups + 1, 'one Redis lookup for the whole burst')
+  t.equal(near.get(fullKey(app, 7))?.version, 1, 'and its answer kept near')
+
+  // A change lands while a lookup of the key is in flight: a read arriving after its invalidation must not take the
+  // older answer that lookup brings, so it does not join it (it asks Redis itself).
+  const key = fullKey(app, 7)
+  const inFlight = near.begin(key)!
+  const seen = near.invalidations
+  t.equal(await applyEvent(app.redis, eventOf(postDoc(7, 2)), 3600), true, 'version 2 applied')
+  await invalidated(near, seen)
+  t.equal(near.changedInFlight(key), true, 'the lookup in flight began before the change')
+  t.equal((await app.inject('/get_server/posts/7')).json<{ like_count: number }>().like_count, 1, 'a read now sees version 2')
+  near.end(inFlight, undefined)
+  t.equal(near.changedInFlight(key), false, 'once that lookup is done, nothing is left in flight')
+})
+
 t.test('bounded: the oldest entry goes first; a flush message empties it all', async (t) => {
   const app = await build(t, { role: 'read' }, NEAR)
   const near = await nearOf(t, app)
