@@ -83,14 +83,18 @@ export class ReadThrough<T> {
     // Any MongoDB read begun after this point sees every write acknowledged before the request (see fresh).
     const since = minVersion > 0 ? this.flight.mark() : 0
     const near = this.opts.near
-    if (near !== undefined) {
-      const cached = near.cache.get(near.keyPrefix + entityKey(this.opts.type, id))
+    let entry: Lookup
+    if (near === undefined) {
+      entry = await this.lookupOne(id)
+    } else {
+      const key = near.keyPrefix + entityKey(this.opts.type, id)
+      const cached = near.cache.get(key)
       if (cached !== undefined && cached.version >= minVersion) {
         this.counted.near_hit.inc()
         return cached
       }
+      entry = await this.nearMiss(near.cache, key, id)
     }
-    const entry = near === undefined ? await this.lookupOne(id) : await this.nearMiss(near, id)
     const hit = entry.state === 'hit' ? entry : undefined
     if (hit !== undefined && hit.version >= minVersion) {
       this.counted.hit.inc()
@@ -181,10 +185,9 @@ export class ReadThrough<T> {
    * (its answer may predate the change this request must see: then a lookup of its own). A joined lookup may still be
    * older than a Min-Version, which getJson then reads past.
    */
-  private async nearMiss (near: { cache: NearCache, keyPrefix: string }, id: number): Promise<Lookup> {
-    const key = near.keyPrefix + entityKey(this.opts.type, id)
-    if (near.cache.changedInFlight(key)) return await this.lookupOne(id)
-    return await this.nearMisses.do(id, async () => await this.lookupAndKeep(near.cache, key, id))
+  private async nearMiss (near: NearCache, key: string, id: number): Promise<Lookup> {
+    if (near.changedInFlight(key)) return await this.lookupOne(id)
+    return await this.nearMisses.do(id, async () => await this.lookupAndKeep(near, key, id))
   }
 
   /** A Redis lookup whose hit the near cache keeps, unless the key was invalidated while it was in flight. */
