@@ -3,9 +3,10 @@
 // once the block is closed and every inserted document's event is on Kafka (in bulk, coalesced, in the background). So
 // a create costs no write of its own to the outbox and none to clear it: per block (a few per second under load), one
 // insert and a share of one delete, where an entry per batch cost two more store round trips per batch, and a pending
-// mark in each document one update per create to clear (on FerretDB an update is a query plus a write). Changes to existing documents
-// (reactions) batch the same way (reaction-batcher.ts): one entry naming the batch's posts, written before their
-// updates. Pending marks in documents (outbox.ts) are only what earlier releases wrote; the relay still publishes them.
+// mark in each document one update per create to clear (on FerretDB an update is a query plus a write). Changes to
+// existing documents (reactions) batch the same way (reaction-batcher.ts): one entry naming the batch's posts, written
+// before their updates. Pending marks in documents (outbox.ts) are only what earlier releases wrote; the relay still
+// publishes them.
 // An entry outliving its grace period means a publish failed, timed out, or its replica stopped: the relay publishes
 // the entry's documents again (consumers are idempotent by version) and then deletes it.
 import { ObjectId, type Db } from 'mongodb'
@@ -52,9 +53,9 @@ export interface JournalEntry {
   release?: (id: ObjectId) => void
 }
 
-/** Counts n off an entry (an acknowledged event, a hold let go); at zero, unless kept, it is released. */
-export function settle (entry: JournalEntry, n = 1): void {
-  entry.unacked -= n
+/** Counts one off an entry (an acknowledged event, a hold let go); at zero, unless kept, it is released. */
+export function settle (entry: JournalEntry): void {
+  entry.unacked--
   if (entry.unacked === 0 && entry.keep !== true) entry.release?.(entry.id)
 }
 

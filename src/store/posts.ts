@@ -7,7 +7,7 @@ import type { Created } from './create-batcher.js'
 import type { StoreState } from './state.js'
 import { userExists } from './users.js'
 
-/** Creates a post at version 1, journaled with its batch (see journal.ts). */
+/** Creates a post at version 1, journaled with its id block (see journal.ts). */
 export async function createPost (store: StoreState, db: Db, body: CreatePostBody, signal?: AbortSignal, traceparent?: string): Promise<Created<PostDoc>> {
   // Users are never deleted, so an author that exists now still exists when the insert lands.
   if (!await userExists(store, db, body.user_id)) throw new UnknownAuthor(body.user_id)

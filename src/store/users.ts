@@ -6,7 +6,7 @@ import type { Created } from './create-batcher.js'
 import type { StoreState } from './state.js'
 
 /**
- * Creates a user at version 1, journaled with its batch (see journal.ts). A taken name is a 409, decided by the unique
+ * Creates a user at version 1, journaled with its id block (see journal.ts). A taken name is a 409, decided by the unique
  * index when two requests race for it.
  */
 export async function createUser (store: StoreState, db: Db, username: string, signal?: AbortSignal, traceparent?: string): Promise<Created<UserDoc>> {
