@@ -14,13 +14,11 @@ if [ ! -f "$VENV/.installed" ]; then
   flock 9
   if [ ! -f "$VENV/.installed" ]; then
     if ! python3 -c 'import ensurepip' 2>/dev/null; then
-      # As the stack installs Redis and PostgreSQL: Debian splits venv support out of python3.
+      # As the stack installs Redis and PostgreSQL (the same helper): Debian splits venv support out of python3.
       echo "schemathesis: python3 has no venv support; apt-get install python3-venv" >&2
-      if [ "$(id -u)" -eq 0 ]; then sudo=(); elif command -v sudo >/dev/null; then sudo=(sudo); else
-        echo "schemathesis: need root to install python3-venv (install it yourself, or run as root)" >&2; exit 1
-      fi
-      "${sudo[@]}" apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq python3-venv >/dev/null
+      # shellcheck source=../stack/lib.sh
+      source "$ROOT/stack/lib.sh"
+      apt_install python3-venv
     fi
     echo "schemathesis: installing $VERSION into $VENV" >&2
     rm -rf "$VENV"

@@ -144,3 +144,9 @@ as_root() {
   else die "need root to run: $* (install it yourself, or run as root)"
   fi
 }
+
+# Installs Debian packages, as root or through sudo: what the stack (and scripts/ beside it) take from Debian.
+apt_install() {
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}

@@ -54,8 +54,7 @@ pg_running() { [ -f "$PG_DATA/PG_VERSION" ] && pg_ctl_ status >/dev/null 2>&1; }
 provision_mongo() {
   if [ -z "$(pg_bindir)" ]; then
     say "mongo: installing Debian's postgresql (FerretDB's storage)"
-    as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql >/dev/null
+    apt_install postgresql
     [ -n "$(pg_bindir)" ] || die "mongo: PostgreSQL's server programs are still missing after apt-get install postgresql"
   fi
   local bin

@@ -6,8 +6,7 @@ url_redis() { echo "redis://127.0.0.1:$REDIS_PORT"; }
 provision_redis() {
   command -v redis-server >/dev/null && return 0
   say "redis: installing Debian's redis-server"
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq redis-server >/dev/null
+  apt_install redis-server
   command -v redis-server >/dev/null || die "redis-server still missing after apt-get install"
 }
 
