@@ -65,6 +65,8 @@ export async function buildApp (config: Config, opts: BuildOptions = {}): Promis
   const app = Fastify({
     logger: opts.logger ?? { level: config.logLevel, redact: ['req.headers.authorization'] },
     bodyLimit: config.bodyLimit,
+    // Behind the router, the client is X-Forwarded-For's last untrusted address (TRUST_PROXY names the router).
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     requestTimeout: 30_000,
     connectionTimeout: 10_000,
     // What makes requestTimeout hold (test/reliability/slow-clients.test.ts): Node sweeps for expired requests only every

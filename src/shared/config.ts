@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { parseRoles, type Role } from './roles.js'
 import { resolveSecretFiles } from './secret-files.js'
 import { kafkaSecurity, type KafkaSecurity } from './kafka-security.js'
+import { trustedProxies } from './trusted-proxies.js'
 
 export class ConfigError extends Error {}
 
@@ -46,6 +47,8 @@ export interface Config {
   /** Which requests get a log line: slow ones and 5xx (errors), or every one (all, Fastify's own two lines). */
   requestLog: { mode: RequestLog, slowMs: number }
   bodyLimit: number
+  /** Proxies whose X-Forwarded-For names the client (src/shared/trusted-proxies.ts); empty: none. */
+  trustProxy: string[]
   redisUrl: string
   /** Prepended to every Redis key; lets several deployments (or test runs) share one Redis. */
   redisKeyPrefix: string
@@ -133,6 +136,7 @@ export function loadConfig (flags: ConfigFlags = {}, given: Env = process.env): 
       slowMs: read.int('SLOW_REQUEST_MS', env.SLOW_REQUEST_MS, 1000, 1, 600_000)
     },
     bodyLimit: read.int('BODY_LIMIT_BYTES', env.BODY_LIMIT_BYTES, 128 * 1024, 1024, 16 * 1024 * 1024),
+    trustProxy: trustedProxies(read.str('TRUST_PROXY', ''), (message) => new ConfigError(message)),
     redisUrl: read.url('REDIS_URL', 'redis://127.0.0.1:6380', ['redis:', 'rediss:']),
     redisKeyPrefix: read.str('REDIS_KEY_PREFIX', ''),
     mongoUrl: read.url('MONGODB_URL', 'mongodb://127.0.0.1:27018', ['mongodb:', 'mongodb+srv:']),

@@ -30,7 +30,8 @@ export class Replicas {
     const log = openSync(this.logOf(r), 'a')
     const child = spawn(process.execPath, ['dist/src/cli.js', `--role=${r.role}`, '--port', String(r.port), ...(r.flags ?? [])], {
       cwd: this.root,
-      env: { ...process.env, POSTBOARD_REPLICA: r.name },
+      // The router runs on loopback: its X-Forwarded-For names the client (docs/operations.md, TRUST_PROXY).
+      env: { TRUST_PROXY: 'loopback', ...process.env, POSTBOARD_REPLICA: r.name },
       detached: true,
       stdio: ['ignore', log, log]
     })

@@ -52,6 +52,9 @@ t.test('every bad setting names itself', async (t) => {
     [{ IDENTITY_MODE: 'trust-me' }, /^IDENTITY_MODE: /],
     [{ TOKEN_SECRET: 'short' }, /^TOKEN_SECRET: must be at least 32 characters/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL: /],
+    [{ TRUST_PROXY: 'true' }, /^TRUST_PROXY: expected addresses or CIDR ranges of the router \(or loopback, linklocal, uniquelocal\), comma-separated, got 'true'$/],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, /^TRUST_PROXY: .*got '10\.0\.0\.0\/33'$/],
+    [{ TRUST_PROXY: '127.0.0.1, nginx' }, /^TRUST_PROXY: .*got 'nginx'$/],
     [{ MONGODB_SOCKET_TIMEOUT_MS: '0' }, /^MONGODB_SOCKET_TIMEOUT_MS: expected a whole number from 100 to 30000/],
     [{ REDIS_COMMAND_TIMEOUT_MS: '60000' }, /^REDIS_COMMAND_TIMEOUT_MS: expected a whole number from 100 to 30000/],
     [{ KAFKA_REQUEST_TIMEOUT_MS: 'soon' }, /^KAFKA_REQUEST_TIMEOUT_MS: /],
@@ -84,6 +87,8 @@ t.test('booleans and lists parse as people write them', async (t) => {
   t.equal(loadConfig({}, { AUTH_WRITES: '0' }).authWrites, false)
   t.equal(loadConfig({ authWrites: true }, { AUTH_WRITES: 'false' }).authWrites, true)
   t.same(loadConfig({}, { KAFKA_BROKERS: 'a:1, b:2' }).kafkaBrokers, ['a:1', 'b:2'])
+  t.same(loadConfig({}, {}).trustProxy, [], 'no proxy is trusted by default')
+  t.same(loadConfig({}, { TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,fd00::/8 , uniquelocal' }).trustProxy, ['127.0.0.1', '10.0.0.0/8', 'fd00::/8', 'uniquelocal'])
 })
 
 t.test('passwords never appear in messages', async (t) => {
