@@ -13,7 +13,11 @@ const FRESHNESS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
 let processMetrics: Registry | undefined
 
-/** The process-wide registry of prom-client's default metrics, created on first use (never at import). */
+/**
+ * The process-wide registry of prom-client's default metrics, created by the first app (never at import). Its event
+ * loop delay monitor and GC observer record only from their creation on: created at the first scrape, that scrape
+ * reported no event loop delay at all (max 0, mean NaN) and no collection that came before it.
+ */
 function processRegistry (): Registry {
   if (processMetrics === undefined) {
     processMetrics = new Registry()
@@ -29,6 +33,7 @@ export interface BuildInfo { version: string, commit: string, roles: readonly st
 
 /** One app's series, each registered in the app's own registry. */
 export function createMetrics (build: BuildInfo = { version: '0.0.0', commit: 'unknown', roles: [] }) {
+  processRegistry() // the process metrics record from the app's start, not from its first scrape
   const registry = new Registry()
   const registers = [registry]
   const buildInfo = new Gauge({ name: 'pb_build_info', help: 'Always 1; the labels say which build this process runs (version, commit, Node.js version) and its roles', labelNames: ['version', 'commit', 'node_version', 'roles'] as const, registers })
