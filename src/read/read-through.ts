@@ -217,8 +217,12 @@ export class ReadThrough<T> {
    * memory.
    */
   private async lookup (ids: number[]): Promise<Lookup[]> {
-    if (ids.length === 1) return [await this.lookupOne(ids[0]!)]
     const { redis, type, log, near, metrics: { redisDuration } } = this.opts
+    if (ids.length === 1) {
+      // One id is one HMGET, as for a GET by id, and kept near the same way.
+      const id = ids[0]!
+      return [near === undefined ? await this.lookupOne(id) : await this.nearMiss(near.cache, near.keyPrefix + entityKey(type, id), id)]
+    }
     const keys = ids.map((id) => entityKey(type, id))
     const tickets = near === undefined ? [] : keys.map((key) => near.cache.begin(near.keyPrefix + key))
     let found: Lookup[]

@@ -173,6 +173,20 @@ t.test('a list page fills the near cache, so the next one costs no entity lookup
   t.same(await page(), [0, 1, 0], 'a new version of one post shows on the next page')
 })
 
+t.test('a one-post page fills the near cache too', async (t) => {
+  const app = await build(t, { role: 'read' }, { ...NO_IDENTITY, NEAR_CACHE_MAX_AGE_MS: '600000' })
+  const near = await nearOf(t, app)
+  const doc = postDoc(7)
+  await insertPosts(dbOf(app), [doc])
+  await applyEvent(app.redis, eventOf(doc), 3600)
+  await app.redis.zadd(POST_INDEX_KEY, 7, '7', 0, await indexReadyMark(app.redis))
+  t.same((await app.inject('/get_server/posts?limit=1')).json<PostPage>().items.map((p) => p.post_id), [7])
+  t.equal(near.get(fullKey(app, 7))?.version, 1, 'kept near, like a GET by id keeps it')
+  const nearHits = await metricValue('pb_cache_lookups_total', { entity: 'post', result: 'near_hit' }, app)
+  t.same((await app.inject('/get_server/posts?limit=1')).json<PostPage>().items.map((p) => p.post_id), [7])
+  t.equal(await metricValue('pb_cache_lookups_total', { entity: 'post', result: 'near_hit' }, app), nearHits + 1, 'the next page: from process memory')
+})
+
 t.test('a shutdown stops tracking without a warning: only a lost connection is worth one', async (t) => {
   const app = await build(t, { role: 'read' }, NEAR)
   const near = await nearOf(t, app)
