@@ -177,10 +177,6 @@ export class ReadThrough<T> {
   private readonly joined = (): void => { this.opts.metrics.singleFlightJoins.inc({ entity: this.opts.type }) }
 
   /**
-   * One id's entry in one HMGET of its version and text (every GET by id): no pipeline object, no timer closure, and
-   * a plain promise chain rather than an async body (one promise and one suspension less per GET).
-   */
-  /**
    * A near-cache miss's Redis lookup: joins the one in flight for the key, unless the key changed since that one began
    * (its answer may predate the change this request must see: then a lookup of its own). A joined lookup may still be
    * older than a Min-Version, which getJson then reads past.
@@ -198,6 +194,10 @@ export class ReadThrough<T> {
     return entry
   }
 
+  /**
+   * One id's entry in one HMGET of its version and text (every GET by id): no pipeline object, no timer closure, and
+   * a plain promise chain rather than an async body (one promise and one suspension less per GET).
+   */
   private lookupOne (id: number): Promise<Lookup> {
     const { redis, type, log } = this.opts
     const started = performance.now()
