@@ -10,8 +10,8 @@ const NAMED = ['loopback', 'linklocal', 'uniquelocal']
 type Fail = (message: string) => Error
 
 /** The trusted addresses, ranges and named ranges; an empty list trusts nobody. */
-export function trustedProxies (raw: string | undefined, fail: Fail): string[] {
-  const items = (raw ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
+export function trustedProxies (raw: string, fail: Fail): string[] {
+  const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '')
   for (const item of items) {
     if (!NAMED.includes(item) && !isAddressOrRange(item)) {
       throw fail(`TRUST_PROXY: expected addresses or CIDR ranges of the router (or ${NAMED.join(', ')}), comma-separated, got '${item}'`)
