@@ -9,7 +9,7 @@ import { mintToken } from '../../src/identity/token.js'
 import { loadConfig } from '../../src/shared/config.js'
 import { startServer, type Server } from './processes.js'
 
-export const NS = 'pbbench'
+const NS = 'pbbench'
 
 /** Environment for one benchmark namespace; `name` separates data sets (e.g. the list-scale sizes). */
 export function benchEnv (name: string, extra: Record<string, string> = {}): Record<string, string> {

@@ -2,7 +2,7 @@
 // and SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). Parsed at boot; key material is read from its files here, once.
 import { readFileSync } from 'node:fs'
 
-export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const
+const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const
 export type SaslMechanism = typeof SASL_MECHANISMS[number]
 
 export interface KafkaTls {

@@ -5,7 +5,7 @@ export const ROLES = ['read', 'write', 'consumer'] as const
 export type Role = typeof ROLES[number]
 
 /** The shared plugins a role can ask for, in the order buildApp registers them (each after what it depends on). */
-export const PLUGINS = ['redis', 'mongo-read', 'mongo-write', 'store', 'kafka', 'identity', 'near-cache', 'reads', 'writes', 'consumer'] as const
+const PLUGINS = ['redis', 'mongo-read', 'mongo-write', 'store', 'kafka', 'identity', 'near-cache', 'reads', 'writes', 'consumer'] as const
 export type PluginName = typeof PLUGINS[number]
 
 export type Dependency = 'redis' | 'mongo' | 'kafka'

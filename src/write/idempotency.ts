@@ -178,7 +178,7 @@ async function persist (req: FastifyRequest, what: string, givenUp: string, writ
 }
 
 /** Same route, same parameters, same body (in any key order): the same request. */
-export function fingerprint (req: FastifyRequest): string {
+function fingerprint (req: FastifyRequest): string {
   return createHash('sha256')
     .update(canonicalJson([req.method, req.routeOptions.url ?? req.url, req.params ?? null, req.body ?? null]))
     .digest('base64url')
