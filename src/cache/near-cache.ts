@@ -11,6 +11,9 @@
 // The race every client-side cache has (a lookup's reply, read before a change, arriving after that change's
 // invalidation) is closed with tickets: a lookup takes one before asking Redis, an invalidation of the key spoils
 // every ticket in flight for it, and only an unspoiled ticket from the current connection may store what it read.
+//
+// It also keeps list pages' ids (the index's newest ids below a cursor), under the same bounds: any change to the
+// index key drops every page and spoils every page lookup in flight, so a warm list page needs no Redis at all.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { EntityText } from './entity-json.js'
@@ -21,10 +24,17 @@ export interface NearCacheOptions {
   /** Longest any entry is served, invalidated or not. */
   maxAgeMs: number
   log: FastifyBaseLogger
+  /** The list index's full key, when list pages are kept too (its prefix must be among those tracked). */
+  indexKey?: string
   now?: () => number
 }
 
 export interface Ticket { key: string, epoch: number }
+/** A list page lookup's right to store: void once tracking changes or the index changes (see pageEnd). */
+export interface PageTicket { epoch: number, index: number }
+
+/** Bound on kept list pages (one per limit and cursor asked for); the oldest go first. */
+const MAX_PAGES = 1000
 
 const CHANNEL = '__redis__:invalidate'
 
@@ -32,6 +42,9 @@ export class NearCache {
   private readonly entries = new Map<string, { entity: EntityText, until: number }>()
   /** Lookups in flight per key, and whether an invalidation arrived since the first of them began. */
   private readonly inflight = new Map<string, { count: number, spoiled: boolean }>()
+  /** List pages' ids by page, and how many times the index changed: a page ticket from before a change cannot store. */
+  private readonly pages = new Map<string, { ids: readonly number[], until: number }>()
+  private indexChanges = 0
   /** Grows whenever tracking is (re)established or lost, so a ticket from before can never store. */
   private epoch = 0
   private tracking = false
@@ -107,6 +120,28 @@ export class NearCache {
     if (this.entries.size > this.opts.maxEntries) this.entries.delete(this.entries.keys().next().value!)
   }
 
+  /** A list page's ids (see PostIndex.page) while tracking holds and the page is young enough; undefined otherwise. */
+  page (page: string): readonly number[] | undefined {
+    const entry = this.pages.get(page)
+    if (entry === undefined) return undefined
+    if (entry.until > this.now()) return entry.ids
+    this.pages.delete(page)
+    return undefined
+  }
+
+  /** Before a list page's lookup in Redis: the ticket that may store it. Null while tracking is off or pages are not kept. */
+  pageBegin (): PageTicket | null {
+    if (!this.tracking || this.opts.indexKey === undefined) return null
+    return { epoch: this.epoch, index: this.indexChanges }
+  }
+
+  /** After the lookup: keeps the page's ids unless tracking or the index changed since the ticket was taken. */
+  pageEnd (ticket: PageTicket, page: string, ids: readonly number[]): void {
+    if (ticket.epoch !== this.epoch || ticket.index !== this.indexChanges || !this.tracking) return
+    this.pages.set(page, { ids, until: this.now() + this.opts.maxAgeMs })
+    if (this.pages.size > MAX_PAGES) this.pages.delete(this.pages.keys().next().value!)
+  }
+
   /** An invalidation message: the keys changed, or null when Redis flushed everything. */
   invalidate (message: unknown): void {
     this.invalidations++
@@ -116,6 +151,11 @@ export class NearCache {
     }
     for (const k of message as unknown[]) {
       const key = String(k)
+      if (key === this.opts.indexKey) {
+        this.indexChanges++
+        this.pages.clear()
+        continue
+      }
       this.entries.delete(key)
       const flight = this.inflight.get(key)
       if (flight !== undefined) flight.spoiled = true
@@ -148,5 +188,6 @@ export class NearCache {
     this.epoch++
     this.entries.clear()
     this.inflight.clear()
+    this.pages.clear()
   }
 }

@@ -1,6 +1,7 @@
 // The Redis index behind the newest-first post list: a sorted set of post ids scored by id. The consumer adds each
 // post as its events land; when the set is cold (never built, evicted, or built on another Redis instance: restarted,
-// failed over) one rebuild at a time refills it from MongoDB while pages are answered from MongoDB directly.
+// failed over) one rebuild at a time refills it from MongoDB while pages are answered from MongoDB directly. With the
+// near cache on, a page's ids are kept in process memory until the index changes (near-cache.ts).
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
@@ -9,6 +10,7 @@ import type { ReadMetrics } from './read-through.js'
 import { allPostIds } from '../store/read.js'
 import { POST_INDEX_KEY, POST_INDEX_LOCK_KEY, postIndexReady } from '../cache/keys.js'
 import { parseRunId, RedisInstance } from '../cache/instance.js'
+import type { NearCache } from '../cache/near-cache.js'
 import { defineReadScripts } from '../cache/read-scripts.js'
 import { SingleFlight } from '../shared/single-flight.js'
 import { timed } from '../shared/timed.js'
@@ -17,12 +19,15 @@ import { timed } from '../shared/timed.js'
 const REBUILD_LOCK_MS = 120_000
 const ZADD_CHUNK = 1000
 
+/** A page of ids, and whether they came from process memory (the near cache) or from Redis. */
+export interface IndexPage { ids: readonly number[], near: boolean }
+
 export class PostIndex {
   private readonly rebuilds = new SingleFlight<'rebuild', boolean>()
   private readonly instance: RedisInstance
 
   constructor (private readonly redis: Redis, private readonly db: Db, private readonly log: FastifyBaseLogger,
-    private readonly metrics: ReadMetrics) {
+    private readonly metrics: ReadMetrics, private readonly near: NearCache | null = null) {
     defineReadScripts(redis) // once per client, not on every page
     this.instance = new RedisInstance(redis)
   }
@@ -32,7 +37,11 @@ export class PostIndex {
    * rebuild is then started in the background). O(log N + count): the cost does not grow with the number of posts.
    * Throws when Redis fails.
    */
-  async page (count: number, before?: number): Promise<number[] | null> {
+  async page (count: number, before?: number): Promise<IndexPage | null> {
+    const key = `${count}:${before ?? ''}`
+    const kept = this.near?.page(key)
+    if (kept !== undefined) return { ids: kept, near: true }
+    const ticket = this.near?.pageBegin() ?? null
     const max = before === undefined ? '+inf' : `(${before}`
     // One script: the ready mark of this very instance and the range in one atomic command (read-scripts.ts). The run
     // id is read once per connection: a Redis restarted or failed over is another instance, whose index is cold until
@@ -44,7 +53,9 @@ export class PostIndex {
       this.startRebuild()
       return null
     }
-    return range.map(Number)
+    const ids = range.map(Number)
+    if (ticket !== null) this.near!.pageEnd(ticket, key, ids)
+    return { ids, near: false }
   }
 
   /** Rebuilds in the background; failures are logged and the next cold page tries again. */

@@ -7,7 +7,7 @@ import { encodeCursor } from '../shared/cursor.js'
 import type { Post } from '../shared/schemas.js'
 import { pageJson, postJson } from '../cache/entity-json.js'
 import { listPosts } from '../store/posts.js'
-import type { PostIndex } from './post-index.js'
+import type { IndexPage, PostIndex } from './post-index.js'
 import type { ReadMetrics, ReadThrough } from './read-through.js'
 import { SingleFlight } from '../shared/single-flight.js'
 import { timed } from '../shared/timed.js'
@@ -22,23 +22,23 @@ export class PostList {
   async pageJson (limit: number, before?: number): Promise<string> {
     // One id beyond the page tells whether a next page exists without a second query.
     const { cacheLookups, mongoDuration, singleFlightJoins } = this.metrics
-    let ids: number[] | null
+    let page: IndexPage | null
     try {
-      ids = await this.index.page(limit + 1, before)
-      cacheLookups.inc({ entity: 'post_list', result: ids === null ? 'miss' : 'hit' })
+      page = await this.index.page(limit + 1, before)
+      cacheLookups.inc({ entity: 'post_list', result: page === null ? 'miss' : page.near ? 'near_hit' : 'hit' })
     } catch {
       cacheLookups.inc({ entity: 'post_list', result: 'error' })
-      ids = null
+      page = null
     }
-    if (ids === null) {
+    if (page === null) {
       const rows = await this.fallback.do(`${limit}:${before ?? ''}`,
         async () => await timed(mongoDuration, 'list_posts', async () => await listPosts(this.db, limit + 1, before)),
         () => singleFlightJoins.inc({ entity: 'post_list' }))
       return pageOf(rows.slice(0, limit).map(postJson), rows.length > limit, rows[limit - 1]?.post_id)
     }
-    const pageIds = ids.slice(0, limit)
+    const pageIds = page.ids.slice(0, limit)
     const items = (await this.posts.getManyJson(pageIds)).filter((p): p is string => p !== null)
-    return pageOf(items, ids.length > limit, pageIds.at(-1))
+    return pageOf(items, page.ids.length > limit, pageIds.at(-1))
   }
 
   /** Settles when no fallback query runs in this process; for shutdown. */

@@ -41,7 +41,7 @@ export function createReadModel (deps: ReadModelDeps): ReadModel {
   }
   const users = new ReadThrough<User>({ ...common, type: 'user', load: async (id) => await findUserVersioned(db, id) })
   const posts = new ReadThrough<Post>({ ...common, type: 'post', load: async (id) => await findPostVersioned(db, id) })
-  const index = new PostIndex(redis, db, log, metrics)
+  const index = new PostIndex(redis, db, log, metrics, near)
   const list = new PostList(index, posts, db, metrics)
   return {
     users,
