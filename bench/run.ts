@@ -3,7 +3,7 @@
 // alternately with its baseline in the same run; the report goes to bench/report.{md,json,svg}.
 import { cpus } from 'node:os'
 import { Redis } from 'ioredis'
-import { compare, load, type LoadSpec, type Request } from './lib/load.js'
+import { compare, load, type LoadResult, type LoadSpec, type Request } from './lib/load.js'
 import { ROOT, startServer, type Server } from './lib/processes.js'
 import { efficiency, writeReport, ratio, type Extra, type Row } from './lib/report.js'
 import { benchEnv, dropNamespace, postboard, seedViaApi, token } from './lib/setup.js'
@@ -168,16 +168,26 @@ async function main (): Promise<void> {
   // A process just started answers slowly (the JIT, its identity verdicts, the near cache, its pools): the mix is
   // measured warm, like every other row.
   await load(spec(readWrite, { requests: mixedReqs, seconds: 2 }))
-  const appliedBefore = await histogram(consumer.url, 'pb_consumer_freshness_seconds')
-  const probe = freshnessProbe(readWrite.url, postIds.slice(0, 50), bearer, SECONDS * 2 * 1000)
-  const mix = await load(spec(readWrite, { requests: mixedReqs, seconds: SECONDS * 2 }))
-  const fresh = await probe
-  const applied = quantileBound(appliedBefore, await histogram(consumer.url, 'pb_consumer_freshness_seconds'), 0.99)
+  // Freshness is measured twice: with the mix as fast as it goes (every core busy, so a GET may wait for one), and at
+  // half that pace (what a replica sized with headroom sees). The gap between the two is what saturation adds.
+  const mixWithProbe = async (rate?: number): Promise<{ mix: LoadResult, fresh: Awaited<ReturnType<typeof freshnessProbe>>, applied: { bound: number, count: number } }> => {
+    const appliedBefore = await histogram(consumer.url, 'pb_consumer_freshness_seconds')
+    const probe = freshnessProbe(readWrite.url, postIds.slice(0, 50), bearer, SECONDS * 2 * 1000)
+    const mix = await load(spec(readWrite, { requests: mixedReqs, seconds: SECONDS * 2, rate }))
+    const fresh = await probe
+    return { mix, fresh, applied: quantileBound(appliedBefore, await histogram(consumer.url, 'pb_consumer_freshness_seconds'), 0.99) }
+  }
+  const { mix, fresh, applied } = await mixWithProbe()
   rows.push({ scenario: 'mixed 95/5', baselineName: '', subjectName: 'reads + likes on one read,write process (consumer separate)', subject: mix })
   const p = fresh.percentiles
-  extras.push({ name: `freshness, write acknowledged → visible through GET (${fresh.samples} samples, ${fresh.unseen} not visible within 30 s; ${fresh.firstPoll} already visible at the first GET)`, value: `p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms`, target: 'p99 ≤ 50 ms', met: p.p99 <= 50 && fresh.unseen === 0 })
+  extras.push({ name: `freshness under the mix as fast as it goes, write acknowledged → visible through GET (${fresh.samples} samples, ${fresh.unseen} not visible within 30 s; ${fresh.firstPoll} already visible at the first GET)`, value: `p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms`, target: 'p99 ≤ 50 ms', met: p.p99 <= 50 && fresh.unseen === 0 })
   // The pipeline's own share, from the consumer's histogram over the same run: event written → applied in Redis.
   extras.push({ name: `during the mix, event written → applied in Redis by the consumer (${applied.count} events, pb_consumer_freshness_seconds)`, value: `p99 ≤ ${applied.bound * 1000} ms (histogram bucket)` })
+  const half = Math.round(mix.rps / 2)
+  log(`the same mix at half its pace, ${half} req/s`)
+  const paced = await mixWithProbe(half)
+  const hp = paced.fresh.percentiles
+  extras.push({ name: `freshness under the mix at half its pace (${Math.round(paced.mix.rps)} req/s, ${paced.fresh.samples} samples, ${paced.fresh.unseen} not visible within 30 s; ${paced.fresh.firstPoll} already visible at the first GET)`, value: `p50 ${hp.p50} ms, p99 ${hp.p99} ms, max ${hp.max} ms; consumer's written → applied p99 ≤ ${paced.applied.bound * 1000} ms`, target: 'p99 ≤ 50 ms', met: hp.p99 <= 50 && paced.fresh.unseen === 0 })
   const audit = await staleAudit(env, postIds.slice(0, 50))
   extras.push({ name: `stale keys after the mixed run (${audit.checked} keys compared with MongoDB)`, value: String(audit.stale), target: '0', met: audit.stale === 0 })
 

@@ -15,6 +15,8 @@ export interface LoadSpec {
   path?: string
   /** Requests to cycle through (spreads load over many ids). */
   requests?: Request[]
+  /** A fixed pace for all connections together, in requests per second (autocannon's overallRate); as fast as possible when unset. */
+  rate?: number
   /** The server's process ids (one per replica): their CPU time per request is reported too (Linux /proc). */
   pid?: number | number[]
 }
@@ -79,6 +81,7 @@ export async function load (spec: LoadSpec): Promise<LoadResult> {
     headers: spec.headers,
     body: spec.body,
     requests: spec.requests,
+    ...(spec.rate !== undefined && { overallRate: spec.rate }),
     timeout: 10
   })
   const after = cpuTicks(spec.pid)
