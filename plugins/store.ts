@@ -1,6 +1,7 @@
 // The store's per-app state, decorated as `store`: the capabilities the MongoDB-protocol server has (asked once, at
-// boot), and the locks (with a Redis lease across replicas where updates are not atomic), create batcher and known
-// users that go with them. Also makes sure the indexes every role relies on exist before the app serves anything.
+// boot), and the locks (with a Redis lease across replicas where updates are not atomic), create and reaction batchers
+// (WRITE_BATCH_LINGER_MS) and known users that go with them. Also makes sure the indexes every role relies on exist
+// before the app serves anything.
 // Registered after Redis and the role's MongoDB client (read pool or writes).
 import fp from 'fastify-plugin'
 import { RedisLeases } from '../src/cache/lease.js'
@@ -21,5 +22,5 @@ export default fp(async (app) => {
   // Only a store whose updates are not atomic needs its updates ordered across replicas.
   const lease = caps.atomicUpdates ? undefined : new RedisLeases(app.redis, { ttlMs: LEASE_TTL_MS, waitMs: LEASE_WAIT_MS, log: app.log })
   app.log.debug({ store: caps }, 'store capabilities')
-  app.decorate('store', createStoreState(caps, lease))
+  app.decorate('store', createStoreState(caps, lease, app.config.writeBatchLingerMs))
 }, { name: 'store', dependencies: ['config', 'redis'] })

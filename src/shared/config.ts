@@ -66,6 +66,8 @@ export interface Config {
   topicPartitions: number
   consumerGroup: string
   cacheUpdate: CacheUpdate
+  /** How long a create or reaction batch that follows another waits for more writes to join it (0 = not at all). */
+  writeBatchLingerMs: number
   cacheTtlSeconds: number
   /** Read role's in-process near cache: entries (0 = off; 10,000 by default) and the longest an entry is served. */
   nearCache: { entries: number, maxAgeMs: number }
@@ -160,6 +162,7 @@ export function loadConfig (flags: ConfigFlags = {}, given: Env = process.env): 
     consumerGroup: read.str('KAFKA_CONSUMER_GROUP', 'postboard-cache'),
     cacheUpdate: read.oneOf(flags.cacheUpdate !== undefined ? '--cache-update' : 'CACHE_UPDATE',
       ['events', 'write-through'], 'events', flags.cacheUpdate),
+    writeBatchLingerMs: read.int('WRITE_BATCH_LINGER_MS', env.WRITE_BATCH_LINGER_MS, 2, 0, 100),
     cacheTtlSeconds: read.int('CACHE_TTL_SECONDS', env.CACHE_TTL_SECONDS, 3600, 1, 30 * 86400),
     negativeTtlSeconds: read.int('NEGATIVE_TTL_SECONDS', env.NEGATIVE_TTL_SECONDS, 5, 1, 3600),
     nearCache: {

@@ -27,12 +27,14 @@ interface Waiter extends Queued<Created<{ _id: number }>> {
 }
 
 export class CreateBatcher {
-  private readonly batches = new GroupCommit<Waiter>(MAX_BATCH, async (db, name, batch, requeue) =>
-    await this.insertBatch(db, name as EntityCollection, batch, requeue))
-
+  private readonly batches: GroupCommit<Waiter>
   private readonly ids = new IdBlocks()
 
-  constructor (private readonly caps: StoreCapabilities, private readonly locks: DocLocks) {}
+  /** `lingerMs`: how long a batch that follows another waits for more creates (group-commit.ts). */
+  constructor (private readonly caps: StoreCapabilities, private readonly locks: DocLocks, lingerMs = 0) {
+    this.batches = new GroupCommit<Waiter>(MAX_BATCH, async (db, name, batch, requeue) =>
+      await this.insertBatch(db, name as EntityCollection, batch, requeue), lingerMs)
+  }
 
   /**
    * Inserts a new entity under the next id, and answers it with its id block's journal entry, which the publisher

@@ -1,6 +1,9 @@
 // Group commit: concurrent writes of one kind share one round trip (or one journal entry) instead of paying their own.
-// A batch forms only from the writes that queued while the previous batch was in flight (no timer, so no added
-// latency when idle), in arrival order. Queues are keyed by the Db handle: the pooled write client has one (so its
+// A batch forms from the writes that queued while the previous batch was in flight, in arrival order. Under load, a
+// batch first waits `lingerMs`, so that the clients the previous batch just answered can join it with their next
+// write: the per-batch costs (the store's command, the produce request, the consumer's fetch) are then shared by more
+// writes. "Under load" means the previous batch held several writes and ended moments ago; otherwise (idle, or one
+// write at a time) a batch starts at once, with no added latency. Queues are keyed by the Db handle: the pooled write client has one (so its
 // writes batch together), while a per-request connection has its own, closed when its request ends, so it never
 // carries another request's write. A write whose signal aborts while it is still queued (its client left, or it waited
 // too long) leaves the queue at once and never runs: after that nobody would be told its outcome, and a retry of it
@@ -22,21 +25,30 @@ export interface Waiter<R> {
  */
 export type Commit<W> = (db: Db, queue: string, batch: W[], requeue: (waiters: W[]) => void) => Promise<void>
 
-interface Queue<W> { waiters: W[], running: boolean }
+interface Queue<W> {
+  waiters: W[]
+  running: boolean
+  /** The previous batch's size and when it ended (performance.now()): the load signal for lingering. */
+  lastSize: number
+  lastEnd: number
+}
+
+/** A previous batch that ended longer ago than this says nothing about the load now. */
+const RECENT_MS = 10
 
 export class GroupCommit<W extends Waiter<never>> {
   private readonly queues = new WeakMap<Db, Map<string, Queue<W>>>()
   /** How a queued waiter stops listening to its signal once its batch takes it. */
   private readonly detach = new WeakMap<W, () => void>()
 
-  constructor (private readonly maxBatch: number, private readonly commit: Commit<W>) {}
+  constructor (private readonly maxBatch: number, private readonly commit: Commit<W>, private readonly lingerMs = 0) {}
 
   /** Queues a write on (db, queue); starts a batch at once when none is in flight there. */
   add (db: Db, name: string, waiter: W): void {
     let byName = this.queues.get(db)
     if (byName === undefined) this.queues.set(db, byName = new Map())
     let queue = byName.get(name)
-    if (queue === undefined) byName.set(name, queue = { waiters: [], running: false })
+    if (queue === undefined) byName.set(name, queue = { waiters: [], running: false, lastSize: 0, lastEnd: 0 })
     if (!this.enqueue(queue, waiter) || queue.running) return
     queue.running = true
     const mine = queue
@@ -73,6 +85,11 @@ export class GroupCommit<W extends Waiter<never>> {
   private async drain (db: Db, name: string, queue: Queue<W>): Promise<void> {
     try {
       while (queue.waiters.length > 0) {
+        if (this.lingerMs > 0 && queue.waiters.length < this.maxBatch && queue.lastSize > 1 && performance.now() - queue.lastEnd < RECENT_MS) {
+          await linger(this.lingerMs)
+          // Writes withdrawn while it lingered (their signals aborted) may have emptied the queue.
+          if (queue.waiters.length === 0) break
+        }
         const batch = queue.waiters.splice(0, this.maxBatch)
         for (const w of batch) this.detach.get(w)?.()
         try {
@@ -81,9 +98,15 @@ export class GroupCommit<W extends Waiter<never>> {
           // The whole batch failed the same way (MongoDB unreachable, say): each request answers with that error.
           for (const w of batch) w.reject(err)
         }
+        queue.lastSize = batch.length
+        queue.lastEnd = performance.now()
       }
     } finally {
       queue.running = false
     }
   }
+}
+
+async function linger (ms: number): Promise<void> {
+  await new Promise((resolve) => { setTimeout(resolve, ms) })
 }

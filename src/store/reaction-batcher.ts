@@ -38,9 +38,12 @@ const RETRY_MS = 2
 const FIELD = { like: 'like_count', dislike: 'dislike_count' } as const satisfies Record<Reaction, keyof PostDoc>
 
 export class ReactionBatcher {
-  private readonly batches = new GroupCommit<Waiter>(MAX_BATCH, async (db, _name, batch, requeue) => { await this.commit(db, batch, requeue) })
+  private readonly batches: GroupCommit<Waiter>
 
-  constructor (private readonly locks: DocLocks) {}
+  /** `lingerMs`: how long a batch that follows another waits for more reactions (group-commit.ts). */
+  constructor (private readonly locks: DocLocks, lingerMs = 0) {
+    this.batches = new GroupCommit<Waiter>(MAX_BATCH, async (db, _name, batch, requeue) => { await this.commit(db, batch, requeue) }, lingerMs)
+  }
 
   /**
    * Adds one like or dislike; answers the post as it left it, or null when the post does not exist. A signal that

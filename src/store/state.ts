@@ -18,8 +18,17 @@ export interface StoreState {
   readonly knownUsers: KnownIds
 }
 
-/** `lease` orders a document's updates across replicas where the store's own updates are not atomic. */
-export function createStoreState (caps: StoreCapabilities, lease?: ReplicaLease): StoreState {
+/**
+ * `lease` orders a document's updates across replicas where the store's own updates are not atomic; `batchLingerMs`
+ * is how long a create or reaction batch that follows another waits for more (WRITE_BATCH_LINGER_MS).
+ */
+export function createStoreState (caps: StoreCapabilities, lease?: ReplicaLease, batchLingerMs = 0): StoreState {
   const locks = docLocks(caps, lease)
-  return { caps, locks, creates: new CreateBatcher(caps, locks), reactions: new ReactionBatcher(locks), knownUsers: new KnownIds(KNOWN_USERS) }
+  return {
+    caps,
+    locks,
+    creates: new CreateBatcher(caps, locks, batchLingerMs),
+    reactions: new ReactionBatcher(locks, batchLingerMs),
+    knownUsers: new KnownIds(KNOWN_USERS)
+  }
 }

@@ -16,6 +16,7 @@ t.test('defaults point at the local stack', async (t) => {
   t.equal(c.identity.lambdaEndpoint, 'http://127.0.0.1:9001')
   t.equal(c.cacheUpdate, 'events')
   t.equal(c.writeConnections, 'pooled')
+  t.equal(c.writeBatchLingerMs, 2)
 })
 
 t.test('flags win over environment', async (t) => {
@@ -55,6 +56,7 @@ t.test('every bad setting names itself', async (t) => {
     [{ TRUST_PROXY: 'true' }, /^TRUST_PROXY: expected addresses or CIDR ranges of the router \(or loopback, linklocal, uniquelocal\), comma-separated, got 'true'$/],
     [{ TRUST_PROXY: '10.0.0.0/33' }, /^TRUST_PROXY: .*got '10\.0\.0\.0\/33'$/],
     [{ TRUST_PROXY: '127.0.0.1, nginx' }, /^TRUST_PROXY: .*got 'nginx'$/],
+    [{ WRITE_BATCH_LINGER_MS: '500' }, /^WRITE_BATCH_LINGER_MS: expected a whole number from 0 to 100, got '500'$/],
     [{ MONGODB_SOCKET_TIMEOUT_MS: '0' }, /^MONGODB_SOCKET_TIMEOUT_MS: expected a whole number from 100 to 30000/],
     [{ REDIS_COMMAND_TIMEOUT_MS: '60000' }, /^REDIS_COMMAND_TIMEOUT_MS: expected a whole number from 100 to 30000/],
     [{ KAFKA_REQUEST_TIMEOUT_MS: 'soon' }, /^KAFKA_REQUEST_TIMEOUT_MS: /],

@@ -1,5 +1,6 @@
 // Group commit's withdrawal rule (issue 17, defect 7): a write whose signal aborts while it is queued leaves the queue
-// at once and never reaches a batch; one whose batch has started is answered by that batch.
+// at once and never reaches a batch; one whose batch has started is answered by that batch. And its linger: only under
+// load does a batch wait for more writes.
 import t from 'tap'
 import type { Db } from 'mongodb'
 import { GroupCommit, type Waiter } from '../../src/store/group-commit.js'
@@ -7,14 +8,14 @@ import { GroupCommit, type Waiter } from '../../src/store/group-commit.js'
 interface Item extends Waiter<string> { name: string }
 
 /** A queue whose batches wait for release(): what each batch held, in order. */
-function gated () {
+function gated (lingerMs = 0) {
   const batches: string[][] = []
   let release = (): void => {}
   const commit = new GroupCommit<Item>(10, async (_db, _q, batch) => {
     batches.push(batch.map((w) => w.name))
     await new Promise<void>((resolve) => { release = resolve })
     for (const w of batch) w.resolve(`done ${w.name}`)
-  })
+  }, lingerMs)
   const db = {} as Db // only a key for the queue: nothing is sent to a store
   const add = (name: string, signal?: AbortSignal): Promise<string> =>
     new Promise((resolve, reject) => { commit.add(db, 'q', { name, resolve, reject, signal }) })
@@ -72,4 +73,77 @@ t.test('a requeued write aborted meanwhile does not run again', async (t) => {
   await t.rejects(deferred, { message: 'left while deferred' })
   t.equal(await other, 'other')
   t.same(seen, [['deferred'], ['other']])
+})
+
+const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+
+t.test('idle, or one write at a time: a batch starts at once, however long the linger', async (t) => {
+  const q = gated(60_000)
+  const lone = q.add('lone')
+  await tick()
+  t.same(q.batches, [['lone']], 'started without waiting')
+  q.release()
+  t.equal(await lone, 'done lone')
+  const next = q.add('next')
+  await tick()
+  t.same(q.batches, [['lone'], ['next']], 'a batch of one says nothing of load: the next starts at once too')
+  q.release()
+  await next
+})
+
+t.test('under load (the batch before held several writes and just ended) a batch waits for more to join it', async (t) => {
+  const q = gated(50)
+  const a = q.add('a')
+  await tick()
+  const b = q.add('b')
+  const c = q.add('c')
+  q.release()
+  await a
+  await tick()
+  t.same(q.batches, [['a'], ['b', 'c']], 'after a batch of one the next starts at once')
+  q.release()
+  await Promise.all([b, c])
+  await tick()
+
+  const h = q.add('h')
+  await sleep(10)
+  const i = q.add('i')
+  await sleep(5)
+  t.same(q.batches.at(-1), ['b', 'c'], 'after a batch of several that just ended, h waits for company')
+  await sleep(60)
+  t.same(q.batches.at(-1), ['h', 'i'], 'and i, arriving while it lingered, joins it')
+  q.release()
+  await Promise.all([h, i])
+
+  await sleep(20) // longer ago than the load signal lasts
+  const j = q.add('j')
+  await tick()
+  t.same(q.batches.at(-1), ['j'], 'a batch that ended a while ago says nothing of load now: j starts at once')
+  q.release()
+  await j
+})
+
+t.test('a write withdrawn while its batch lingers leaves no empty batch behind', async (t) => {
+  const q = gated(50)
+  const a = q.add('a')
+  await tick()
+  const b = q.add('b')
+  const c = q.add('c')
+  q.release()
+  await a
+  await tick()
+  q.release()
+  await Promise.all([b, c])
+  await tick()
+  const leaving = new AbortController()
+  const lone = q.add('leaves', leaving.signal)
+  leaving.abort(new Error('client left'))
+  await t.rejects(lone, { message: 'client left' })
+  await sleep(70)
+  t.same(q.batches, [['a'], ['b', 'c']], 'nothing ran for it')
+  const after = q.add('after')
+  await tick()
+  t.same(q.batches.at(-1), ['after'], 'the queue still works')
+  q.release()
+  await after
 })
