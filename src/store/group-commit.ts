@@ -3,11 +3,11 @@
 // batch first waits `lingerMs`, so that the clients the previous batch just answered can join it with their next
 // write: the per-batch costs (the store's command, the produce request, the consumer's fetch) are then shared by more
 // writes. "Under load" means the previous batch held several writes and ended moments ago; otherwise (idle, or one
-// write at a time) a batch starts at once, with no added latency. Queues are keyed by the Db handle: the pooled write client has one (so its
-// writes batch together), while a per-request connection has its own, closed when its request ends, so it never
-// carries another request's write. A write whose signal aborts while it is still queued (its client left, or it waited
-// too long) leaves the queue at once and never runs: after that nobody would be told its outcome, and a retry of it
-// may already be running.
+// write at a time) a batch starts at once, with no added latency.
+// Queues are keyed by the Db handle: the pooled write client has one (so its writes batch together), while a
+// per-request connection has its own, closed when its request ends, so it never carries another request's write. A
+// write whose signal aborts while it is still queued (its client left, or it waited too long) leaves the queue at once
+// and never runs: after that nobody would be told its outcome, and a retry of it may already be running.
 import type { Db } from 'mongodb'
 
 /** One queued write: how its caller is answered, and what withdraws it before its batch starts. */
