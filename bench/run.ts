@@ -1,6 +1,8 @@
 // `npm run bench`: measures the read path against its ceilings, identity on vs off, misses, writes, a 95/5 mix with
 // end-to-end freshness and a stale-key audit, and list-page latency as the post count grows. Every subject runs
 // alternately with its baseline in the same run; the report goes to bench/report.{md,json,svg}.
+// Longer than most files: it is the run's script, each scenario a few lines in the order the report shows them; the
+// measuring itself lives in bench/lib.
 import { cpus } from 'node:os'
 import { Redis } from 'ioredis'
 import { compare, load, type LoadResult, type LoadSpec, type Request } from './lib/load.js'
