@@ -4,6 +4,9 @@
 import Fastify from 'fastify'
 import kafkajs from 'kafkajs'
 import { MongoClient, ObjectId } from 'mongodb'
+// postboard's own fix to kafkajs (its connections otherwise wake every millisecond): the comparison is of the two
+// designs, not of a library bug only one side has patched. Measured, it moves the peer by about 2% either way.
+import '../src/bus/kafkajs-request-queue.js'
 
 const port = Number(process.env.PORT ?? 0)
 const mongo = new MongoClient(process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27018')
