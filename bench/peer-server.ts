@@ -5,7 +5,8 @@ import Fastify from 'fastify'
 import kafkajs from 'kafkajs'
 import { MongoClient, ObjectId } from 'mongodb'
 // postboard's own fix to kafkajs (its connections otherwise wake every millisecond): the comparison is of the two
-// designs, not of a library bug only one side has patched. Measured, it moves the peer by about 2% either way.
+// designs, not of a library bug only one side has patched. Measured (scratch, two runs each way): 2,230 creates/s
+// without it and 2,280/s with it, the same CPU per create within the runs' noise.
 import '../src/bus/kafkajs-request-queue.js'
 
 const port = Number(process.env.PORT ?? 0)

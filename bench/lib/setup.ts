@@ -3,6 +3,9 @@
 // from the built dist/ as separate processes.
 import { createServer, type AddressInfo } from 'node:net'
 import kafkajs from 'kafkajs'
+// The fix postboard runs kafkajs with (src/bus/kafkajs-request-queue.ts): without it, the bench's own admin client
+// printed a TimeoutNegativeWarning.
+import '../../src/bus/kafkajs-request-queue.js'
 import { MongoClient } from 'mongodb'
 import { Redis } from 'ioredis'
 import { mintToken } from '../../src/identity/token.js'
