@@ -89,6 +89,19 @@ t.test('a cluster of two replicas per role behind the router', async (t) => {
     t.same(await redis.keys(`${config.redisKeyPrefix}lease:*`), [], 'no document lease left behind')
   })
 
+  await t.test('every read replica\'s list page, its ids kept near, shows a new post', async (t) => {
+    const firstPage = async (name: string): Promise<number[]> =>
+      ((await call(urls[name]!, 'GET', '/get_server/posts?limit=5')).json?.items as Array<{ post_id: number }>).map((p) => p.post_id)
+    // Read twice: the second page comes from each replica's process memory (its near cache keeps the page's ids).
+    for (const name of ['read.1', 'read.2']) for (let i = 0; i < 2; i++) t.equal((await firstPage(name))[0], hot, `${name} lists the newest post first`)
+    const made = await call(BASE, 'POST', '/post_server/posts', { user_id: uid, title: 'listed', content: 'c' })
+    t.equal(made.status, 201)
+    for (const name of ['read.1', 'read.2']) {
+      await waitFor(`${name} to list the new post`, async () => (await firstPage(name))[0] === made.json.post_id, 30_000)
+      t.same((await firstPage(name)).slice(0, 2), [made.json.post_id, hot], `${name} converged: the new post, then the one before it`)
+    }
+  })
+
   await t.test('an Idempotency-Key used on one write replica is replayed by the other', async (t) => {
     const key = { 'idempotency-key': 'cluster-replay-1' }
     const first = await call(urls['write.1']!, 'POST', '/post_server/posts', { user_id: uid, title: 'once', content: 'only once' }, key)
