@@ -77,6 +77,20 @@ t.test('a requeued write aborted meanwhile does not run again', async (t) => {
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
+/** Runs [a], then [b, c], through q: its last batch held several writes and has just ended (the load signal). */
+async function underLoad (q: ReturnType<typeof gated>): Promise<void> {
+  const a = q.add('a')
+  await tick()
+  const b = q.add('b')
+  const c = q.add('c')
+  q.release()
+  await a
+  await tick()
+  q.release()
+  await Promise.all([b, c])
+  await tick()
+}
+
 t.test('idle, or one write at a time: a batch starts at once, however long the linger', async (t) => {
   const q = gated(60_000)
   const lone = q.add('lone')
@@ -93,17 +107,8 @@ t.test('idle, or one write at a time: a batch starts at once, however long the l
 
 t.test('under load (the batch before held several writes and just ended) a batch waits for more to join it', async (t) => {
   const q = gated(50)
-  const a = q.add('a')
-  await tick()
-  const b = q.add('b')
-  const c = q.add('c')
-  q.release()
-  await a
-  await tick()
-  t.same(q.batches, [['a'], ['b', 'c']], 'after a batch of one the next starts at once')
-  q.release()
-  await Promise.all([b, c])
-  await tick()
+  await underLoad(q)
+  t.same(q.batches, [['a'], ['b', 'c']], 'after a batch of one the next started at once')
 
   const h = q.add('h')
   await sleep(10)
@@ -125,16 +130,7 @@ t.test('under load (the batch before held several writes and just ended) a batch
 
 t.test('a write withdrawn while its batch lingers leaves no empty batch behind', async (t) => {
   const q = gated(50)
-  const a = q.add('a')
-  await tick()
-  const b = q.add('b')
-  const c = q.add('c')
-  q.release()
-  await a
-  await tick()
-  q.release()
-  await Promise.all([b, c])
-  await tick()
+  await underLoad(q)
   const leaving = new AbortController()
   const lone = q.add('leaves', leaving.signal)
   leaving.abort(new Error('client left'))
