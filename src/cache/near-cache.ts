@@ -38,12 +38,15 @@ const MAX_PAGES = 1000
 
 const CHANNEL = '__redis__:invalidate'
 
+/** An entity text or a page's ids, and until when it may be served. */
+interface Kept<V> { value: V, until: number }
+
 export class NearCache {
-  private readonly entries = new Map<string, { entity: EntityText, until: number }>()
+  private readonly entries = new Map<string, Kept<EntityText>>()
   /** Lookups in flight per key, and whether an invalidation arrived since the first of them began. */
   private readonly inflight = new Map<string, { count: number, spoiled: boolean }>()
   /** List pages' ids by page, and how many times the index changed: a page ticket from before a change cannot store. */
-  private readonly pages = new Map<string, { ids: readonly number[], until: number }>()
+  private readonly pages = new Map<string, Kept<readonly number[]>>()
   private indexChanges = 0
   /** Grows whenever tracking is (re)established or lost, so a ticket from before can never store. */
   private epoch = 0
@@ -86,11 +89,7 @@ export class NearCache {
 
   /** The entry's text and version while tracking holds and the entry is young enough; undefined otherwise. */
   get (key: string): EntityText | undefined {
-    const entry = this.entries.get(key)
-    if (entry === undefined) return undefined
-    if (entry.until > this.now()) return entry.entity
-    this.entries.delete(key)
-    return undefined
+    return this.young(this.entries, key)
   }
 
   /** Whether the key was invalidated while a lookup of it is in flight (that lookup's answer may predate the change). */
@@ -116,17 +115,12 @@ export class NearCache {
     if (flight === undefined) return
     if (--flight.count === 0) this.inflight.delete(ticket.key)
     if (entity === undefined || flight.spoiled || !this.tracking) return
-    this.entries.set(ticket.key, { entity, until: this.now() + this.opts.maxAgeMs })
-    if (this.entries.size > this.opts.maxEntries) this.entries.delete(this.entries.keys().next().value!)
+    this.keep(this.entries, ticket.key, entity, this.opts.maxEntries)
   }
 
   /** A list page's ids (see PostIndex.page) while tracking holds and the page is young enough; undefined otherwise. */
   page (page: string): readonly number[] | undefined {
-    const entry = this.pages.get(page)
-    if (entry === undefined) return undefined
-    if (entry.until > this.now()) return entry.ids
-    this.pages.delete(page)
-    return undefined
+    return this.young(this.pages, page)
   }
 
   /** Before a list page's lookup in Redis: the ticket that may store it. Null while tracking is off or pages are not kept. */
@@ -138,8 +132,7 @@ export class NearCache {
   /** After the lookup: keeps the page's ids unless tracking or the index changed since the ticket was taken. */
   pageEnd (ticket: PageTicket, page: string, ids: readonly number[]): void {
     if (ticket.epoch !== this.epoch || ticket.index !== this.indexChanges || !this.tracking) return
-    this.pages.set(page, { ids, until: this.now() + this.opts.maxAgeMs })
-    if (this.pages.size > MAX_PAGES) this.pages.delete(this.pages.keys().next().value!)
+    this.keep(this.pages, page, ids, MAX_PAGES)
   }
 
   /** An invalidation message: the keys changed, or null when Redis flushed everything. */
@@ -160,6 +153,21 @@ export class NearCache {
       const flight = this.inflight.get(key)
       if (flight !== undefined) flight.spoiled = true
     }
+  }
+
+  /** What `map` keeps under `key` while it is younger than maxAgeMs; an older one is dropped. */
+  private young<V> (map: Map<string, Kept<V>>, key: string): V | undefined {
+    const kept = map.get(key)
+    if (kept === undefined) return undefined
+    if (kept.until > this.now()) return kept.value
+    map.delete(key)
+    return undefined
+  }
+
+  /** Keeps `value` under `key` for maxAgeMs; beyond `max` entries the oldest goes first. */
+  private keep<V> (map: Map<string, Kept<V>>, key: string, value: V, max: number): void {
+    map.set(key, { value, until: this.now() + this.opts.maxAgeMs })
+    if (map.size > max) map.delete(map.keys().next().value!)
   }
 
   /** CLIENT TRACKING on this connection itself, then the subscription; only then is the near cache on. */
