@@ -1,9 +1,9 @@
 // The read role's near cache (NEAR_CACHE_ENTRIES > 0), against the real Redis: hits from process memory, emptied by
 // Redis's own invalidation messages (never by age here: entries may live ten minutes in these tests), the in-flight
 // race closed, and nothing served while the tracking connection is down.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { build, dbOf, eventOf, indexReadyMark, insertPosts, metricValue, NO_IDENTITY, postDoc, waitFor } from '../helper/index.js'
+import { build, dbOf, eventOf, indexReadyMark, insertPosts, invalidated, metricValue, nearOf, NO_IDENTITY, postDoc, waitFor } from '../helper/index.js'
 import { entityKey, POST_INDEX_KEY } from '../../src/cache/keys.js'
 import type { PostPage } from '../../src/shared/schemas.js'
 import { NearCache } from '../../src/cache/near-cache.js'
@@ -13,23 +13,10 @@ import pino from 'pino'
 
 const NEAR = { ...NO_IDENTITY, NEAR_CACHE_ENTRIES: '3', NEAR_CACHE_MAX_AGE_MS: '600000' }
 
-async function nearOf (t: Test, app: FastifyInstance): Promise<NearCache> {
-  const near = app.nearCache
-  if (near === null) throw new Error('near cache is off')
-  await waitFor('tracking set up', async () => near.active)
-  t.ok(near.active, 'tracking is set up')
-  return near
-}
-
 const fullKey = (app: FastifyInstance, id: number): string => (app.redis.options.keyPrefix ?? '') + entityKey('post', id)
 
 /** An entry as a lookup stores it: a text and its version. */
 const text = (json: string): EntityText => ({ json, version: 1 })
-
-/** Waits until the near cache has handled more invalidation messages than `seen`. */
-async function invalidated (near: NearCache, seen: number): Promise<void> {
-  await waitFor('an invalidation message', async () => near.invalidations > seen)
-}
 
 t.test('on by default, 10,000 entries; NEAR_CACHE_ENTRIES=0 turns it off', async (t) => {
   const app = await build(t, { role: 'read' }, NO_IDENTITY)

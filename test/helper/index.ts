@@ -3,6 +3,7 @@
 //   app.ts          namespaces on the shared stack, build (the one app builder), dropNamespace, stack, ROOT, type Tap
 //   wait.ts         waitFor (the one polling helper), sleep
 //   metrics.ts      metricValue (the one metrics reader: registry or Prometheus text)
+//   near.ts         the app's near cache once it tracks, and a wait for an invalidation to reach it
 //   data.ts         documents, events and messages as the write path makes them; cache entries; unpublished
 //   kafka.ts        a producer on a test's topics, consumer-group catch-up, reading the events topic back
 //   requests.ts     in-process write requests (post, createUser, createPost)
@@ -13,6 +14,7 @@
 export * from './app.js'
 export * from './wait.js'
 export * from './metrics.js'
+export * from './near.js'
 export * from './data.js'
 export * from './kafka.js'
 export * from './requests.js'

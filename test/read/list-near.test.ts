@@ -2,7 +2,7 @@
 // trip at all; any change to the index (a new post, a rebuild, a flush) drops every kept page at once.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { build, dbOf, eventOf, indexReadyMark, insertPosts, metricValue, NO_IDENTITY, postDoc, waitFor } from '../helper/index.js'
+import { build, dbOf, eventOf, indexReadyMark, insertPosts, invalidated, metricValue, nearOf, NO_IDENTITY, postDoc, waitFor } from '../helper/index.js'
 import { POST_INDEX_KEY } from '../../src/cache/keys.js'
 import { applyEvent } from '../../src/cache/apply.js'
 import { NearCache } from '../../src/cache/near-cache.js'
@@ -23,16 +23,9 @@ const listed = async (app: FastifyInstance, query = 'limit=3'): Promise<number[]
 const pageLookups = async (app: FastifyInstance, result: string): Promise<number> =>
   await metricValue(app.metrics.cacheLookups, { entity: 'post_list', result })
 
-async function nearOf (app: FastifyInstance): Promise<NearCache> {
-  const near = app.nearCache
-  if (near === null) throw new Error('near cache is off')
-  await waitFor('tracking set up', async () => near.active)
-  return near
-}
-
 t.test('a warm page asks Redis for nothing; a new post in the index shows on the next page', async (t) => {
   const app = await build(t, { role: 'read' }, KEEP)
-  const near = await nearOf(app)
+  const near = await nearOf(t, app)
   await withPosts(app, [1, 2, 3])
   t.same(await listed(app), [3, 2, 1])
   t.equal(await pageLookups(app, 'hit'), 1, 'the first page read the index in Redis')
@@ -46,7 +39,7 @@ t.test('a warm page asks Redis for nothing; a new post in the index shows on the
 
   const seen = near.invalidations
   await withPosts(app, [4])
-  await waitFor('the index change reaches the near cache', async () => near.invalidations > seen)
+  await invalidated(near, seen)
   t.same(await listed(app), [4, 3, 2], 'the new post at once')
   t.same(await listed(app, 'limit=2&cursor=' + (await app.inject('/get_server/posts?limit=2')).json<PostPage>().next_cursor!),
     [2, 1], 'pages further down read afresh too')
@@ -62,12 +55,12 @@ t.test('with the near cache off, every page reads the index', async (t) => {
 
 t.test('a page lookup in flight while the index changes stores nothing; tracking lost empties the pages', async (t) => {
   const app = await build(t, { role: 'read' }, KEEP)
-  const near = await nearOf(app)
+  const near = await nearOf(t, app)
   const ticket = near.pageBegin()!
   t.ok(ticket, 'a ticket while tracking')
   const seen = near.invalidations
   await app.redis.zadd(POST_INDEX_KEY, 9, '9')
-  await waitFor('the index change', async () => near.invalidations > seen)
+  await invalidated(near, seen)
   near.pageEnd(ticket, '3:', [8, 7])
   t.equal(near.page('3:'), undefined, 'read before the change: not kept')
   near.pageEnd(near.pageBegin()!, '3:', [9, 8])

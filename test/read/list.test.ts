@@ -1,7 +1,7 @@
 // The newest-first list: query validation, paging with an opaque cursor that neither skips nor repeats while posts
 // arrive, the Redis index rebuilt once when cold, and warm pages that never touch MongoDB whatever the list's size.
 import t from 'tap'
-import { build, dbOf, entryOf, eventOf, indexReadyMark, insertPosts, messageOf, metricValue, NO_IDENTITY, postDoc, publisher, waitFor } from '../helper/index.js'
+import { build, dbOf, entryOf, eventOf, indexReadyMark, insertPosts, invalidated, messageOf, metricValue, NO_IDENTITY, postDoc, publisher, waitFor } from '../helper/index.js'
 import { applyEvent } from '../../src/cache/apply.js'
 import { POST_INDEX_KEY, entityKey } from '../../src/cache/keys.js'
 import { encodeCursor } from '../../src/shared/cursor.js'
@@ -62,23 +62,21 @@ t.test('paging across inserts: newest first, default 20, no gaps or repeats, nex
   t.same(last.items.map((p) => p.post_id), [5, 4, 3, 2, 1])
   t.equal(last.next_cursor, undefined, 'a page that ends exactly at the last post has no next_cursor')
   // An id the index lists but the cache holds as absent (a read beat the create's event) is read again, not dropped.
-  // Changed behind the cache's back: wait until the near cache has heard of it (pages and entries are kept near).
-  const nearHears = async (change: () => Promise<unknown>): Promise<void> => {
-    const seen = app.nearCache!.invalidations
-    await change()
-    await waitFor('the change to reach the near cache', async () => app.nearCache!.invalidations > seen)
-  }
-  await nearHears(async () => await app.redis.hset(entityKey('post', 3), 'v', '0', 'd', ''))
+  // Changed behind the cache's back: read once the near cache has heard of it (pages and entries are kept near).
+  const near = app.nearCache!
+  let heard = near.invalidations
+  await app.redis.hset(entityKey('post', 3), 'v', '0', 'd', '')
+  await invalidated(near, heard)
   const healed = (await app.inject(`/get_server/posts?limit=5&cursor=${encodeCursor(6)}`)).json<PostPage>()
   t.same(healed.items.map((p) => p.post_id), [5, 4, 3, 2, 1], 'a listed post is never hidden by a negative entry')
   t.equal((await entryOf(app.redis, 'post', 3))?.v, 1, 'and the fill replaced that entry')
   t.same(last.items[0], { post_id: 5, user_id: 1, title: 'title 5', content: 'content of post 5', like_count: 0, dislike_count: 0, created_at: '2024-01-01T00:00:05.000Z' })
   // A page's entries are read by one script; a key of the wrong type fails it whole (WRONGTYPE), and then every
   // entry of the page is read from MongoDB rather than the page failing.
-  await nearHears(async () => {
-    await app.redis.del(entityKey('post', 4))
-    await app.redis.set(entityKey('post', 4), 'not a hash')
-  })
+  heard = near.invalidations
+  await app.redis.del(entityKey('post', 4))
+  await app.redis.set(entityKey('post', 4), 'not a hash')
+  await invalidated(near, heard)
   const errors = await metricValue(app.metrics.cacheLookups, { entity: 'post', result: 'error' })
   const spoiled = await app.inject(`/get_server/posts?limit=5&cursor=${encodeCursor(6)}`)
   t.equal(spoiled.statusCode, 200, 'a key of the wrong type does not fail the page')
