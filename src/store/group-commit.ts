@@ -1,9 +1,11 @@
 // Group commit: concurrent writes of one kind share one round trip (or one journal entry) instead of paying their own.
 // A batch forms from the writes that queued while the previous batch was in flight, in arrival order. Under load, a
-// batch first waits `lingerMs`, so that the clients the previous batch just answered can join it with their next
+// batch first waits up to `lingerMs`, so that the clients the previous batch just answered can join it with their next
 // write: the per-batch costs (the store's command, the produce request, the consumer's fetch) are then shared by more
-// writes. "Under load" means the previous batch held several writes and ended moments ago; otherwise (idle, or one
-// write at a time) a batch starts at once, with no added latency.
+// writes. It stops waiting as soon as as many writes are queued as the previous batch held: those clients are back, and
+// waiting longer would only idle the store (side by side, 8 rounds, one replica: 5.0k → 5.6k creates/s).
+// "Under load" means the previous batch held several writes and ended moments ago; otherwise (idle, or one write at a
+// time) a batch starts at once, with no added latency.
 // Queues are keyed by the Db handle: the pooled write client has one (so its writes batch together), while a
 // per-request connection has its own, closed when its request ends, so it never carries another request's write. A
 // write whose signal aborts while it is still queued (its client left, or it waited too long) leaves the queue at once
@@ -31,6 +33,8 @@ interface Queue<W> {
   /** The previous batch's size and when it ended (performance.now()): the load signal for lingering. */
   lastSize: number
   lastEnd: number
+  /** While a batch lingers: the queue length that ends the wait early, and how to end it. */
+  enough?: { count: number, go: () => void }
 }
 
 /** A previous batch that ended longer ago than this says nothing about the load now. */
@@ -66,6 +70,7 @@ export class GroupCommit<W extends Waiter<never>> {
       return false
     }
     queue.waiters.push(waiter)
+    if (queue.enough !== undefined && queue.waiters.length >= queue.enough.count) queue.enough.go()
     if (signal !== undefined) this.withdrawOnAbort(queue, waiter, signal)
     return true
   }
@@ -82,11 +87,25 @@ export class GroupCommit<W extends Waiter<never>> {
     this.detach.set(waiter, () => { signal.removeEventListener('abort', onAbort) })
   }
 
+  /** Waits `lingerMs`, or less: until `count` writes are queued. */
+  private async linger (queue: Queue<W>, count: number): Promise<void> {
+    if (queue.waiters.length >= count) return
+    await new Promise<void>((resolve) => {
+      const go = (): void => {
+        clearTimeout(timer)
+        queue.enough = undefined
+        resolve()
+      }
+      const timer = setTimeout(go, this.lingerMs)
+      queue.enough = { count, go }
+    })
+  }
+
   private async drain (db: Db, name: string, queue: Queue<W>): Promise<void> {
     try {
       while (queue.waiters.length > 0) {
         if (this.lingerMs > 0 && queue.waiters.length < this.maxBatch && queue.lastSize > 1 && performance.now() - queue.lastEnd < RECENT_MS) {
-          await linger(this.lingerMs)
+          await this.linger(queue, Math.min(this.maxBatch, queue.lastSize))
           // Writes withdrawn while it lingered (their signals aborted) may have emptied the queue.
           if (queue.waiters.length === 0) break
         }
@@ -105,8 +124,4 @@ export class GroupCommit<W extends Waiter<never>> {
       queue.running = false
     }
   }
-}
-
-async function linger (ms: number): Promise<void> {
-  await new Promise((resolve) => { setTimeout(resolve, ms) })
 }

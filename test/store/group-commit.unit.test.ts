@@ -1,6 +1,6 @@
 // Group commit's withdrawal rule (issue 17, defect 7): a write whose signal aborts while it is queued leaves the queue
 // at once and never reaches a batch; one whose batch has started is answered by that batch. And its linger: only under
-// load does a batch wait for more writes.
+// load does a batch wait for more writes, and only until as many are queued as the batch before held.
 import t from 'tap'
 import type { Db } from 'mongodb'
 import { GroupCommit, type Waiter } from '../../src/store/group-commit.js'
@@ -112,11 +112,10 @@ t.test('under load (the batch before held several writes and just ended) a batch
 
   const h = q.add('h')
   await sleep(10)
-  const i = q.add('i')
-  await sleep(5)
   t.same(q.batches.at(-1), ['b', 'c'], 'after a batch of several that just ended, h waits for company')
-  await sleep(60)
-  t.same(q.batches.at(-1), ['h', 'i'], 'and i, arriving while it lingered, joins it')
+  const i = q.add('i')
+  await tick()
+  t.same(q.batches.at(-1), ['h', 'i'], 'and i, arriving while it lingered, joins it: as many as the batch before, so it starts then')
   q.release()
   await Promise.all([h, i])
 
@@ -126,6 +125,20 @@ t.test('under load (the batch before held several writes and just ended) a batch
   t.same(q.batches.at(-1), ['j'], 'a batch that ended a while ago says nothing of load now: j starts at once')
   q.release()
   await j
+})
+
+t.test('under load, a batch that stays short of the one before starts when the linger is over', async (t) => {
+  const q = gated(50)
+  await underLoad(q)
+  const started = performance.now()
+  const k = q.add('k')
+  await sleep(20)
+  t.same(q.batches.at(-1), ['b', 'c'], 'k waits for company')
+  await sleep(50)
+  t.same(q.batches.at(-1), ['k'], 'none came: k went alone')
+  t.ok(performance.now() - started >= 50, 'after the whole linger')
+  q.release()
+  await k
 })
 
 t.test('a write withdrawn while its batch lingers leaves no empty batch behind', async (t) => {
