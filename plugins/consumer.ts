@@ -3,9 +3,10 @@
 // onClose. Per-key order comes from the message key: one entity's events share a partition, and a partition's
 // messages are applied in order (runs of them in one Redis round trip, each event after the one before it).
 import fp from 'fastify-plugin'
-import kafkajs, { type Consumer } from 'kafkajs'
+import kafkajs, { type Consumer, type EachBatchPayload } from 'kafkajs'
 import { createKafka, ensureTopics } from '../src/bus/kafka.js'
 import { deadLetter } from '../src/consumer/dead-letter.js'
+import { COMMIT_INTERVAL_MS, COMMIT_THRESHOLD, Commits } from '../src/consumer/commits.js'
 import { createMessageHandler } from '../src/consumer/handle-message.js'
 import { pollLag, type LagPoller } from '../src/consumer/lag.js'
 
@@ -44,6 +45,36 @@ export default fp(async (app) => {
     metrics: app.metrics,
     tracing: app.tracing
   })
+  const commits = new Commits(app.log)
+
+  /** Applies a fetched batch of one partition, resolving each message's offset once it is applied or dead-lettered. */
+  async function applyBatch ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const control = {
+      topic: batch.topic,
+      partition: batch.partition,
+      heartbeat,
+      active: () => isRunning() && !isStale()
+    }
+    const { messages } = batch
+    for (let i = 0; i < messages.length;) {
+      if (!control.active()) return
+      // A run that applies cleanly is done in one round trip; the message after it (or one that fails alone)
+      // goes through handle(), which retries, waits out Redis or dead-letters it.
+      const run = await applyLeading(messages.slice(i, i + APPLY_RUN))
+      for (const message of messages.slice(i, i + run)) resolveOffset(message.offset)
+      i += run
+      if (run === 0) {
+        const message = messages[i]!
+        // Anything thrown here (a failed dead-letter write, a rebalance) leaves this offset unresolved: what was
+        // resolved is committed (Commits.afterBatch) and kafkajs fetches again from this message, so nothing is skipped.
+        if (await handle(message, control) === 'stopped') return
+        resolveOffset(message.offset)
+        i++
+      }
+      await commitOffsetsIfNecessary()
+      await heartbeat()
+    }
+  }
 
   app.addHook('onReady', async () => {
     await ensureTopics(app.kafka, [eventsTopic, dlqTopic], topicPartitions, app.log)
@@ -57,34 +88,18 @@ export default fp(async (app) => {
       // Partitions run side by side; within one, messages are handled strictly in order.
       partitionsConsumedConcurrently: topicPartitions,
       eachBatchAutoResolve: false,
-      // Commit during long batches too, so a killed consumer replays seconds of events, not a whole batch.
-      autoCommitInterval: 1000,
-      autoCommitThreshold: 100,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
-        const control = {
-          topic: batch.topic,
-          partition: batch.partition,
-          heartbeat,
-          active: () => isRunning() && !isStale()
-        }
-        const { messages } = batch
-        for (let i = 0; i < messages.length;) {
-          if (!control.active()) return
-          // A run that applies cleanly is done in one round trip; the message after it (or one that fails alone)
-          // goes through handle(), which retries, waits out Redis or dead-letters it.
-          const run = await applyLeading(messages.slice(i, i + APPLY_RUN))
-          for (const message of messages.slice(i, i + run)) resolveOffset(message.offset)
-          i += run
-          if (run === 0) {
-            const message = messages[i]!
-            // Anything thrown here (a failed dead-letter write, a rebalance) leaves this offset unresolved: kafkajs
-            // commits what was resolved and fetches again from this message, so nothing is skipped.
-            if (await handle(message, control) === 'stopped') return
-            resolveOffset(message.offset)
-            i++
-          }
-          await commitOffsetsIfNecessary()
-          await heartbeat()
+      // Commits by threshold and interval (src/consumer/commits.ts), during long batches too, and not after every
+      // partition's batch as kafkajs's auto-commit would.
+      autoCommit: false,
+      autoCommitInterval: COMMIT_INTERVAL_MS,
+      autoCommitThreshold: COMMIT_THRESHOLD,
+      eachBatch: async (payload) => {
+        let threw = true
+        try {
+          await applyBatch(payload)
+          threw = false
+        } finally {
+          await commits.afterBatch(payload, threw)
         }
       }
     }).catch(/* c8 ignore next 4 -- kafkajs reports start failures through CRASH; this catches the unforeseen */ (err: unknown) => {
@@ -108,7 +123,9 @@ export default fp(async (app) => {
     // A disconnect while the group join is still running would let the join finish afterwards and start fetching on
     // a closed client (keeping the process alive), so the join settles first.
     await started
-    await consumer.disconnect() // waits for the batch in hand, commits what was resolved, leaves the group
+    // What earlier batches resolved goes now; the batch in hand commits its own as it stops (Commits.afterBatch).
+    await commits.flush()
+    await consumer.disconnect() // waits for the batch in hand, then leaves the group
     await dlqProducer.disconnect()
   })
 }, { name: 'consumer', dependencies: ['config', 'metrics', 'tracing', 'kafka', 'redis'] })
