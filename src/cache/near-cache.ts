@@ -17,6 +17,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { EntityText } from './entity-json.js'
+import { trimOldest } from '../shared/trim-oldest.js'
 
 export interface NearCacheOptions {
   /** Bound on entries; the oldest go first. */
@@ -167,7 +168,7 @@ export class NearCache {
   /** Keeps `value` under `key` for maxAgeMs; beyond `max` entries the oldest goes first. */
   private keep<V> (map: Map<string, Kept<V>>, key: string, value: V, max: number): void {
     map.set(key, { value, until: this.now() + this.opts.maxAgeMs })
-    if (map.size > max) map.delete(map.keys().next().value!)
+    trimOldest(map, max)
   }
 
   /** CLIENT TRACKING on this connection itself, then the subscription; only then is the near cache on. */

@@ -2,6 +2,7 @@
 // concurrent checks of one token share one verification. Outages are never cached: the next request asks again.
 import { hash } from 'node:crypto'
 import type { Verdict } from './validator.js'
+import { trimOldest } from '../shared/trim-oldest.js'
 
 export interface VerdictCacheOptions {
   /** Cap on a positive verdict's life, whatever the token's own expiry; 0 disables positive caching. */
@@ -65,8 +66,7 @@ export class VerdictCache {
     if (until <= this.now()) return
     this.entries.delete(key) // re-insert at the end: Map order is the eviction order
     this.entries.set(key, { verdict, until })
-    // Over the bound the map is never empty, so there is always an oldest key.
-    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!)
+    trimOldest(this.entries, this.maxEntries)
   }
 
   /** When a verdict stops being trusted: a positive one never outlives its token nor the configured cap. */

@@ -8,6 +8,7 @@ import kafkajs, { type Kafka, type Producer } from 'kafkajs'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ObjectId } from 'mongodb'
 import type { Metrics } from '../shared/metrics.js'
+import { trimOldest } from '../shared/trim-oldest.js'
 import { settle, type JournalEntry } from '../store/journal.js'
 import { eventKey, type EntityEvent } from '../shared/event.js'
 import { JournalReleaser } from './journal-releaser.js'
@@ -230,7 +231,7 @@ export class Publisher {
     if (known !== undefined && known >= version) return
     this.acked.delete(key)
     this.acked.set(key, version)
-    if (this.acked.size > ACKED_KEYS) this.acked.delete(this.acked.keys().next().value as string)
+    trimOldest(this.acked, ACKED_KEYS)
   }
 
   /**

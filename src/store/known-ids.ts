@@ -1,6 +1,7 @@
 // A bounded in-process memory of ids known to exist, for entities that are never deleted: a hit needs no MongoDB read.
 // Only positive answers are kept (an absent id may be created at any moment); concurrent lookups of one id share one
 // read; the least recently used id leaves first once the bound is reached.
+import { trimOldest } from '../shared/trim-oldest.js'
 
 export class KnownIds {
   /** Insertion order is recency order: a hit moves its key to the end, so the first key is the least recently used. */
@@ -39,6 +40,6 @@ export class KnownIds {
   private add (key: string): void {
     this.known.delete(key)
     this.known.add(key)
-    if (this.known.size > this.max) this.known.delete(this.known.values().next().value!)
+    trimOldest(this.known, this.max)
   }
 }
