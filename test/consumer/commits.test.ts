@@ -1,8 +1,9 @@
 // When the consumer commits (src/consumer/commits.ts), against real Kafka: a stream of small produce requests costs a
-// few offset commits, not one per partition batch, and a group that goes quiet, or a consumer that stops, still has
-// every applied message committed.
+// few offset commits, not one per partition batch, and a group that goes quiet, or a consumer that stops (between
+// batches or in the middle of one), has every applied message committed and nothing more.
 import t from 'tap'
-import { build, eventOf, messageOf, NO_IDENTITY, postDoc, publisher, waitCaughtUp } from '../helper/index.js'
+import { Redis as IORedis } from 'ioredis'
+import { addToxic, build, cleanProxies, entryOf, eventOf, messageOf, NO_IDENTITY, postDoc, proxiedEnv, publisher, waitCaughtUp, waitFor } from '../helper/index.js'
 import { COMMIT_INTERVAL_MS, COMMIT_THRESHOLD } from '../../src/consumer/commits.js'
 
 t.test('many small batches, few commits; a quiet group is committed up to its end', async (t) => {
@@ -44,4 +45,34 @@ t.test('a consumer that stops commits what it applied', async (t) => {
   await app.close()
   await waitCaughtUp(kafka.kafka, consumerGroup, eventsTopic, 0) // checked once: no waiting for a late commit
   t.pass('every partition committed to its end by the time close returns')
+})
+
+t.test('a consumer stopped in the middle of a batch commits exactly what it applied, no more', async (t) => {
+  await cleanProxies(t)
+  // Redis 150 ms away: the batch below takes five round trips of 200 events, and the close lands between two of them.
+  const app = await build(t, { role: 'consumer' }, { ...NO_IDENTITY, REDIS_URL: proxiedEnv.REDIS_URL })
+  const { consumerGroup, eventsTopic, redisUrl, redisKeyPrefix } = app.config
+  const kafka = await publisher(t, app.config)
+  const direct = new IORedis(redisUrl, { keyPrefix: redisKeyPrefix })
+  t.teardown(() => { direct.disconnect() })
+  await addToxic('redis', { type: 'latency', attributes: { latency: 150 } })
+
+  const admin = kafka.kafka.admin()
+  await admin.connect()
+  t.teardown(async () => { await admin.disconnect() })
+  const highs = async (): Promise<Map<number, number>> =>
+    new Map((await admin.fetchTopicOffsets(eventsTopic)).map((p) => [p.partition, Number(p.high)]))
+  const before = await highs()
+  // One post's versions 1..1000: one key, so one partition, applied in order; Redis keeps the newest applied.
+  await kafka.send(Array.from({ length: 1000 }, (_, i) => messageOf(eventOf(postDoc(7, i + 1)))))
+  const after = await highs()
+  const partition = [...after].find(([p, high]) => high - (before.get(p) ?? 0) === 1000)![0]
+
+  await waitFor('the first run of the batch to land', async () => ((await entryOf(direct, 'post', 7))?.v ?? 0) >= 200, 30_000)
+  await app.close()
+  const applied = (await entryOf(direct, 'post', 7))!.v
+  t.ok(applied < 1000, `stopped in the middle of the batch (${applied} of 1000 applied)`)
+  const [committed] = await admin.fetchOffsets({ groupId: consumerGroup, topics: [eventsTopic] })
+  const at = Number(committed!.partitions.find((p) => p.partition === partition)!.offset)
+  t.equal(at - before.get(partition)!, applied, 'the committed offset is just past the last applied event')
 })
