@@ -13,7 +13,18 @@ export async function nearOf (t: { ok: (value: unknown, message: string) => void
   return near
 }
 
-/** Waits until the near cache has handled more invalidation messages than `seen` (read before the change). */
+/**
+ * Waits until the near cache has handled more invalidation messages than `seen` (read before the change), and then
+ * none for 100 ms: a change of several keys is heard as several messages, and a page read between the first and the
+ * last would be kept, then dropped by the last.
+ */
 export async function invalidated (near: NearCache, seen: number): Promise<void> {
   await waitFor('an invalidation message', async () => near.invalidations > seen)
+  let last = near.invalidations
+  await waitFor('the invalidation messages to stop', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const quiet = near.invalidations === last
+    last = near.invalidations
+    return quiet
+  })
 }
