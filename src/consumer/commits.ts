@@ -23,7 +23,7 @@ export class Commits {
   private timer: NodeJS.Timeout | undefined
   private last: CommitControls | undefined
 
-  constructor (private readonly log: FastifyBaseLogger, private readonly delayMs = COMMIT_INTERVAL_MS) {}
+  constructor (private readonly log: FastifyBaseLogger) {}
 
   /**
    * When a batch ends, however it ends: a consumer that is stopping commits what it resolved now (before it leaves
@@ -39,7 +39,7 @@ export class Commits {
     this.timer ??= setTimeout(() => {
       this.timer = undefined
       this.flush().catch(/* c8 ignore next -- flush never throws */ () => {})
-    }, this.delayMs).unref()
+    }, COMMIT_INTERVAL_MS).unref()
   }
 
   /** Commits every resolved offset not yet committed. Never throws: a commit that fails only widens a replay. */

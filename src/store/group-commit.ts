@@ -104,8 +104,9 @@ export class GroupCommit<W extends Waiter<never>> {
   private async drain (db: Db, name: string, queue: Queue<W>): Promise<void> {
     try {
       while (queue.waiters.length > 0) {
-        if (this.lingerMs > 0 && queue.waiters.length < this.maxBatch && queue.lastSize > 1 && performance.now() - queue.lastEnd < RECENT_MS) {
-          await this.linger(queue, Math.min(this.maxBatch, queue.lastSize))
+        // linger() returns at once when as many writes are queued as the batch before held (never above maxBatch).
+        if (this.lingerMs > 0 && queue.lastSize > 1 && performance.now() - queue.lastEnd < RECENT_MS) {
+          await this.linger(queue, queue.lastSize)
           // Writes withdrawn while it lingered (their signals aborted) may have emptied the queue.
           if (queue.waiters.length === 0) break
         }

@@ -3,7 +3,7 @@
 // batches or in the middle of one), has every applied message committed and nothing more.
 import t from 'tap'
 import { Redis as IORedis } from 'ioredis'
-import { addToxic, build, cleanProxies, entryOf, eventOf, messageOf, NO_IDENTITY, postDoc, proxiedEnv, publisher, waitCaughtUp, waitFor } from '../helper/index.js'
+import { addToxic, build, cleanProxies, entryOf, eventOf, messageOf, NO_IDENTITY, postDoc, proxiedEnv, publisher, sleep, waitCaughtUp, waitFor } from '../helper/index.js'
 import { COMMIT_INTERVAL_MS, COMMIT_THRESHOLD } from '../../src/consumer/commits.js'
 
 t.test('many small batches, few commits; a quiet group is committed up to its end', async (t) => {
@@ -20,7 +20,7 @@ t.test('many small batches, few commits; a quiet group is committed up to its en
   for (let s = 0; s < SENDS; s++) {
     // Three posts per send, so each lands on up to three partitions: kafkajs's auto-commit would commit each batch.
     await kafka.send([1, 2, 3].map((id) => messageOf(eventOf(postDoc(100 * s + id, 1)))))
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    await sleep(10)
   }
   await waitCaughtUp(kafka.kafka, consumerGroup, eventsTopic)
   const seconds = (Date.now() - started) / 1000
@@ -39,9 +39,7 @@ t.test('a consumer that stops commits what it applied', async (t) => {
   app.consumer.on(app.consumer.events.END_BATCH_PROCESS, ({ payload }) => { applied += payload.batchSize })
   await kafka.send([1, 2, 3, 4, 5, 6].map((id) => messageOf(eventOf(postDoc(id, 1)))))
   // Closed as soon as the last message is applied: before the trailing commit would have gone out.
-  await new Promise<void>((resolve) => {
-    const check = setInterval(() => { if (applied >= 6) { clearInterval(check); resolve() } }, 1)
-  })
+  await waitFor('the six events to be applied', async () => applied >= 6, 20_000, 1)
   await app.close()
   await waitCaughtUp(kafka.kafka, consumerGroup, eventsTopic, 0) // checked once: no waiting for a late commit
   t.pass('every partition committed to its end by the time close returns')
