@@ -2,8 +2,7 @@
 // few offset commits, not one per partition batch, and a group that goes quiet, or a consumer that stops (between
 // batches or in the middle of one), has every applied message committed and nothing more.
 import t from 'tap'
-import { Redis as IORedis } from 'ioredis'
-import { addToxic, build, cleanProxies, entryOf, eventOf, messageOf, NO_IDENTITY, postDoc, proxiedEnv, publisher, sleep, waitCaughtUp, waitFor } from '../helper/index.js'
+import { addToxic, build, cleanProxies, entryOf, eventOf, messageOf, NO_IDENTITY, postDoc, proxiedEnv, publisher, sleep, stores, waitCaughtUp, waitFor } from '../helper/index.js'
 import { COMMIT_INTERVAL_MS, COMMIT_THRESHOLD } from '../../src/consumer/commits.js'
 
 t.test('many small batches, few commits; a quiet group is committed up to its end', async (t) => {
@@ -49,10 +48,9 @@ t.test('a consumer stopped in the middle of a batch commits exactly what it appl
   await cleanProxies(t)
   // Redis 150 ms away: the batch below takes five round trips of 200 events, and the close lands between two of them.
   const app = await build(t, { role: 'consumer' }, { ...NO_IDENTITY, REDIS_URL: proxiedEnv.REDIS_URL })
-  const { consumerGroup, eventsTopic, redisUrl, redisKeyPrefix } = app.config
+  const { consumerGroup, eventsTopic } = app.config
   const kafka = await publisher(t, app.config)
-  const direct = new IORedis(redisUrl, { keyPrefix: redisKeyPrefix })
-  t.teardown(() => { direct.disconnect() })
+  const { redis } = await stores(t, app.config)
   await addToxic('redis', { type: 'latency', attributes: { latency: 150 } })
 
   const admin = kafka.kafka.admin()
@@ -66,9 +64,9 @@ t.test('a consumer stopped in the middle of a batch commits exactly what it appl
   const after = await highs()
   const partition = [...after].find(([p, high]) => high - (before.get(p) ?? 0) === 1000)![0]
 
-  await waitFor('the first run of the batch to land', async () => ((await entryOf(direct, 'post', 7))?.v ?? 0) >= 200, 30_000)
+  await waitFor('the first run of the batch to land', async () => ((await entryOf(redis, 'post', 7))?.v ?? 0) >= 200, 30_000)
   await app.close()
-  const applied = (await entryOf(direct, 'post', 7))!.v
+  const applied = (await entryOf(redis, 'post', 7))!.v
   t.ok(applied < 1000, `stopped in the middle of the batch (${applied} of 1000 applied)`)
   const [committed] = await admin.fetchOffsets({ groupId: consumerGroup, topics: [eventsTopic] })
   const at = Number(committed!.partitions.find((p) => p.partition === partition)!.offset)

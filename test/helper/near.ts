@@ -2,7 +2,7 @@
 // invalidation messages to reach it (a change made straight in Redis is heard a moment later, not at once).
 import type { FastifyInstance } from 'fastify'
 import type { NearCache } from '../../src/cache/near-cache.js'
-import { sleep, waitFor } from './wait.js'
+import { waitFor } from './wait.js'
 
 /** The app's near cache once tracking is set up (asserted); fails if the app runs without one. */
 export async function nearOf (t: { ok: (value: unknown, message: string) => void }, app: FastifyInstance): Promise<NearCache> {
@@ -20,11 +20,11 @@ export async function nearOf (t: { ok: (value: unknown, message: string) => void
  */
 export async function invalidated (near: NearCache, seen: number): Promise<void> {
   await waitFor('an invalidation message', async () => near.invalidations > seen)
-  let last = near.invalidations
+  // Polled every 100 ms: quiet once a poll finds the count where the one before left it.
+  let last = -1
   await waitFor('the invalidation messages to stop', async () => {
-    await sleep(100)
     const quiet = near.invalidations === last
     last = near.invalidations
     return quiet
-  })
+  }, 20_000, 100)
 }
