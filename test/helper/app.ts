@@ -83,22 +83,35 @@ export function testConfig (flags: ConfigFlags = {}, extra: Record<string, strin
 
 /**
  * Builds the app for a test, readies it, and closes it in teardown.
- * - build(t, flags, extra): on a namespace of its own (testConfig), which teardown drops after the close.
+ * - build(t, flags, extra, logs?): on a namespace of its own (testConfig), which teardown drops after the close; its
+ *   warnings and errors go to logs (keptLogs) when given, else nowhere.
  * - build(t, config): on a namespace shared with other apps or processes of the same test (several replicas); its
  *   owner drops it (register that teardown first: tap runs teardowns last in, first out).
  */
-export async function build (t: Tap, flags?: ConfigFlags, extra?: Record<string, string>): Promise<FastifyInstance>
+export async function build (t: Tap, flags?: ConfigFlags, extra?: Record<string, string>, logs?: KeptLogs): Promise<FastifyInstance>
 export async function build (t: Tap, config: Config): Promise<FastifyInstance>
-export async function build (t: Tap, flagsOrConfig: ConfigFlags | Config = {}, extra: Record<string, string> = {}): Promise<FastifyInstance> {
+export async function build (t: Tap, flagsOrConfig: ConfigFlags | Config = {}, extra: Record<string, string> = {}, logs?: KeptLogs): Promise<FastifyInstance> {
   const shared = 'roles' in flagsOrConfig
   const config = shared ? flagsOrConfig : testConfig(flagsOrConfig, extra)
-  const app = await buildApp(config, { logger: false })
+  const app = await buildApp(config, { logger: logs?.logger ?? false })
   t.teardown(async () => {
     await app.close()
     if (!shared) await dropNamespace(config)
   })
   await app.ready()
   return app
+}
+
+/** The app's warnings and errors, the last `max` lines of them (each cut at 600 characters), for a failure to show. */
+export interface KeptLogs { logger: object, lines: () => string[] }
+
+export function keptLogs (max = 40): KeptLogs {
+  const kept: string[] = []
+  const write = (line: string): void => {
+    kept.push(line.trimEnd().slice(0, 600))
+    if (kept.length > max) kept.shift()
+  }
+  return { logger: { level: 'warn', stream: { write } }, lines: () => [...kept] }
 }
 
 /** Removes a test's database, Redis keys and topics. */

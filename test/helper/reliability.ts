@@ -10,7 +10,7 @@ import { loadConfig, type Config } from '../../src/shared/config.js'
 import { findPostVersioned, findUserVersioned } from '../../src/store/read.js'
 import { ROOT, build, dropNamespace, isolatedEnv, stack, type Tap } from './app.js'
 import { entryOf } from './data.js'
-import { sleep } from './wait.js'
+import { sleep, waitFor } from './wait.js'
 
 /** Prints one result line of the suite ("FIGURE kafka-outage: accepted 60, converged 60, lost 0"). */
 export function figure (t: Tap, name: string, text: string): void {
@@ -135,6 +135,24 @@ export async function seedPosts (base: string, username: string, count: number, 
     postIds.push(((await call(base, 'POST', '/post_server/posts', { user_id: userId, title: `p${i}`, content })).body as { post_id: number }).post_id)
   }
   return { userId, postIds }
+}
+
+/**
+ * Waits until a client of its own can write to config's database: the store is back, not only its port (the stack's
+ * `up` waits for FerretDB's port; its PostgreSQL behind it must answer too). Answers how long that took.
+ */
+export async function storeServesWrites (config: Config, timeoutMs = 60_000): Promise<number> {
+  const started = Date.now()
+  await waitFor('MongoDB to accept a write from a client of its own', async () => {
+    const mongo = new MongoClient(config.mongoUrl, { serverSelectionTimeoutMS: 2000, connectTimeoutMS: 2000, socketTimeoutMS: 5000 })
+    try {
+      await mongo.db(config.mongoDatabase).collection('probe').insertOne({ at: new Date() })
+      return true
+    } finally {
+      await mongo.close()
+    }
+  }, timeoutMs, 250)
+  return Date.now() - started
 }
 
 /** Runs worker until stop() is called; stop resolves once its last call returned. */

@@ -2,7 +2,7 @@
 // nothing of the driver's; once MongoDB is back writes resume, and no id handed out before, during or after the
 // outage is handed out twice. Figures: cached reads answered, writes refused plainly, ids reused.
 import t from 'tap'
-import { build, call, converged, figure, loop, outage, prng, seedPosts, serve, sleep, stack, stores } from '../helper/index.js'
+import { build, call, converged, figure, keptLogs, loop, outage, prng, seedPosts, serve, sleep, stack, storeServesWrites, stores } from '../helper/index.js'
 import { findPostVersioned } from '../../src/store/read.js'
 import { WriteOutcomeUnknown } from '../../src/shared/errors.js'
 
@@ -18,7 +18,8 @@ const OUTCOME_UNKNOWN = { ...UNAVAILABLE, message: new WriteOutcomeUnknown().mes
 const plain503 = (body: unknown): boolean => [UNAVAILABLE, OUTCOME_UNKNOWN].some((b) => JSON.stringify(body) === JSON.stringify(b))
 
 t.test('MongoDB stopped: cached reads answer, writes 503 with no internals, then resume with no id reused', async (t) => {
-  const app = await build(t, { role: 'all' }, { IDENTITY_MODE: 'off' })
+  const logs = keptLogs()
+  const app = await build(t, { role: 'all' }, { IDENTITY_MODE: 'off' }, logs)
   const { base } = await serve(app)
   const { redis, db } = await stores(t, app.config)
 
@@ -26,6 +27,8 @@ t.test('MongoDB stopped: cached reads answer, writes 503 with no internals, then
   t.same((await converged(redis, db, { post: cached }, 30_000)).missing, [], 'the posts are cached before the outage')
 
   let phase: 'before' | 'down' | 'returning' | 'after' = 'before'
+  // What each phase's writes answered ("after create 503 the data store is unavailable…": 12), for a failure to show.
+  const outcomes: Record<string, number> = {}
   const created: Array<{ id: number, phase: string, title: string }> = []
   const writes = { statusesWhileDown: [] as string[], down: 0, refusedPlainly: 0, unexpected: [] as string[], slowestRefusal: 0 }
   const reads = { down: 0, answered: 0, failures: [] as string[] }
@@ -39,6 +42,8 @@ t.test('MongoDB stopped: cached reads answer, writes 503 with no internals, then
     const res = like
       ? await call(base, 'POST', `/post_server/posts/${rand.pick(cached)}/like`)
       : await call(base, 'POST', '/post_server/posts', { user_id: userId, title, content: 'during' })
+    const outcome = `${at} ${like ? 'like' : 'create'} ${res.status} ${res.status >= 300 ? res.text.slice(0, 60) : ''}`.trim()
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1
     if (at === 'down' && phase === 'down') { writes.down++; writes.statusesWhileDown.push(`${like ? 'like' : 'create'} ${res.status} ${res.ms}ms`) }
     if (res.status === 201) created.push({ id: (res.body as { post_id: number }).post_id, phase: at, title })
     else if (res.status === 503 && plain503(res.body)) {
@@ -66,6 +71,8 @@ t.test('MongoDB stopped: cached reads answer, writes 503 with no internals, then
   const uncached = await call(base, 'GET', `/get_server/posts/${Math.max(...cached) + 100_000}`)
   phase = 'returning' // a write waiting on server selection may now succeed
   await stack('up', 'mongo')
+  // Back means answering writes, not only an open port: the clock for the app's own writes starts there.
+  const storeBackMs = await storeServesWrites(app.config)
   phase = 'after'
   // Writes resume: wait for the first one to be accepted, then keep writing a little longer.
   const resumeBy = Date.now() + 30_000
@@ -89,8 +96,9 @@ t.test('MongoDB stopped: cached reads answer, writes 503 with no internals, then
   const ids = created.map((c) => c.id)
   const reused = ids.length - new Set([...ids, ...cached]).size + cached.length
   const after = created.filter((c) => c.phase === 'after')
-  figure(t, 'mongo-outage-after', `writes resumed: ${after.length} posts created after MongoDB returned, ${ids.length} in all, ids reused ${reused}`)
-  t.ok(after.length > 0, 'writes resume once MongoDB is back')
+  figure(t, 'mongo-outage-after', `writes resumed: ${after.length} posts created after MongoDB returned ` +
+    `(it accepted a write ${storeBackMs} ms after its port opened), ${ids.length} in all, ids reused ${reused}`)
+  t.ok(after.length > 0, 'writes resume once MongoDB is back', { storeBackMs, outcomes, appLog: logs.lines() })
   t.equal(reused, 0, 'no id was handed out twice')
   const lastBefore = Math.max(...cached, ...created.filter((c) => c.phase !== 'after').map((c) => c.id))
   t.ok(after.every((c) => c.id > lastBefore), 'ids after the outage continue past every id handed out before it')
