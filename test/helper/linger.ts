@@ -12,7 +12,10 @@ interface Handle { constructor: { name: string }, remotePort?: number, localPort
 
 const connect = net.Socket.prototype.connect as (...args: unknown[]) => net.Socket
 net.Socket.prototype.connect = function (this: net.Socket & Handle, ...args: unknown[]) {
-  this[ORIGIN] = new Error('connected from').stack?.split('\n').slice(2, 12).join('\n')
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 60
+  this[ORIGIN] = new Error('connected from').stack?.split('\n').slice(2, 40).join('\n')
+  Error.stackTraceLimit = limit
   return connect.apply(this, args)
 } as typeof net.Socket.prototype.connect
 
