@@ -39,14 +39,15 @@ t.test('MongoDB stopped: cached reads answer, writes 503 with no internals, then
   const writer = async (): Promise<void> => {
     const at = phase
     const like = rand.int(2) === 0
+    const kind = like ? 'like' : 'create'
     const title = `w${n++}`
     const res = like
       ? await call(base, 'POST', `/post_server/posts/${rand.pick(cached)}/like`)
       : await call(base, 'POST', '/post_server/posts', { user_id: userId, title, content: 'during' })
-    const message = (res.body as { message?: string } | null)?.message ?? res.text
-    const outcome = `${at} ${like ? 'like' : 'create'} ${res.status} ${res.status >= 300 ? message.slice(0, 60) : ''}`.trim()
+    const message = res.status >= 300 ? ((res.body as { message?: string } | null)?.message ?? res.text).slice(0, 60) : ''
+    const outcome = `${at} ${kind} ${res.status} ${message}`.trim()
     outcomes[outcome] = (outcomes[outcome] ?? 0) + 1
-    if (at === 'down' && phase === 'down') { writes.down++; writes.statusesWhileDown.push(`${like ? 'like' : 'create'} ${res.status} ${res.ms}ms`) }
+    if (at === 'down' && phase === 'down') { writes.down++; writes.statusesWhileDown.push(`${kind} ${res.status} ${res.ms}ms`) }
     if (res.status === 201) created.push({ id: (res.body as { post_id: number }).post_id, phase: at, title })
     else if (res.status === 503 && plain503(res.body)) {
       if (at === 'down' && phase === 'down') writes.refusedPlainly++
