@@ -30,6 +30,18 @@ t.test('MongoDB stopped: cached reads answer, writes 503 with no internals, then
   let phase: 'before' | 'down' | 'returning' | 'after' = 'before'
   // What each phase's writes answered ("after create 503 the data store is unavailable…": 12), for a failure to show.
   const outcomes: Record<string, number> = {}
+  // And what the write pool's client made of MongoDB meanwhile (its monitor's heartbeats, the server's state): a
+  // failure here once showed every write refused for 30 s while a fresh client wrote at once.
+  const monitor: string[] = []
+  const t0 = Date.now()
+  const seen = (what: string): void => {
+    monitor.push(`${Date.now() - t0} ms, ${phase}: ${what}`)
+    if (monitor.length > 40) monitor.shift()
+  }
+  const client = app.mongo.write!.client
+  client.on('serverHeartbeatSucceeded', () => { seen('heartbeat ok') })
+  client.on('serverHeartbeatFailed', (e) => { seen(`heartbeat failed: ${e.failure.message}`) })
+  client.on('serverDescriptionChanged', (e) => { seen(`server ${e.newDescription.type} ${e.newDescription.error?.message ?? ''}`.trim()) })
   const created: Array<{ id: number, phase: string, title: string }> = []
   const writes = { statusesWhileDown: [] as string[], down: 0, refusedPlainly: 0, unexpected: [] as string[], slowestRefusal: 0 }
   const reads = { down: 0, answered: 0, failures: [] as string[] }
@@ -101,7 +113,7 @@ t.test('MongoDB stopped: cached reads answer, writes 503 with no internals, then
   const after = created.filter((c) => c.phase === 'after')
   figure(t, 'mongo-outage-after', `writes resumed: ${after.length} posts created after MongoDB returned ` +
     `(it took a test client's write ${storeBackMs} ms after the stack's up returned), ${ids.length} in all, ids reused ${reused}`)
-  t.ok(after.length > 0, 'writes resume once MongoDB is back', { storeBackMs, outcomes, appLog: logs.lines() })
+  t.ok(after.length > 0, 'writes resume once MongoDB is back', { storeBackMs, outcomes, monitor, appLog: logs.lines() })
   t.equal(reused, 0, 'no id was handed out twice')
   const lastBefore = Math.max(...cached, ...created.filter((c) => c.phase !== 'after').map((c) => c.id))
   t.ok(after.every((c) => c.id > lastBefore), 'ids after the outage continue past every id handed out before it')
